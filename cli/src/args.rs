@@ -1,0 +1,238 @@
+//! The command line as clap sees it. `settings` turns it into plain values.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// datapact: a federated, policy-enforcing data exchange node.
+///
+/// Each member state runs one node. Release datasets with a policy, see what other members
+/// announced, pull what their policies admit, and audit the signatures of what you hold.
+#[derive(Debug, Parser)]
+#[command(name = "datapact", version, about, long_about = None)]
+#[command(
+    after_help = "Examples:\n  datapact init --member THA\n  datapact daemon &\n  datapact release mgi_2016.csv --name mgi --title \"Migration Governance Index 2016\" --policy members\n  datapact datasets"
+)]
+pub struct Cli {
+    /// Node directory [default: $DATAPACT_DIR, else the platform data directory]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output format of `daemon` logs.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `--json` for commands that list or report.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct JsonFlag {
+    /// Print one JSON document on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a node directory: config, identity key (0600) and store
+    #[command(after_help = "Example:\n  datapact init --member THA --listen /ip4/0.0.0.0/tcp/7470")]
+    Init {
+        /// This node's member code (ISO 3166-1 alpha-3, or an organisation code)
+        #[arg(long, value_name = "CODE")]
+        member: String,
+        /// Multiaddr to listen on (repeatable) [default: /ip4/0.0.0.0/tcp/7470]
+        #[arg(long, value_name = "MULTIADDR")]
+        listen: Vec<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Run the node in the foreground until SIGINT or SIGTERM
+    #[command(after_help = "Example:\n  RUST_LOG=debug datapact daemon --log-format json")]
+    Daemon {
+        /// Log format on stderr
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: LogFormat,
+    },
+    /// Show this node's member code, PeerId, public key and listen addresses
+    #[command(after_help = "Example:\n  datapact id --json")]
+    Id {
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Manage the roster: the members this node trusts
+    #[command(subcommand)]
+    Members(MembersCommand),
+    /// Store, sign and announce a file as a dataset
+    #[command(
+        after_help = "Example:\n  datapact release trafficking_victims_tha_2017.csv --name trafficking-victims \\\n    --title \"Identified victims of trafficking, Thailand 2017\" --policy only:MMR,KHM \\\n    --embargo-until 2027-01-01T00:00:00Z --purpose \"Victim return assistance\" --licence CC-BY-4.0"
+    )]
+    Release(ReleaseArgs),
+    /// List own and received datasets
+    Datasets {
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// List what peers announced that this node may see
+    Catalog {
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Fetch a dataset from its owner, verify and store it
+    #[command(after_help = "Example:\n  datapact pull THA/mgi@1 --out mgi.csv")]
+    Pull {
+        /// Dataset id, OWNER/NAME@VERSION
+        id: String,
+        /// Also write the content to FILE
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Write a dataset's signed announcement and content to a directory
+    #[command(
+        after_help = "Example:\n  datapact export THA/mgi@1 --out ./bundle && datapact verify ./bundle"
+    )]
+    Export {
+        /// Dataset id, OWNER/NAME@VERSION
+        id: String,
+        /// Directory to write announcement.cose and the content file into
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Check an exported bundle offline: signature and digest
+    #[command(after_help = "Example:\n  datapact verify ./bundle --signer 12D3KooW...")]
+    Verify {
+        /// Directory written by `datapact export`
+        bundle: PathBuf,
+        /// Require that the signer is this PeerId
+        #[arg(long, value_name = "PEER_ID")]
+        signer: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Withdraw one of this node's releases
+    #[command(
+        after_help = "Example:\n  datapact revoke THA/mgi@1 --reason \"superseded by corrected figures\""
+    )]
+    Revoke {
+        /// Dataset id, OWNER/NAME@VERSION
+        id: String,
+        /// Why, shown to receivers
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Re-verify every stored dataset and the access log
+    Audit {
+        /// Count revoked and expired datasets as failures
+        #[arg(long)]
+        strict: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Show the owner's access log
+    Log {
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Show connected peers and their member codes
+    Peers {
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Run a complete three-member federation on 127.0.0.1 in a temporary directory
+    Demo,
+    /// Print a shell completion script
+    #[command(
+        after_help = "Example:\n  datapact completions bash > /etc/bash_completion.d/datapact"
+    )]
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MembersCommand {
+    /// Add (or replace) a member: its code, PeerId and addresses
+    #[command(
+        after_help = "Example:\n  datapact members add MMR 12D3KooW... --addr /ip4/192.0.2.10/tcp/7470"
+    )]
+    Add {
+        /// Member code
+        code: String,
+        /// The member's PeerId, as its `datapact id` prints it
+        peer_id: String,
+        /// Address to dial it at (repeatable)
+        #[arg(long = "addr", value_name = "MULTIADDR")]
+        addrs: Vec<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Remove a member
+    Remove {
+        /// Member code
+        code: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// List the roster
+    List {
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// The file to release
+    pub file: PathBuf,
+    /// Dataset name: 1 to 64 of a-z 0-9 -
+    #[arg(long)]
+    pub name: String,
+    /// Human title
+    #[arg(long)]
+    pub title: String,
+    /// public, members or only:CODE,CODE,...
+    #[arg(long, default_value = "members")]
+    pub policy: String,
+    /// Nobody may pull before this time (RFC 3339)
+    #[arg(long, value_name = "RFC3339")]
+    pub embargo_until: Option<String>,
+    /// The owner stops serving after this time (RFC 3339)
+    #[arg(long, value_name = "RFC3339")]
+    pub expires: Option<String>,
+    /// Why the data are released; shown to receivers and logged
+    #[arg(long)]
+    pub purpose: Option<String>,
+    /// SPDX licence id, e.g. CC-BY-4.0
+    #[arg(long, value_name = "SPDX")]
+    pub licence: Option<String>,
+    /// Longer description
+    #[arg(long)]
+    pub description: Option<String>,
+    /// What is measured
+    #[arg(long)]
+    pub indicator: Option<String>,
+    /// Unit of measure
+    #[arg(long)]
+    pub unit: Option<String>,
+    /// Reference period
+    #[arg(long)]
+    pub period: Option<String>,
+    /// Who produced the data
+    #[arg(long)]
+    pub source: Option<String>,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}

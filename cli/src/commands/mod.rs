@@ -1,0 +1,51 @@
+//! One function per command; `dispatch` routes to them.
+
+mod daemon;
+mod local;
+mod remote;
+
+use std::process::ExitCode;
+
+use crate::args::{Command, MembersCommand};
+use crate::settings::Settings;
+
+/// Runs `command`.
+pub fn dispatch(settings: &Settings, command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Init {
+            member,
+            listen,
+            json,
+        } => local::init(settings, &member, listen, json.json),
+        Command::Daemon { log_format } => daemon::run(settings, log_format),
+        Command::Id { json } => remote::id(settings, json.json),
+        Command::Members(MembersCommand::Add {
+            code,
+            peer_id,
+            addrs,
+            json,
+        }) => remote::members_add(settings, code, peer_id, addrs, json.json),
+        Command::Members(MembersCommand::Remove { code, json }) => {
+            remote::members_remove(settings, code, json.json)
+        }
+        Command::Members(MembersCommand::List { json }) => {
+            remote::members_list(settings, json.json)
+        }
+        Command::Release(args) => remote::release(settings, args),
+        Command::Datasets { json } => remote::datasets(settings, json.json),
+        Command::Catalog { json } => remote::catalog(settings, json.json),
+        Command::Pull { id, out, json } => remote::pull(settings, id, out, json.json),
+        Command::Export { id, out, json } => remote::export(settings, id, out, json.json),
+        Command::Verify {
+            bundle,
+            signer,
+            json,
+        } => local::verify(&bundle, signer.as_deref(), json.json),
+        Command::Revoke { id, reason, json } => remote::revoke(settings, id, reason, json.json),
+        Command::Audit { strict, json } => remote::audit(settings, strict, json.json),
+        Command::Log { json } => remote::log(settings, json.json),
+        Command::Peers { json } => remote::peers(settings, json.json),
+        Command::Demo => local::demo(),
+        Command::Completions { shell } => local::completions(shell),
+    }
+}

@@ -1,0 +1,418 @@
+//! Commands that talk to the running daemon through the control socket.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use datapact_node::api::{
+    AuditReport, CatalogEntry, DatasetInfo, ExportResult, IdInfo, LogLine, MemberInfo, PeerInfo,
+    PullResult, ReleaseRequest, Request,
+};
+use datapact_node::control::{Client, ClientError};
+use datapact_protocol::time::parse_rfc3339;
+use datapact_protocol::{Audience, DatasetId, DatasetName, MemberCode, PublicKey};
+use serde::de::DeserializeOwned;
+
+use crate::args::ReleaseArgs;
+use crate::failure::bad_input;
+use crate::output;
+use crate::settings::Settings;
+
+fn call<T: DeserializeOwned>(settings: &Settings, request: &Request) -> anyhow::Result<T> {
+    let mut client = Client::connect(&settings.dir)?;
+    Ok(client.call_typed(request)?)
+}
+
+fn absolute(path: PathBuf) -> anyhow::Result<PathBuf> {
+    Ok(if path.is_absolute() {
+        path
+    } else {
+        std::env::current_dir()?.join(path)
+    })
+}
+
+fn parse_id(id: &str) -> anyhow::Result<DatasetId> {
+    id.parse()
+        .map_err(|e: datapact_protocol::IdError| bad_input(e.to_string()))
+}
+
+/// `datapact id`: from the daemon when it runs (actual listen addresses), else from DIR.
+pub fn id(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    let info: IdInfo = match call(settings, &Request::Id) {
+        Ok(info) => info,
+        Err(e)
+            if matches!(
+                e.downcast_ref::<ClientError>(),
+                Some(ClientError::NotRunning(_))
+            ) =>
+        {
+            let home = datapact_node::home::load(&settings.dir)?;
+            IdInfo {
+                member: home.member.to_string(),
+                peer_id: home.identity.peer_id().to_string(),
+                public_key: home.identity.public_key().to_string(),
+                listen: home.listen,
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    if json {
+        output::json(&info)?;
+    } else {
+        let mut text = format!(
+            "member      {}\npeer_id     {}\npublic_key  {}\n",
+            info.member, info.peer_id, info.public_key
+        );
+        for addr in &info.listen {
+            text.push_str(&format!("listen      {addr}\n"));
+        }
+        output::lines(&text)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_members(members: &[MemberInfo]) -> anyhow::Result<()> {
+    let rows: Vec<Vec<String>> = members
+        .iter()
+        .map(|m| vec![m.member.clone(), m.peer_id.clone(), m.addrs.join(" ")])
+        .collect();
+    output::table(
+        &["MEMBER", "PEER_ID", "ADDRESSES"],
+        &rows,
+        "no members in the roster",
+    )
+}
+
+/// `datapact members add CODE PEER_ID [--addr MULTIADDR]...`.
+pub fn members_add(
+    settings: &Settings,
+    code: String,
+    peer_id: String,
+    addrs: Vec<String>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    MemberCode::new(&code).map_err(|e| bad_input(e.to_string()))?;
+    PublicKey::from_peer_id_str(&peer_id).map_err(|e| bad_input(e.to_string()))?;
+    for addr in &addrs {
+        datapact_node::home::check_multiaddr(addr).map_err(bad_input)?;
+    }
+    let added: MemberInfo = call(
+        settings,
+        &Request::MembersAdd {
+            member: code,
+            peer_id,
+            addrs,
+        },
+    )?;
+    if json {
+        output::json(&added)?;
+    } else {
+        output::lines(&format!("added {} ({})", added.member, added.peer_id))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `datapact members remove CODE`.
+pub fn members_remove(settings: &Settings, code: String, json: bool) -> anyhow::Result<ExitCode> {
+    MemberCode::new(&code).map_err(|e| bad_input(e.to_string()))?;
+    let removed: MemberInfo = call(settings, &Request::MembersRemove { member: code })?;
+    if json {
+        output::json(&removed)?;
+    } else {
+        output::lines(&format!("removed {}", removed.member))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `datapact members list`.
+pub fn members_list(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    let members: Vec<MemberInfo> = call(settings, &Request::MembersList)?;
+    if json {
+        output::json(&members)?;
+    } else {
+        print_members(&members)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `datapact release FILE --name NAME --title TEXT [...]`.
+pub fn release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<ExitCode> {
+    DatasetName::new(&args.name).map_err(|e| bad_input(e.to_string()))?;
+    args.policy
+        .parse::<Audience>()
+        .map_err(|e| bad_input(e.to_string()))?;
+    let time = |t: &Option<String>| -> anyhow::Result<Option<u64>> {
+        t.as_deref()
+            .map(parse_rfc3339)
+            .transpose()
+            .map_err(|e| bad_input(e.to_string()))
+    };
+    let embargo_until = time(&args.embargo_until)?;
+    let expires_at = time(&args.expires)?;
+    let path = absolute(args.file.clone())?;
+    match std::fs::metadata(&path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => {
+            return Err(bad_input(format!(
+                "{}: not a regular file",
+                args.file.display()
+            )));
+        }
+        Err(e) => {
+            return Err(bad_input(format!(
+                "cannot read {}: {e}",
+                args.file.display()
+            )));
+        }
+    }
+    let request = Request::Release(ReleaseRequest {
+        path: path.display().to_string(),
+        name: args.name,
+        title: args.title,
+        policy: args.policy,
+        embargo_until,
+        expires_at,
+        purpose: args.purpose,
+        licence: args.licence,
+        description: args.description,
+        indicator: args.indicator,
+        unit: args.unit,
+        period: args.period,
+        source: args.source,
+    });
+    let info: DatasetInfo = call(settings, &request)?;
+    if args.json.json {
+        output::json(&info)?;
+    } else {
+        output::lines(&info.id)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `datapact datasets`.
+pub fn datasets(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    let list: Vec<DatasetInfo> = call(settings, &Request::Datasets)?;
+    if json {
+        output::json(&list)?;
+    } else {
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|d| {
+                vec![
+                    d.id.clone(),
+                    d.status.clone(),
+                    d.policy.clone(),
+                    output::bytes(d.size),
+                    d.sha256.chars().take(12).collect(),
+                    d.title.clone(),
+                ]
+            })
+            .collect();
+        output::table(
+            &["ID", "STATUS", "POLICY", "SIZE", "SHA256", "TITLE"],
+            &rows,
+            "no datasets",
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `datapact catalog`.
+pub fn catalog(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    let list: Vec<CatalogEntry> = call(settings, &Request::Catalog)?;
+    if json {
+        output::json(&list)?;
+    } else {
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|c| {
+                vec![
+                    c.id.clone(),
+                    c.policy.clone(),
+                    if c.pullable {
+                        "yes".to_owned()
+                    } else {
+                        c.reason.clone().unwrap_or_else(|| "no".to_owned())
+                    },
+                    if c.pulled { "yes" } else { "no" }.to_owned(),
+                    c.title.clone(),
+                ]
+            })
+            .collect();
+        output::table(
+            &["ID", "POLICY", "PULLABLE", "PULLED", "TITLE"],
+            &rows,
+            "the catalogue is empty",
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `datapact pull ID [--out FILE]`.
+pub fn pull(
+    settings: &Settings,
+    id: String,
+    out: Option<PathBuf>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    parse_id(&id)?;
+    let out = out.map(absolute).transpose()?;
+    let request = Request::Pull {
+        id,
+        out: out.map(|p| p.display().to_string()),
+    };
+    let mut client = Client::connect(&settings.dir)?;
+    let bar = crate::output::progress_bar();
+    let value = client.call(&request, |done, total| {
+        if let Some(bar) = &bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    });
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let result: PullResult = serde_json::from_value(value?)?;
+    if json {
+        output::json(&result)?;
+    } else {
+        output::lines(&format!(
+            "pulled {} ({}, sha256 {})",
+            result.id,
+            output::bytes(result.size),
+            result.sha256
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `datapact export ID --out DIR`.
+pub fn export(
+    settings: &Settings,
+    id: String,
+    out: PathBuf,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    parse_id(&id)?;
+    let out = absolute(out)?;
+    let result: ExportResult = call(
+        settings,
+        &Request::Export {
+            id,
+            out: out.display().to_string(),
+        },
+    )?;
+    if json {
+        output::json(&result)?;
+    } else {
+        output::lines(&format!("{}\n{}", result.announcement, result.content))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `datapact revoke ID [--reason TEXT]`.
+pub fn revoke(
+    settings: &Settings,
+    id: String,
+    reason: Option<String>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    parse_id(&id)?;
+    let info: DatasetInfo = call(settings, &Request::Revoke { id, reason })?;
+    if json {
+        output::json(&info)?;
+    } else {
+        output::lines(&format!("revoked {}", info.id))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `datapact audit [--strict]`.
+pub fn audit(settings: &Settings, strict: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let report: AuditReport = call(settings, &Request::Audit { strict })?;
+    if json {
+        output::json(&report)?;
+    } else {
+        let mut text = String::new();
+        for f in &report.failures {
+            text.push_str(&format!("FAIL  {}: {}\n", f.id, f.problem));
+        }
+        for n in &report.notes {
+            text.push_str(&format!("note  {}: {}\n", n.id, n.problem));
+        }
+        text.push_str(&if report.ok {
+            format!(
+                "ok: {} datasets and the access log verified",
+                report.checked
+            )
+        } else {
+            format!(
+                "{} problem(s) in {} datasets checked",
+                report.failures.len(),
+                report.checked
+            )
+        });
+        output::lines(&text)?;
+    }
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `datapact log`.
+pub fn log(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    let lines: Vec<LogLine> = call(settings, &Request::Log)?;
+    if json {
+        output::json(&lines)?;
+    } else {
+        let rows: Vec<Vec<String>> = lines
+            .iter()
+            .map(|l| {
+                vec![
+                    l.seq.to_string(),
+                    l.time.clone(),
+                    l.event.clone(),
+                    l.member.clone().unwrap_or_else(|| "-".into()),
+                    l.dataset.clone().unwrap_or_else(|| "-".into()),
+                    l.outcome.clone(),
+                    l.reason.clone().unwrap_or_default(),
+                    if l.intact { "" } else { "TAMPERED" }.to_owned(),
+                ]
+            })
+            .collect();
+        output::table(
+            &[
+                "SEQ", "TIME", "EVENT", "MEMBER", "DATASET", "OUTCOME", "REASON", "",
+            ],
+            &rows,
+            "the access log is empty",
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `datapact peers`.
+pub fn peers(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    let peers: Vec<PeerInfo> = call(settings, &Request::Peers)?;
+    if json {
+        output::json(&peers)?;
+    } else {
+        let rows: Vec<Vec<String>> = peers
+            .iter()
+            .map(|p| {
+                vec![
+                    p.member.clone().unwrap_or_else(|| "(not in roster)".into()),
+                    p.peer_id.clone(),
+                    p.addrs.join(" "),
+                ]
+            })
+            .collect();
+        output::table(
+            &["MEMBER", "PEER_ID", "ADDRESSES"],
+            &rows,
+            "no connected peers",
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,8 @@
+//! The control socket, `DIR/control.sock`: a Unix socket (mode 0600, local only) through which
+//! the CLI talks to the daemon, one JSON line per request and per reply ([`crate::api`]).
+
+mod client;
+mod server;
+
+pub use client::{Client, ClientError};
+pub use server::serve;

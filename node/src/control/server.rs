@@ -1,0 +1,83 @@
+//! The daemon side of the control socket: one task per connection, requests handled in order.
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::api::{ErrorKind, MAX_REQUEST_LINE, Reply, Request};
+use crate::ops::{self, Context};
+
+/// Accepts connections until `shutdown` fires. Every connection task holds a clone of
+/// `_done`; the daemon knows all of them finished when the channel closes.
+pub async fn serve(
+    listener: UnixListener,
+    ctx: Context,
+    shutdown: broadcast::Sender<()>,
+    done: mpsc::Sender<()>,
+) {
+    let mut stop = shutdown.subscribe();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let ctx = ctx.clone();
+                    let stop = shutdown.subscribe();
+                    let done = done.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = connection(stream, ctx, stop).await {
+                            tracing::debug!(error = %e, "control connection ended");
+                        }
+                        drop(done);
+                    });
+                }
+                Err(e) => tracing::warn!(error = %e, "control socket accept failed"),
+            },
+            _ = stop.recv() => break,
+        }
+    }
+}
+
+async fn connection(
+    stream: UnixStream,
+    ctx: Context,
+    mut stop: broadcast::Receiver<()>,
+) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let mut limited = (&mut read).take(MAX_REQUEST_LINE as u64 + 1);
+        let n = tokio::select! {
+            n = limited.read_until(b'\n', &mut line) => n?,
+            _ = stop.recv() => return Ok(()),
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        let reply = if line.len() > MAX_REQUEST_LINE {
+            Reply::Error {
+                kind: ErrorKind::BadInput,
+                message: format!("request longer than {MAX_REQUEST_LINE} bytes"),
+            }
+        } else {
+            match serde_json::from_slice::<Request>(&line) {
+                Ok(request) => {
+                    tracing::debug!(?request, "control request");
+                    ops::handle(&ctx, request).await
+                }
+                Err(e) => Reply::Error {
+                    kind: ErrorKind::BadInput,
+                    message: format!("malformed request: {e}"),
+                },
+            }
+        };
+        let mut out = serde_json::to_vec(&reply).map_err(std::io::Error::other)?;
+        out.push(b'\n');
+        write.write_all(&out).await?;
+        if line.len() > MAX_REQUEST_LINE {
+            // The rest of an oversize line cannot be resynchronised: close.
+            return Ok(());
+        }
+    }
+}

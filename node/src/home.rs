@@ -1,0 +1,302 @@
+//! The node's directory (`--dir`): its layout, the config file and the identity key file.
+//!
+//! ```text
+//! DIR/config.toml     member code and listen addresses (documented in deploy/config.example.toml)
+//! DIR/identity.key    the ed25519 secret seed, 32 raw bytes, mode 0600, never logged
+//! DIR/state/          the sled database (roster, announcements, access log, transfers)
+//! DIR/blobs/          dataset content, one file per SHA-256
+//! DIR/control.sock    the daemon's control socket, mode 0600, while it runs
+//! ```
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use datapact_protocol::{Identity, MemberCode};
+use serde::{Deserialize, Serialize};
+
+/// Default listen address of a new node: all interfaces, TCP port 7470.
+pub const DEFAULT_LISTEN: &str = "/ip4/0.0.0.0/tcp/7470";
+/// Largest config file read.
+const MAX_CONFIG_LEN: u64 = 64 * 1024;
+
+/// Why the node's directory could not be created or read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HomeError {
+    /// `init` on a directory that already has an identity.
+    #[error("{0} already holds a node identity; refusing to overwrite it")]
+    AlreadyInitialised(PathBuf),
+    /// The directory has no identity: `datapact init` was not run.
+    #[error("{0} is not a datapact node directory (run `datapact init --member CODE` first)")]
+    NotInitialised(PathBuf),
+    /// The key file can be read by others than its owner (like ssh, we refuse it).
+    #[error(
+        "identity key {path} is readable by others (mode {mode:03o}); run `chmod 600 {path}`",
+        path = .0.display(),
+        mode = .1
+    )]
+    KeyPermissions(PathBuf, u32),
+    /// The key file is not 32 bytes.
+    #[error("identity key {0} is damaged: expected 32 bytes")]
+    KeyDamaged(PathBuf),
+    /// The config file is not valid.
+    #[error("config {path}: {why}", path = .0.display(), why = .1)]
+    Config(PathBuf, String),
+    /// A file system operation failed.
+    #[error("{what} {path}: {source}", path = .path.display())]
+    Io {
+        /// What we were doing.
+        what: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> HomeError + 'a {
+    move |source| HomeError::Io {
+        what,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The config file, `DIR/config.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// This node's member code (e.g. `THA`).
+    pub member: String,
+    /// Multiaddrs to listen on for peers.
+    #[serde(default = "default_listen")]
+    pub listen: Vec<String>,
+}
+
+fn default_listen() -> Vec<String> {
+    vec![DEFAULT_LISTEN.to_owned()]
+}
+
+/// Paths inside a node directory.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The node directory itself.
+    pub dir: PathBuf,
+}
+
+impl Layout {
+    /// The layout of `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+    /// `DIR/config.toml`.
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+    /// `DIR/identity.key`.
+    pub fn identity_key(&self) -> PathBuf {
+        self.dir.join("identity.key")
+    }
+    /// `DIR/state`, the sled database.
+    pub fn state(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+    /// `DIR/blobs`, the content store.
+    pub fn blobs(&self) -> PathBuf {
+        self.dir.join("blobs")
+    }
+    /// `DIR/control.sock`.
+    pub fn control_socket(&self) -> PathBuf {
+        self.dir.join("control.sock")
+    }
+}
+
+/// A loaded node directory: who we are and how we listen.
+#[derive(Debug, Clone)]
+pub struct Home {
+    /// Where everything lives.
+    pub layout: Layout,
+    /// This node's member code.
+    pub member: MemberCode,
+    /// This node's signing identity (and libp2p key).
+    pub identity: Identity,
+    /// Addresses to listen on.
+    pub listen: Vec<String>,
+}
+
+/// Creates a node directory: config, identity key (mode 0600, created exclusively) and the
+/// empty store directories. Refuses a directory that already has an identity.
+pub fn init(dir: &Path, member: &MemberCode, listen: Vec<String>) -> Result<Home, HomeError> {
+    let layout = Layout::new(dir);
+    fs::create_dir_all(dir).map_err(io_err("cannot create", dir))?;
+    // The directory holds the key and the control socket: owner only.
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .map_err(io_err("cannot set permissions of", dir))?;
+    let key_path = layout.identity_key();
+    if key_path.exists() {
+        return Err(HomeError::AlreadyInitialised(dir.to_owned()));
+    }
+    let listen = if listen.is_empty() {
+        default_listen()
+    } else {
+        listen
+    };
+    let identity = Identity::from_seed(&fresh_seed());
+    // create_new: never overwrite a key, even one that appeared since the check above.
+    let mut key_file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&key_path)
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                HomeError::AlreadyInitialised(dir.to_owned())
+            } else {
+                io_err("cannot create", &key_path)(e)
+            }
+        })?;
+    key_file
+        .write_all(&identity.seed())
+        .and_then(|()| key_file.sync_all())
+        .map_err(io_err("cannot write", &key_path))?;
+    let config = Config {
+        member: member.to_string(),
+        listen: listen.clone(),
+    };
+    let text = toml::to_string_pretty(&config)
+        .map_err(|e| HomeError::Config(layout.config(), e.to_string()))?;
+    let text = format!(
+        "# datapact node configuration; every field is described in deploy/config.example.toml.\n{text}"
+    );
+    crate::fsutil::write_atomic(&layout.config(), text.as_bytes())
+        .map_err(io_err("cannot write", &layout.config()))?;
+    Ok(Home {
+        layout,
+        member: member.clone(),
+        identity,
+        listen,
+    })
+}
+
+/// 32 bytes from the OS CSPRNG, through libp2p's ed25519 key generation.
+fn fresh_seed() -> [u8; 32] {
+    let secret = libp2p::identity::ed25519::SecretKey::generate();
+    let mut seed = [0u8; 32];
+    seed.copy_from_slice(secret.as_ref());
+    seed
+}
+
+/// Loads a node directory, refusing a key file that others can read.
+pub fn load(dir: &Path) -> Result<Home, HomeError> {
+    let layout = Layout::new(dir);
+    let key_path = layout.identity_key();
+    let meta = match fs::metadata(&key_path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(HomeError::NotInitialised(dir.to_owned()));
+        }
+        Err(e) => return Err(io_err("cannot read", &key_path)(e)),
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(HomeError::KeyPermissions(key_path, mode));
+    }
+    let seed = fs::read(&key_path).map_err(io_err("cannot read", &key_path))?;
+    let identity = Identity::from_seed_slice(&seed).map_err(|_| HomeError::KeyDamaged(key_path))?;
+    let config = read_config(&layout.config())?;
+    let member = MemberCode::new(&config.member)
+        .map_err(|e| HomeError::Config(layout.config(), e.to_string()))?;
+    Ok(Home {
+        layout,
+        member,
+        identity,
+        listen: config.listen,
+    })
+}
+
+/// Checks that `addr` parses as a multiaddr, with a one-line message when it does not.
+pub fn check_multiaddr(addr: &str) -> Result<(), String> {
+    addr.parse::<libp2p::Multiaddr>().map(|_| ()).map_err(|_| {
+        format!("invalid address {addr:?}: expected a multiaddr such as /ip4/0.0.0.0/tcp/7470")
+    })
+}
+
+fn read_config(path: &Path) -> Result<Config, HomeError> {
+    let meta = fs::metadata(path).map_err(io_err("cannot read", path))?;
+    if meta.len() > MAX_CONFIG_LEN {
+        return Err(HomeError::Config(
+            path.to_owned(),
+            "larger than 64 KiB".into(),
+        ));
+    }
+    let text = fs::read_to_string(path).map_err(io_err("cannot read", path))?;
+    let config: Config = toml::from_str(&text).map_err(|e| {
+        let first = e
+            .message()
+            .lines()
+            .next()
+            .unwrap_or("invalid TOML")
+            .to_owned();
+        HomeError::Config(path.to_owned(), first)
+    })?;
+    for addr in &config.listen {
+        addr.parse::<libp2p::Multiaddr>().map_err(|_| {
+            HomeError::Config(
+                path.to_owned(),
+                format!("listen address {addr:?} is not a multiaddr"),
+            )
+        })?;
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn init_then_load() {
+        let tmp = tempfile::tempdir().unwrap();
+        let member = MemberCode::new("THA").unwrap();
+        let made = init(tmp.path(), &member, vec![]).unwrap();
+        let mode = fs::metadata(made.layout.identity_key())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let loaded = load(tmp.path()).unwrap();
+        assert_eq!(loaded.identity.peer_id(), made.identity.peer_id());
+        assert_eq!(loaded.listen, vec![DEFAULT_LISTEN.to_owned()]);
+    }
+
+    #[test]
+    fn second_init_refused_and_key_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let member = MemberCode::new("THA").unwrap();
+        let first = init(tmp.path(), &member, vec![]).unwrap();
+        assert!(matches!(
+            init(tmp.path(), &member, vec![]),
+            Err(HomeError::AlreadyInitialised(_))
+        ));
+        assert_eq!(
+            load(tmp.path()).unwrap().identity.peer_id(),
+            first.identity.peer_id()
+        );
+    }
+
+    #[test]
+    fn readable_key_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = init(tmp.path(), &MemberCode::new("MMR").unwrap(), vec![]).unwrap();
+        fs::set_permissions(
+            home.layout.identity_key(),
+            fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let err = load(tmp.path()).unwrap_err();
+        assert!(err.to_string().contains("readable by others"), "{err}");
+    }
+}

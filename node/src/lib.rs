@@ -1,0 +1,13 @@
+//! # datapact-node
+//!
+//! The datapact daemon as a library: the node directory ([`home`]), the store ([`store`]),
+//! the operations behind each command ([`ops`]), the control socket ([`control`], [`api`]) and
+//! the daemon that ties them together ([`daemon`]).
+
+pub mod api;
+pub mod control;
+pub mod daemon;
+mod fsutil;
+pub mod home;
+pub mod ops;
+pub mod store;

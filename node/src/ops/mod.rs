@@ -1,0 +1,88 @@
+//! The operations behind each control request. Each operation has its own error type, which
+//! says whether the input was bad (exit 2) or the operation failed (exit 1).
+
+pub mod datasets;
+pub mod members;
+pub mod release;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::api::{ErrorKind, Reply, Request};
+use crate::home::Home;
+use crate::store::Store;
+
+/// What every operation needs: who we are and the store.
+#[derive(Clone)]
+pub struct Context {
+    /// Identity, member code, layout.
+    pub home: Arc<Home>,
+    /// The store.
+    pub store: Arc<Store>,
+    /// Listen addresses actually bound (empty until the network is up).
+    pub listening: Arc<std::sync::RwLock<Vec<String>>>,
+}
+
+/// An operation's error, ready for the wire: its kind and one line for the user.
+pub trait OpError: std::fmt::Display {
+    /// Exit code class.
+    fn kind(&self) -> ErrorKind;
+}
+
+fn reply<T: Serialize, E: OpError>(result: Result<T, E>) -> Reply {
+    match result {
+        Ok(value) => match serde_json::to_value(value) {
+            Ok(result) => Reply::Ok { result },
+            Err(e) => Reply::Error {
+                kind: ErrorKind::Failed,
+                message: format!("cannot encode the result: {e}"),
+            },
+        },
+        Err(e) => Reply::Error {
+            kind: e.kind(),
+            message: e.to_string(),
+        },
+    }
+}
+
+/// Runs one request to completion and returns the final reply.
+pub async fn handle(ctx: &Context, request: Request) -> Reply {
+    match request {
+        Request::Id => reply::<_, std::convert::Infallible>(Ok(members::id(ctx))),
+        Request::MembersAdd {
+            member,
+            peer_id,
+            addrs,
+        } => reply(members::add(ctx, &member, &peer_id, addrs).await),
+        Request::MembersRemove { member } => reply(members::remove(ctx, &member).await),
+        Request::MembersList => reply(members::list(ctx)),
+        Request::Release(req) => reply(release::release(ctx, req).await),
+        Request::Datasets => reply(datasets::list(ctx)),
+        Request::Export { id, out } => reply(datasets::export(ctx, &id, &out).await),
+        Request::Revoke { id, reason } => reply(match datasets::revoke(ctx, &id, reason).await {
+            Ok(_) => datasets::show(ctx, &id),
+            Err(e) => Err(e),
+        }),
+        other => Reply::Error {
+            kind: ErrorKind::Failed,
+            message: format!(
+                "{} is not available in this version of the daemon",
+                op_name(&other)
+            ),
+        },
+    }
+}
+
+fn op_name(request: &Request) -> String {
+    serde_json::to_value(request)
+        .ok()
+        .and_then(|v| v.get("op").and_then(|o| o.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| "this request".to_owned())
+}
+
+impl OpError for std::convert::Infallible {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Failed
+    }
+}

@@ -1,0 +1,297 @@
+//! The node's store: the only code that touches the state database and the blob directory.
+//!
+//! sled (0.34) holds the state: the roster, every announcement and revocation the node made or
+//! received, the latest known version of each dataset name, and the access log. Content lives
+//! in [`blobs::Blobs`]. Callers see operations on datasets, roster and log; never a sled tree
+//! or a file path. Every mutating operation is followed by [`Store::flush`] before anyone is
+//! told that it happened.
+
+pub mod blobs;
+mod records;
+
+use std::collections::HashSet;
+use std::io;
+use std::sync::Mutex;
+
+use datapact_protocol::{DatasetId, Digest, MemberCode, PeerId};
+use sha2::{Digest as _, Sha256};
+
+pub use records::{DatasetRecord, LogEntry, LogEvent, Origin, RosterEntry};
+
+use crate::home::Layout;
+use blobs::Blobs;
+
+/// Largest stored record decoded; a larger one means the state is damaged.
+const MAX_RECORD_LEN: usize = 1 << 20;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The state database failed.
+    #[error("state database: {0}")]
+    Db(#[from] sled::Error),
+    /// The blob directory failed.
+    #[error("blob store: {0}")]
+    Io(#[from] io::Error),
+    /// A stored record cannot be decoded.
+    #[error("state is damaged: {0}")]
+    Corrupt(String),
+    /// The state database is in use by another process (a daemon already runs on this DIR).
+    #[error(
+        "the store is in use by another process (is a daemon already running on this directory?)"
+    )]
+    Locked,
+}
+
+/// The node's store.
+pub struct Store {
+    db: sled::Db,
+    /// member code -> [`RosterEntry`].
+    roster: sled::Tree,
+    /// dataset id text -> [`DatasetRecord`].
+    datasets: sled::Tree,
+    /// `OWNER/NAME` -> highest version known (8 bytes, big-endian).
+    latest: sled::Tree,
+    /// sequence number (8 bytes, big-endian) -> [`LogEntry`].
+    log: sled::Tree,
+    blobs: Blobs,
+    /// Serialises appends to the access log, so each entry links to the one before.
+    log_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating) the store of a node directory.
+    pub fn open(layout: &Layout) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(layout.state())
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if io.kind() == io::ErrorKind::WouldBlock => StoreError::Locked,
+                sled::Error::Io(io) if io.raw_os_error() == Some(libc::EWOULDBLOCK) => {
+                    StoreError::Locked
+                }
+                other => StoreError::Db(other),
+            })?;
+        let store = Self {
+            roster: db.open_tree("roster")?,
+            datasets: db.open_tree("datasets")?,
+            latest: db.open_tree("latest")?,
+            log: db.open_tree("log")?,
+            blobs: Blobs::open(&layout.blobs())?,
+            db,
+            log_lock: Mutex::new(()),
+        };
+        store.remove_orphan_blobs()?;
+        Ok(store)
+    }
+
+    /// Writes every change so far to disk. Call before acknowledging anything.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Same as [`Store::flush`], for blocking contexts.
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The blob directory.
+    pub fn blobs(&self) -> &Blobs {
+        &self.blobs
+    }
+
+    /// Deletes blobs that no record references: a crash between writing a blob and recording
+    /// its dataset leaves one behind.
+    fn remove_orphan_blobs(&self) -> Result<(), StoreError> {
+        let mut referenced = HashSet::new();
+        for (_, record) in self.datasets()? {
+            if let Ok(a) = record.announcement() {
+                referenced.insert(a.body().sha256);
+            }
+        }
+        for digest in self.blobs.list()? {
+            if !referenced.contains(&digest) {
+                self.blobs.remove(&digest)?;
+            }
+        }
+        Ok(())
+    }
+
+    // ----- roster -----
+
+    /// Adds or replaces a roster entry.
+    pub fn roster_put(&self, entry: &RosterEntry) -> Result<(), StoreError> {
+        self.roster
+            .insert(entry.member.as_bytes(), records::encode(entry))?;
+        Ok(())
+    }
+
+    /// Removes a member; returns whether it was there.
+    pub fn roster_remove(&self, member: &MemberCode) -> Result<bool, StoreError> {
+        Ok(self.roster.remove(member.as_str().as_bytes())?.is_some())
+    }
+
+    /// The roster entry of `member`.
+    pub fn roster_get(&self, member: &MemberCode) -> Result<Option<RosterEntry>, StoreError> {
+        self.roster
+            .get(member.as_str().as_bytes())?
+            .map(|v| records::decode(&v, MAX_RECORD_LEN))
+            .transpose()
+    }
+
+    /// The whole roster, ordered by member code.
+    pub fn roster(&self) -> Result<Vec<RosterEntry>, StoreError> {
+        self.roster
+            .iter()
+            .map(|kv| records::decode(&kv?.1, MAX_RECORD_LEN))
+            .collect()
+    }
+
+    /// The roster entry whose PeerId is `peer`, if any.
+    pub fn roster_by_peer(&self, peer: &PeerId) -> Result<Option<RosterEntry>, StoreError> {
+        let text = peer.to_string();
+        Ok(self.roster()?.into_iter().find(|e| e.peer_id == text))
+    }
+
+    // ----- datasets -----
+
+    /// The next version for a release of `name` by `owner`: one more than the highest known.
+    pub fn next_version(&self, owner: &MemberCode, name: &str) -> Result<u64, StoreError> {
+        Ok(self.latest_version(owner, name)?.map_or(1, |v| v + 1))
+    }
+
+    /// The highest version known of `owner/name`.
+    pub fn latest_version(
+        &self,
+        owner: &MemberCode,
+        name: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        let key = format!("{owner}/{name}");
+        Ok(self
+            .latest
+            .get(key.as_bytes())?
+            .map(|v| records::seq_of(&v)))
+    }
+
+    /// Reserves the next version of `owner/name` atomically, so two concurrent releases of one
+    /// name never get the same version.
+    pub fn reserve_version(&self, owner: &MemberCode, name: &str) -> Result<u64, StoreError> {
+        let key = format!("{owner}/{name}");
+        let old = self.latest.fetch_and_update(key.as_bytes(), |old| {
+            let next = old.map_or(0, records::seq_of) + 1;
+            Some(next.to_be_bytes().to_vec())
+        })?;
+        Ok(old.map_or(0, |v| records::seq_of(&v)) + 1)
+    }
+
+    /// Stores a dataset record and raises the name's latest version.
+    pub fn put_dataset(&self, id: &DatasetId, record: &DatasetRecord) -> Result<(), StoreError> {
+        self.datasets
+            .insert(id.to_string().as_bytes(), records::encode(record))?;
+        let key = format!("{}/{}", id.owner, id.name);
+        let version = id.version;
+        self.latest.fetch_and_update(key.as_bytes(), |old| {
+            let old = old.map_or(0, records::seq_of);
+            Some(old.max(version).to_be_bytes().to_vec())
+        })?;
+        Ok(())
+    }
+
+    /// The record of one dataset.
+    pub fn dataset(&self, id: &DatasetId) -> Result<Option<DatasetRecord>, StoreError> {
+        self.datasets
+            .get(id.to_string().as_bytes())?
+            .map(|v| records::decode(&v, MAX_RECORD_LEN))
+            .transpose()
+    }
+
+    /// Every dataset record, own and received.
+    pub fn datasets(&self) -> Result<Vec<(DatasetId, DatasetRecord)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.datasets.iter() {
+            let (k, v) = kv?;
+            let key = String::from_utf8_lossy(&k);
+            let id: DatasetId = key
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("dataset key {key:?}")))?;
+            out.push((id, records::decode(&v, MAX_RECORD_LEN)?));
+        }
+        Ok(out)
+    }
+
+    // ----- access log -----
+
+    /// Appends an entry to the access log, linking it to the previous entry's hash, and
+    /// returns its sequence number.
+    pub fn append_log(&self, mut entry: LogEntry) -> Result<u64, StoreError> {
+        let _guard = self
+            .log_lock
+            .lock()
+            .map_err(|_| StoreError::Corrupt("access log lock poisoned".into()))?;
+        let (seq, prev) = match self.log.last()? {
+            Some((k, v)) => (records::seq_of(&k) + 1, entry_hash(&v)),
+            None => (1, Digest::default()),
+        };
+        entry.seq = seq;
+        entry.prev = prev.0.to_vec();
+        self.log
+            .insert(seq.to_be_bytes(), records::encode(&entry))?;
+        Ok(seq)
+    }
+
+    /// The access log in order, each entry with whether its link to the previous one holds.
+    pub fn log(&self) -> Result<Vec<(LogEntry, LogCheck)>, StoreError> {
+        let mut out = Vec::new();
+        let mut prev_hash = Digest::default();
+        let mut expected_seq = 1u64;
+        for kv in self.log.iter() {
+            let (k, v) = kv?;
+            let entry: LogEntry = records::decode(&v, MAX_RECORD_LEN)?;
+            let seq = records::seq_of(&k);
+            let check = if seq != expected_seq || entry.seq != seq {
+                LogCheck::Missing
+            } else if entry.prev != prev_hash.0 {
+                LogCheck::Altered
+            } else {
+                LogCheck::Ok
+            };
+            prev_hash = entry_hash(&v);
+            expected_seq = seq + 1;
+            out.push((entry, check));
+        }
+        Ok(out)
+    }
+}
+
+/// Whether an access-log entry's chain link holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogCheck {
+    /// Links to the entry before it.
+    Ok,
+    /// The entry before it was altered (or this one's link was).
+    Altered,
+    /// An entry before it is missing (or entries were reordered).
+    Missing,
+}
+
+fn entry_hash(bytes: &[u8]) -> Digest {
+    Digest(Sha256::digest(bytes).into())
+}
+
+/// Unix seconds now.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

@@ -1,0 +1,132 @@
+//! The records the store keeps, and their encoding (CBOR, bounded on decode).
+
+use datapact_protocol::{SignedAnnouncement, SignedRevocation, StatementError};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+
+/// Where a dataset came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// Released by this node.
+    Own,
+    /// Announced by another member.
+    Received,
+}
+
+/// One dataset version, own or received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetRecord {
+    /// Released here or received.
+    pub origin: Origin,
+    /// The signed announcement, exactly as signed.
+    #[serde(with = "serde_bytes")]
+    pub announcement: Vec<u8>,
+    /// The signed revocation, once the owner revoked it.
+    #[serde(default, with = "serde_bytes")]
+    pub revocation: Option<Vec<u8>>,
+    /// Whether the content is in the blob store (always for own; after a pull for received).
+    pub has_content: bool,
+    /// Unix seconds when this node recorded it.
+    pub recorded_at: u64,
+}
+
+impl DatasetRecord {
+    /// Decodes and verifies the stored announcement.
+    pub fn announcement(&self) -> Result<SignedAnnouncement, StatementError> {
+        SignedAnnouncement::decode(&self.announcement)
+    }
+
+    /// Decodes and verifies the stored revocation, if any.
+    pub fn revocation(&self) -> Option<Result<SignedRevocation, StatementError>> {
+        self.revocation.as_deref().map(SignedRevocation::decode)
+    }
+}
+
+/// A member in this node's roster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterEntry {
+    /// Member code.
+    pub member: String,
+    /// The member's PeerId (which embeds its public key).
+    pub peer_id: String,
+    /// Multiaddrs to dial it at.
+    pub addrs: Vec<String>,
+    /// Unix seconds when added.
+    pub added_at: u64,
+}
+
+/// What an access-log entry records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogEvent {
+    /// A peer asked to pull one of our datasets.
+    Pull,
+    /// We released a dataset.
+    Release,
+    /// We revoked a dataset.
+    Revoke,
+    /// We added a member to the roster.
+    MemberAdded,
+    /// We removed a member from the roster.
+    MemberRemoved,
+}
+
+/// One entry of the owner's access log. Each entry holds the hash of the one before it, so an
+/// edit, removal or reordering breaks the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Position in the log, from 1 (set by the store).
+    pub seq: u64,
+    /// Unix seconds.
+    pub time: u64,
+    /// What happened.
+    pub event: LogEvent,
+    /// The peer involved, if any.
+    pub peer: Option<String>,
+    /// That peer's member code per our roster, if any.
+    pub member: Option<String>,
+    /// The dataset involved, if any.
+    pub dataset: Option<String>,
+    /// For pulls: whether it was granted.
+    pub granted: Option<bool>,
+    /// Why (the denial reason, the purpose, a revocation reason).
+    pub reason: Option<String>,
+    /// SHA-256 of the previous entry's stored bytes (zeros for the first; set by the store).
+    #[serde(with = "serde_bytes")]
+    pub prev: Vec<u8>,
+}
+
+impl LogEntry {
+    /// A new entry of `event` at `time`; the store fills in `seq` and `prev`.
+    pub fn new(event: LogEvent, time: u64) -> Self {
+        Self {
+            seq: 0,
+            time,
+            event,
+            peer: None,
+            member: None,
+            dataset: None,
+            granted: None,
+            reason: None,
+            prev: Vec::new(),
+        }
+    }
+}
+
+pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    datapact_protocol::wire::encode(value)
+}
+
+pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8], cap: usize) -> Result<T, StoreError> {
+    datapact_protocol::wire::decode(bytes, cap).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(super) fn seq_of(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = key.len().min(8);
+    b[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(b)
+}

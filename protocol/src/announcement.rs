@@ -1,0 +1,542 @@
+//! Announcements and revocations: the owner's signed statements that a dataset version exists
+//! (with its digest, size, metadata and release policy) or is withdrawn.
+//!
+//! Both travel as COSE_Sign1 ([`crate::cose`]) with a CBOR payload of text keys, in the order
+//! the encoders below write them (DESIGN.md section 5). Decoders take the exact bytes, verify the
+//! signature, and refuse oversize input, trailing bytes, unknown payload versions and any
+//! malformed field; unknown extra payload keys are ignored, so later minor additions stay
+//! readable. Received statements are kept as their original bytes, never re-encoded.
+
+use ciborium::value::Value;
+
+use crate::cbor::{CborError, TextMap, as_text, decode_value, encode_value, shape, text_map, uint};
+use crate::cose::{self, CoseError};
+use crate::digest::{CHUNK_SIZE, Digest, MAX_CONTENT_SIZE, chunk_count};
+use crate::identity::{Identity, PublicKey};
+use crate::ids::{DatasetId, DatasetName, IdError, MemberCode};
+use crate::policy::{Audience, Policy, PolicyError};
+
+/// Content type of an announcement, in the COSE protected header.
+pub const ANNOUNCEMENT_CONTENT_TYPE: &str = "application/vnd.datapact.announcement+cbor";
+/// Content type of a revocation, in the COSE protected header.
+pub const REVOCATION_CONTENT_TYPE: &str = "application/vnd.datapact.revocation+cbor";
+/// The payload format version this crate writes and reads.
+pub const PAYLOAD_VERSION: u64 = 1;
+/// Largest signed statement (COSE bytes) accepted by any decoder.
+pub const MAX_SIGNED_LEN: usize = 64 * 1024;
+/// Largest metadata text field, in bytes.
+pub const MAX_META_TEXT_LEN: usize = 1024;
+/// Most column names recorded in the metadata.
+pub const MAX_META_COLUMNS: usize = 256;
+/// Largest original file name, in bytes.
+pub const MAX_FILE_NAME_LEN: usize = 255;
+
+/// Why a statement could not be built, decoded or trusted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StatementError {
+    /// The COSE envelope is malformed or its signature does not verify.
+    #[error(transparent)]
+    Cose(#[from] CoseError),
+    /// The payload is not well-formed CBOR of the expected shape.
+    #[error("malformed payload: {0}")]
+    Payload(#[from] CborError),
+    /// A payload format version this node does not know.
+    #[error("unsupported payload version {0}")]
+    Version(u64),
+    /// An id field is invalid.
+    #[error(transparent)]
+    Id(#[from] IdError),
+    /// The policy is invalid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// Another field is out of its allowed range.
+    #[error("invalid {field}: {why}")]
+    Field {
+        /// The payload key.
+        field: &'static str,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// The statement would exceed [`MAX_SIGNED_LEN`] once signed.
+    #[error("statement too large: {0} bytes, the limit is {MAX_SIGNED_LEN}")]
+    TooLarge(usize),
+    /// Signed by a key other than the one the verifier trusts for the owner.
+    #[error("signed by a key that is not {owner}'s roster key")]
+    NotOwnerKey {
+        /// The owner the statement names.
+        owner: MemberCode,
+    },
+}
+
+/// Descriptive metadata of a dataset. Only `title` is required.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Meta {
+    /// A short human title.
+    pub title: String,
+    /// Longer description.
+    pub description: Option<String>,
+    /// What is measured, e.g. "International migrant stock".
+    pub indicator: Option<String>,
+    /// Unit of measure, e.g. "persons".
+    pub unit: Option<String>,
+    /// Reference period, e.g. "2017".
+    pub period: Option<String>,
+    /// Who produced the data.
+    pub source: Option<String>,
+    /// MIME type of the content, e.g. `text/csv`.
+    pub content_type: Option<String>,
+    /// SDMX structure (dataflow) id, where the content is SDMX-CSV.
+    pub sdmx_structure: Option<String>,
+    /// Number of data rows, where the content is SDMX-CSV.
+    pub rows: Option<u64>,
+    /// Column names, where the content is SDMX-CSV.
+    pub columns: Vec<String>,
+}
+
+/// The owner's statement that one dataset version exists, with its digests and policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announcement {
+    /// Member code of the owner, whose key signs.
+    pub owner: MemberCode,
+    /// Dataset name.
+    pub name: DatasetName,
+    /// Dataset version, from 1.
+    pub version: u64,
+    /// SHA-256 of the whole content.
+    pub sha256: Digest,
+    /// Content length in bytes.
+    pub size: u64,
+    /// The original file name; `export` writes the content under it.
+    pub file_name: String,
+    /// SHA-256 over the concatenated chunk digests ([`crate::digest`]), for verified pulls.
+    pub chunk_root: Digest,
+    /// Who may pull, and when.
+    pub policy: Policy,
+    /// Descriptive metadata.
+    pub meta: Meta,
+    /// Unix seconds when the owner signed it.
+    pub issued_at: u64,
+}
+
+/// The owner's statement that a dataset version is withdrawn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// Member code of the owner.
+    pub owner: MemberCode,
+    /// Dataset name.
+    pub name: DatasetName,
+    /// The revoked version.
+    pub version: u64,
+    /// Why, for people.
+    pub reason: Option<String>,
+    /// Unix seconds when the owner signed it.
+    pub issued_at: u64,
+}
+
+impl Announcement {
+    /// The dataset id this announcement is about.
+    pub fn id(&self) -> DatasetId {
+        DatasetId {
+            owner: self.owner.clone(),
+            name: self.name.clone(),
+            version: self.version,
+        }
+    }
+
+    /// Number of transfer chunks of the content.
+    pub fn chunk_count(&self) -> u64 {
+        chunk_count(self.size)
+    }
+}
+
+impl Revocation {
+    /// The dataset id this revocation withdraws.
+    pub fn id(&self) -> DatasetId {
+        DatasetId {
+            owner: self.owner.clone(),
+            name: self.name.clone(),
+            version: self.version,
+        }
+    }
+}
+
+/// A kind of signed statement: its content type and payload encoding.
+pub trait Statement: Sized {
+    /// The COSE content type that distinguishes this kind.
+    const CONTENT_TYPE: &'static str;
+    /// The payload as a CBOR value, keys in their fixed order.
+    fn to_payload(&self) -> Value;
+    /// Parses and validates a payload.
+    fn from_payload(payload: Value) -> Result<Self, StatementError>;
+    /// The member the statement speaks for.
+    fn owner(&self) -> &MemberCode;
+    /// Checks every field's range.
+    fn validate(&self) -> Result<(), StatementError>;
+}
+
+/// A statement together with its exact signed bytes and the key that signed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed<T> {
+    bytes: Vec<u8>,
+    body: T,
+    signer: PublicKey,
+}
+
+/// A signed announcement.
+pub type SignedAnnouncement = Signed<Announcement>;
+/// A signed revocation.
+pub type SignedRevocation = Signed<Revocation>;
+
+impl<T: Statement> Signed<T> {
+    /// Validates `body` and signs it with `identity`.
+    pub fn sign(body: T, identity: &Identity) -> Result<Self, StatementError> {
+        body.validate()?;
+        let payload = encode_value(&body.to_payload());
+        let bytes = cose::sign(identity, T::CONTENT_TYPE, &payload);
+        if bytes.len() > MAX_SIGNED_LEN {
+            return Err(StatementError::TooLarge(bytes.len()));
+        }
+        Ok(Self {
+            bytes,
+            body,
+            signer: identity.public_key(),
+        })
+    }
+
+    /// Decodes signed bytes (at most [`MAX_SIGNED_LEN`]), verifies the signature against the
+    /// key id they carry, and parses and validates the payload. Whether the signer is trusted
+    /// for the owner is [`Signed::check_signer`]'s question.
+    pub fn decode(bytes: &[u8]) -> Result<Self, StatementError> {
+        let verified = cose::verify(bytes, T::CONTENT_TYPE, MAX_SIGNED_LEN)?;
+        let payload = decode_value(&verified.payload, MAX_SIGNED_LEN)?;
+        let body = T::from_payload(payload)?;
+        body.validate()?;
+        Ok(Self {
+            bytes: bytes.to_vec(),
+            body,
+            signer: verified.signer,
+        })
+    }
+
+    /// Checks that the signer is `trusted`, the key the verifier holds for the owner.
+    pub fn check_signer(&self, trusted: &PublicKey) -> Result<(), StatementError> {
+        if self.signer == *trusted {
+            Ok(())
+        } else {
+            Err(StatementError::NotOwnerKey {
+                owner: self.body.owner().clone(),
+            })
+        }
+    }
+
+    /// The exact signed bytes (tagged COSE_Sign1).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The statement.
+    pub fn body(&self) -> &T {
+        &self.body
+    }
+
+    /// The key that signed it.
+    pub fn signer(&self) -> &PublicKey {
+        &self.signer
+    }
+}
+
+fn check_version(map: &mut TextMap) -> Result<(), StatementError> {
+    let v = map.uint("v")?;
+    if v != PAYLOAD_VERSION {
+        return Err(StatementError::Version(v));
+    }
+    Ok(())
+}
+
+fn opt_text_value(out: &mut Vec<(&'static str, Value)>, key: &'static str, v: &Option<String>) {
+    if let Some(v) = v {
+        out.push((key, Value::Text(v.clone())));
+    }
+}
+
+impl Statement for Announcement {
+    const CONTENT_TYPE: &'static str = ANNOUNCEMENT_CONTENT_TYPE;
+
+    fn to_payload(&self) -> Value {
+        text_map(vec![
+            ("v", uint(PAYLOAD_VERSION)),
+            ("owner", Value::Text(self.owner.to_string())),
+            ("name", Value::Text(self.name.to_string())),
+            ("version", uint(self.version)),
+            ("sha256", Value::Bytes(self.sha256.0.to_vec())),
+            ("size", uint(self.size)),
+            ("file_name", Value::Text(self.file_name.clone())),
+            ("chunk_size", uint(CHUNK_SIZE)),
+            ("chunk_root", Value::Bytes(self.chunk_root.0.to_vec())),
+            ("policy", policy_to_value(&self.policy)),
+            ("meta", meta_to_value(&self.meta)),
+            ("issued_at", uint(self.issued_at)),
+        ])
+    }
+
+    fn from_payload(payload: Value) -> Result<Self, StatementError> {
+        let mut map = TextMap::new(payload, "announcement")?;
+        check_version(&mut map)?;
+        let owner = MemberCode::new(&map.text("owner")?)?;
+        let name = DatasetName::new(&map.text("name")?)?;
+        let version = map.uint("version")?;
+        let sha256 =
+            Digest::from_slice(&map.bytes("sha256")?).map_err(|_| StatementError::Field {
+                field: "sha256",
+                why: "not 32 bytes",
+            })?;
+        let size = map.uint("size")?;
+        let file_name = map.text("file_name")?;
+        if map.uint("chunk_size")? != CHUNK_SIZE {
+            return Err(StatementError::Field {
+                field: "chunk_size",
+                why: "unsupported chunk size",
+            });
+        }
+        let chunk_root =
+            Digest::from_slice(&map.bytes("chunk_root")?).map_err(|_| StatementError::Field {
+                field: "chunk_root",
+                why: "not 32 bytes",
+            })?;
+        let policy = policy_from_value(map.required("policy")?)?;
+        let meta = meta_from_value(map.required("meta")?)?;
+        let issued_at = map.uint("issued_at")?;
+        Ok(Self {
+            owner,
+            name,
+            version,
+            sha256,
+            size,
+            file_name,
+            chunk_root,
+            policy,
+            meta,
+            issued_at,
+        })
+    }
+
+    fn owner(&self) -> &MemberCode {
+        &self.owner
+    }
+
+    fn validate(&self) -> Result<(), StatementError> {
+        if self.version == 0 {
+            return Err(StatementError::Field {
+                field: "version",
+                why: "must be at least 1",
+            });
+        }
+        if self.size > MAX_CONTENT_SIZE {
+            return Err(StatementError::Field {
+                field: "size",
+                why: "larger than the 256 GiB limit",
+            });
+        }
+        validate_file_name(&self.file_name)?;
+        self.policy.validate()?;
+        validate_meta(&self.meta)
+    }
+}
+
+impl Statement for Revocation {
+    const CONTENT_TYPE: &'static str = REVOCATION_CONTENT_TYPE;
+
+    fn to_payload(&self) -> Value {
+        let mut entries = vec![
+            ("v", uint(PAYLOAD_VERSION)),
+            ("owner", Value::Text(self.owner.to_string())),
+            ("name", Value::Text(self.name.to_string())),
+            ("version", uint(self.version)),
+        ];
+        opt_text_value(&mut entries, "reason", &self.reason);
+        entries.push(("issued_at", uint(self.issued_at)));
+        text_map(entries)
+    }
+
+    fn from_payload(payload: Value) -> Result<Self, StatementError> {
+        let mut map = TextMap::new(payload, "revocation")?;
+        check_version(&mut map)?;
+        Ok(Self {
+            owner: MemberCode::new(&map.text("owner")?)?,
+            name: DatasetName::new(&map.text("name")?)?,
+            version: map.uint("version")?,
+            reason: map.opt_text("reason")?,
+            issued_at: map.uint("issued_at")?,
+        })
+    }
+
+    fn owner(&self) -> &MemberCode {
+        &self.owner
+    }
+
+    fn validate(&self) -> Result<(), StatementError> {
+        if self.version == 0 {
+            return Err(StatementError::Field {
+                field: "version",
+                why: "must be at least 1",
+            });
+        }
+        check_text("reason", self.reason.as_deref())
+    }
+}
+
+/// Checks that `name` can be written as one file inside a directory: no path separators, no
+/// `.`/`..`, no control characters, at most [`MAX_FILE_NAME_LEN`] bytes.
+pub fn validate_file_name(name: &str) -> Result<(), StatementError> {
+    let bad = |why| StatementError::Field {
+        field: "file_name",
+        why,
+    };
+    if name.is_empty() || name.len() > MAX_FILE_NAME_LEN {
+        return Err(bad("must be 1 to 255 bytes"));
+    }
+    if name == "." || name == ".." || name.contains(['/', '\\']) {
+        return Err(bad("must be a plain file name"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(bad("has control characters"));
+    }
+    Ok(())
+}
+
+fn check_text(field: &'static str, text: Option<&str>) -> Result<(), StatementError> {
+    match text {
+        Some(t) if t.len() > MAX_META_TEXT_LEN => Err(StatementError::Field {
+            field,
+            why: "longer than 1024 bytes",
+        }),
+        Some(t) if t.chars().any(|c| c.is_control() && c != '\n') => Err(StatementError::Field {
+            field,
+            why: "has control characters",
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn validate_meta(meta: &Meta) -> Result<(), StatementError> {
+    if meta.title.trim().is_empty() {
+        return Err(StatementError::Field {
+            field: "title",
+            why: "must not be empty",
+        });
+    }
+    for (field, text) in [
+        ("title", Some(meta.title.as_str())),
+        ("description", meta.description.as_deref()),
+        ("indicator", meta.indicator.as_deref()),
+        ("unit", meta.unit.as_deref()),
+        ("period", meta.period.as_deref()),
+        ("source", meta.source.as_deref()),
+        ("content_type", meta.content_type.as_deref()),
+        ("sdmx_structure", meta.sdmx_structure.as_deref()),
+    ] {
+        check_text(field, text)?;
+    }
+    if meta.columns.len() > MAX_META_COLUMNS {
+        return Err(StatementError::Field {
+            field: "columns",
+            why: "more than 256 columns",
+        });
+    }
+    for c in &meta.columns {
+        check_text("columns", Some(c))?;
+    }
+    Ok(())
+}
+
+fn policy_to_value(p: &Policy) -> Value {
+    let mut entries = vec![("audience", Value::Text(p.audience.kind().to_owned()))];
+    if let Audience::Only(named) = &p.audience {
+        entries.push((
+            "members",
+            Value::Array(named.iter().map(|m| Value::Text(m.to_string())).collect()),
+        ));
+    }
+    if let Some(t) = p.embargo_until {
+        entries.push(("embargo_until", uint(t)));
+    }
+    if let Some(t) = p.expires_at {
+        entries.push(("expires_at", uint(t)));
+    }
+    opt_text_value(&mut entries, "purpose", &p.purpose);
+    opt_text_value(&mut entries, "licence", &p.licence);
+    text_map(entries)
+}
+
+fn policy_from_value(value: Value) -> Result<Policy, StatementError> {
+    let mut map = TextMap::new(value, "policy")?;
+    let kind = map.text("audience")?;
+    let audience = match kind.as_str() {
+        "public" => Audience::Public,
+        "members" => Audience::Members,
+        "only" => {
+            let Value::Array(items) = map.required("members")? else {
+                return Err(shape("policy members is not an array").into());
+            };
+            let codes = items
+                .into_iter()
+                .map(|v| Ok(MemberCode::new(&as_text(v, "members")?)?))
+                .collect::<Result<Vec<_>, StatementError>>()?;
+            Audience::only(codes)?
+        }
+        _ => return Err(PolicyError::Audience(kind.chars().take(80).collect()).into()),
+    };
+    Ok(Policy {
+        audience,
+        embargo_until: map.opt_uint("embargo_until")?,
+        expires_at: map.opt_uint("expires_at")?,
+        purpose: map.opt_text("purpose")?,
+        licence: map.opt_text("licence")?,
+    })
+}
+
+fn meta_to_value(m: &Meta) -> Value {
+    let mut entries = vec![("title", Value::Text(m.title.clone()))];
+    opt_text_value(&mut entries, "description", &m.description);
+    opt_text_value(&mut entries, "indicator", &m.indicator);
+    opt_text_value(&mut entries, "unit", &m.unit);
+    opt_text_value(&mut entries, "period", &m.period);
+    opt_text_value(&mut entries, "source", &m.source);
+    opt_text_value(&mut entries, "content_type", &m.content_type);
+    opt_text_value(&mut entries, "sdmx_structure", &m.sdmx_structure);
+    if let Some(rows) = m.rows {
+        entries.push(("rows", uint(rows)));
+    }
+    if !m.columns.is_empty() {
+        entries.push((
+            "columns",
+            Value::Array(m.columns.iter().cloned().map(Value::Text).collect()),
+        ));
+    }
+    text_map(entries)
+}
+
+fn meta_from_value(value: Value) -> Result<Meta, StatementError> {
+    let mut map = TextMap::new(value, "meta")?;
+    let columns = match map.take("columns") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|v| as_text(v, "columns"))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(shape("meta columns is not an array").into()),
+    };
+    Ok(Meta {
+        title: map.text("title")?,
+        description: map.opt_text("description")?,
+        indicator: map.opt_text("indicator")?,
+        unit: map.opt_text("unit")?,
+        period: map.opt_text("period")?,
+        source: map.opt_text("source")?,
+        content_type: map.opt_text("content_type")?,
+        sdmx_structure: map.opt_text("sdmx_structure")?,
+        rows: map.opt_uint("rows")?,
+        columns,
+    })
+}

@@ -1,0 +1,49 @@
+//! # datapact-protocol
+//!
+//! The pure types and rules of datapact: member codes and dataset ids, the release policy and
+//! the decision of a pull, the node identity, signed announcements and revocations (COSE_Sign1
+//! with EdDSA), SHA-256 content digests, and the wire messages nodes exchange.
+//!
+//! This crate does no I/O, spawns nothing and has no async: every rule that decides something
+//! is a pure function here, tested without a network.
+//!
+//! ## Verifying an announcement without datapact
+//!
+//! An exported `announcement.cose` is a tagged COSE_Sign1 message (RFC 9052) with algorithm
+//! EdDSA. Any COSE library verifies it given only the owner's 32-byte ed25519 public key (the
+//! `public_key` that `datapact id` prints). With Rust's `coset` crate and `ed25519-dalek`:
+//!
+//! ```ignore
+//! use coset::{CborSerializable, CoseSign1, TaggedCborSerializable};
+//! let sign1 = CoseSign1::from_tagged_slice(&std::fs::read("announcement.cose")?)?;
+//! let key = ed25519_dalek::VerifyingKey::from_bytes(&owner_public_key)?;
+//! sign1.verify_signature(b"", |sig, data| {
+//!     key.verify_strict(data, &ed25519_dalek::Signature::from_slice(sig)?)
+//! })?;
+//! ```
+//!
+//! The test `independent_cose_library_verifies` in `tests/golden.rs` runs exactly this.
+//! With Python's `pycose`: `Sign1Message.decode(data)`, set `msg.key = OKPKey(crv='Ed25519',
+//! x=public_key)`, then `msg.verify_signature()`.
+
+pub mod announcement;
+mod cbor;
+pub mod cose;
+pub mod digest;
+pub mod identity;
+pub mod ids;
+pub mod policy;
+pub mod sdmx;
+pub mod time;
+pub mod wire;
+
+pub use announcement::{
+    Announcement, Meta, Revocation, Signed, SignedAnnouncement, SignedRevocation, Statement,
+    StatementError,
+};
+pub use cbor::CborError;
+pub use digest::{CHUNK_SIZE, ContentDigest, ContentHasher, Digest};
+pub use identity::{Identity, IdentityError, PublicKey};
+pub use ids::{DatasetId, DatasetName, IdError, MemberCode};
+pub use libp2p_identity::PeerId;
+pub use policy::{Audience, Decision, DenyReason, Policy, PolicyError, decide_pull};

@@ -1,0 +1,242 @@
+//! The messages nodes exchange, their protocol ids and size limits. The node only carries them:
+//! every shape and cap is decided here.
+//!
+//! - `/datapact/direct/1` (request-response, CBOR): owner-to-peer delivery of restricted
+//!   statements with acknowledgement, catch-up pages, and receipts.
+//! - `/datapact/pull/1` (a plain stream): one [`PullRequest`] frame, one [`PullResponse`] frame,
+//!   then, when granted, the content's chunks from `from_chunk` on as raw bytes. The receiver
+//!   knows every chunk's length and digest from the response, so chunks need no framing.
+//! - gossipsub topic [`GOSSIP_TOPIC`]: one [`SignedStatement`] per message, `public` releases only.
+//!
+//! A frame on the pull stream is a 4-byte big-endian length followed by that many bytes of CBOR.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::announcement::MAX_SIGNED_LEN;
+use crate::digest::{DIGEST_LEN, MAX_CHUNKS};
+
+/// Protocol id of direct messages (delivery, catch-up, receipts).
+pub const DIRECT_PROTOCOL: &str = "/datapact/direct/1";
+/// Protocol id of the content stream.
+pub const PULL_PROTOCOL: &str = "/datapact/pull/1";
+/// The one gossipsub topic, carrying signed statements of `public` releases.
+pub const GOSSIP_TOPIC: &str = "datapact/announcements/1";
+/// Largest gossip message: one signed statement and its envelope.
+pub const MAX_GOSSIP_LEN: usize = MAX_SIGNED_LEN + 64;
+/// Largest direct request.
+pub const MAX_DIRECT_REQUEST_LEN: u64 = (MAX_SIGNED_LEN as u64) + 1024;
+/// Most statements in one catch-up page.
+pub const MAX_CATCHUP_PAGE: usize = 32;
+/// Largest direct response: a full catch-up page.
+pub const MAX_DIRECT_RESPONSE_LEN: u64 =
+    (MAX_CATCHUP_PAGE as u64) * (MAX_SIGNED_LEN as u64 + 64) + 1024;
+/// Largest pull request frame.
+pub const MAX_PULL_REQUEST_LEN: usize = 1024;
+/// Largest pull response frame: the announcement and every chunk digest.
+pub const MAX_PULL_RESPONSE_LEN: usize = MAX_SIGNED_LEN + (MAX_CHUNKS as usize) * DIGEST_LEN + 1024;
+/// Length of the frame length prefix.
+pub const FRAME_HEADER_LEN: usize = 4;
+/// Longest reason text in a refusal.
+pub const MAX_REASON_LEN: usize = 512;
+
+/// A signed statement as it travels: which kind, and its exact COSE bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignedStatement {
+    /// A signed [`crate::Announcement`].
+    Announcement(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// A signed [`crate::Revocation`].
+    Revocation(#[serde(with = "serde_bytes")] Vec<u8>),
+}
+
+/// A request on [`DIRECT_PROTOCOL`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DirectRequest {
+    /// The owner hands a restricted statement to one member of its audience.
+    Deliver(SignedStatement),
+    /// "Send me page `page` of what you released that I may see."
+    CatchUp {
+        /// Page index from 0.
+        page: u32,
+    },
+    /// A receiver's signed receipt for a verified pull.
+    Receipt(#[serde(with = "serde_bytes")] Vec<u8>),
+}
+
+/// The answer on [`DIRECT_PROTOCOL`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DirectResponse {
+    /// Stored (or already known).
+    Ack,
+    /// Not accepted, and why; the sender does not retry.
+    Rejected {
+        /// For the sender's log.
+        reason: String,
+    },
+    /// One page of catch-up.
+    CatchUp {
+        /// At most [`MAX_CATCHUP_PAGE`] statements.
+        statements: Vec<SignedStatement>,
+        /// Whether another page follows.
+        more: bool,
+    },
+}
+
+/// First frame on a pull stream, from the requester.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequest {
+    /// The dataset id, `OWNER/NAME@VERSION`.
+    pub id: String,
+    /// Index of the first chunk wanted: the requester already holds and verified the earlier ones.
+    pub from_chunk: u64,
+}
+
+/// The owner's answer frame on a pull stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PullResponse {
+    /// Granted: the chunks from `from_chunk` to the end follow as raw bytes.
+    Granted {
+        /// The signed announcement, so the requester checks what it gets against the owner's
+        /// signature even if it had not seen the announcement before.
+        #[serde(with = "serde_bytes")]
+        announcement: Vec<u8>,
+        /// Every chunk's SHA-256, concatenated; hashes to the announcement's chunk root.
+        #[serde(with = "serde_bytes")]
+        chunk_digests: Vec<u8>,
+    },
+    /// No such dataset here, or one the requester may not know of: the two are one answer.
+    NotFound,
+    /// Refused, with the reason (`denied: embargoed until ...`).
+    Denied {
+        /// One line for the user.
+        reason: String,
+    },
+}
+
+/// Why a frame or message was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WireError {
+    /// Larger than the cap for its kind.
+    #[error("message of {len} bytes exceeds the {cap}-byte limit")]
+    TooLarge {
+        /// Declared or actual length.
+        len: u64,
+        /// The cap.
+        cap: usize,
+    },
+    /// Not the expected CBOR shape.
+    #[error("malformed message")]
+    Malformed,
+    /// Bytes after the message.
+    #[error("trailing bytes after the message")]
+    TrailingBytes,
+}
+
+/// Encodes `msg` as CBOR (no length prefix): gossip messages and frame bodies.
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    if ciborium::into_writer(msg, &mut out).is_err() {
+        // Writing into a Vec only fails on I/O, which a Vec never has.
+        out.clear();
+    }
+    out
+}
+
+/// Decodes exactly one CBOR message of at most `cap` bytes.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8], cap: usize) -> Result<T, WireError> {
+    if bytes.len() > cap {
+        return Err(WireError::TooLarge {
+            len: bytes.len() as u64,
+            cap,
+        });
+    }
+    let mut reader = bytes;
+    let msg = ciborium::from_reader(&mut reader).map_err(|_| WireError::Malformed)?;
+    if !reader.is_empty() {
+        return Err(WireError::TrailingBytes);
+    }
+    Ok(msg)
+}
+
+/// Encodes `msg` as one length-prefixed frame.
+pub fn encode_frame<T: Serialize>(msg: &T) -> Vec<u8> {
+    let body = encode(msg);
+    let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
+    let mut out = Vec::with_capacity(FRAME_HEADER_LEN + body.len());
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Reads a frame's length prefix, refusing lengths over `cap` before anything is allocated.
+pub fn frame_len(header: [u8; FRAME_HEADER_LEN], cap: usize) -> Result<usize, WireError> {
+    let len = u32::from_be_bytes(header);
+    let len = usize::try_from(len).map_err(|_| WireError::TooLarge {
+        len: u64::from(len),
+        cap,
+    })?;
+    if len > cap {
+        return Err(WireError::TooLarge {
+            len: len as u64,
+            cap,
+        });
+    }
+    Ok(len)
+}
+
+/// Splits concatenated chunk digests, refusing a list whose length is not a multiple of 32.
+pub fn split_chunk_digests(bytes: &[u8]) -> Result<Vec<crate::Digest>, WireError> {
+    if bytes.len() % DIGEST_LEN != 0 || bytes.len() > (MAX_CHUNKS as usize) * DIGEST_LEN {
+        return Err(WireError::Malformed);
+    }
+    Ok(bytes
+        .chunks_exact(DIGEST_LEN)
+        .filter_map(|c| crate::Digest::from_slice(c).ok())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip() {
+        let req = PullRequest {
+            id: "THA/x@1".into(),
+            from_chunk: 3,
+        };
+        let frame = encode_frame(&req);
+        let header: [u8; 4] = frame[..4].try_into().unwrap();
+        let len = frame_len(header, MAX_PULL_REQUEST_LEN).unwrap();
+        assert_eq!(len, frame.len() - 4);
+        assert_eq!(
+            decode::<PullRequest>(&frame[4..], MAX_PULL_REQUEST_LEN),
+            Ok(req)
+        );
+    }
+
+    #[test]
+    fn oversize_frame_is_refused_from_its_header() {
+        assert!(matches!(
+            frame_len(u32::MAX.to_be_bytes(), MAX_PULL_RESPONSE_LEN),
+            Err(WireError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn trailing_bytes_are_refused() {
+        let mut body = encode(&DirectRequest::CatchUp { page: 0 });
+        body.push(0);
+        assert_eq!(
+            decode::<DirectRequest>(&body, 1024),
+            Err(WireError::TrailingBytes)
+        );
+    }
+
+    #[test]
+    fn chunk_digest_lists() {
+        assert_eq!(split_chunk_digests(&[0; 64]).unwrap().len(), 2);
+        assert!(split_chunk_digests(&[0; 33]).is_err());
+    }
+}
