@@ -73,7 +73,7 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  datapact release trafficking_victims_tha_2017.csv --name trafficking-victims \\\n    --title \"Identified victims of trafficking, Thailand 2017\" --policy only:MMR,KHM \\\n    --embargo-until 2027-01-01T00:00:00Z --purpose \"Victim return assistance\" --licence CC-BY-4.0"
     )]
-    Release(ReleaseArgs),
+    Release(Box<ReleaseArgs>),
     /// List own and received datasets
     Datasets {
         #[command(flatten)]

@@ -35,7 +35,7 @@ pub enum Request {
     /// The roster.
     MembersList,
     /// Release a file.
-    Release(ReleaseRequest),
+    Release(Box<ReleaseRequest>),
     /// Own and received datasets.
     Datasets,
     /// What peers announced that we may see.

@@ -7,7 +7,9 @@
 pub mod api;
 pub mod control;
 pub mod daemon;
+pub mod federation;
 mod fsutil;
 pub mod home;
+pub mod network;
 pub mod ops;
 pub mod store;

@@ -495,21 +495,15 @@ impl SdmxValidator {
                 self.state = Quoted;
                 Ok(())
             }
-            (Unquoted | QuoteInQuoted, _) if byte == b'"' || self.state == QuoteInQuoted => {
-                Err(SdmxError::StrayQuote {
-                    line: self.record_line,
-                })
-            }
+            (Unquoted, b'"') | (QuoteInQuoted, _) => Err(SdmxError::StrayQuote {
+                line: self.record_line,
+            }),
             (FieldStart | Unquoted, _) => {
                 self.content(&[byte])?;
                 self.state = Unquoted;
                 Ok(())
             }
             (Quoted, _) => self.content(&[byte]),
-            // Unreachable: every (QuoteInQuoted, _) is matched above.
-            (QuoteInQuoted, _) => Err(SdmxError::StrayQuote {
-                line: self.record_line,
-            }),
         }
     }
 
@@ -732,7 +726,12 @@ mod tests {
         let mut rest = input;
         let mut sizes = sizes.iter().cycle();
         while !rest.is_empty() {
-            let size = sizes.next().copied().unwrap_or(1).min(rest.len());
+            let mut size = sizes.next().copied().unwrap_or(1).min(rest.len());
+            if size == 0 {
+                // An empty chunk changes nothing; then move on by one byte so the loop ends.
+                v.feed(&[])?;
+                size = 1;
+            }
             let (chunk, tail) = rest.split_at(size);
             if let Err(err) = v.feed(chunk) {
                 // The validator stays failed with the same error.
@@ -745,6 +744,7 @@ mod tests {
         v.finish()
     }
 
+    #[allow(clippy::panic)] // fails the test
     fn error(input: &str) -> SdmxError {
         let whole = validate(input.as_bytes());
         let bytewise = validate_chunked(input.as_bytes(), &[1]);
@@ -755,6 +755,7 @@ mod tests {
         }
     }
 
+    #[allow(clippy::panic)] // fails the test
     fn summary(input: &str) -> SdmxSummary {
         let whole = validate(input.as_bytes());
         assert_eq!(whole, validate_chunked(input.as_bytes(), &[1]));
@@ -861,8 +862,8 @@ mod tests {
                      X,\"two\nlines, and \"\"quotes\"\"\",2\n\
                      X,\"three\r\nphysical\nlines\",3\n\
                      X,plain,\n";
-        // The bad record starts on line 7: 1 header, 2, 3-4, 5-6-7... count precisely.
-        // line 1 header; line 2 "a, b"; lines 3-4 "two/lines"; lines 5-7 "three..."; line 8 bad.
+        // Line 1 header; line 2 "a, b"; lines 3-4 "two/lines"; lines 5-7 "three/physical/lines";
+        // line 8 the bad record.
         assert_eq!(error(input), SdmxError::EmptyObsValue { line: 8 });
         let good = input.replace("plain,\n", "plain,4\n");
         let s = summary(&good);
@@ -1047,14 +1048,10 @@ mod tests {
         let long = format!("DATAFLOW{}", ",A".repeat(MAX_RECORD_LEN));
         assert_eq!(
             validate(long.as_bytes()),
-            Err(SdmxError::DuplicateColumn {
-                line: 1,
-                name: "A".to_owned()
-            })
-            .or(Err(SdmxError::TooManyColumns {
+            Err(SdmxError::TooManyColumns {
                 line: 1,
                 max: MAX_COLUMNS
-            }))
+            })
         );
     }
 

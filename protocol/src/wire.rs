@@ -187,7 +187,7 @@ pub fn frame_len(header: [u8; FRAME_HEADER_LEN], cap: usize) -> Result<usize, Wi
 
 /// Splits concatenated chunk digests, refusing a list whose length is not a multiple of 32.
 pub fn split_chunk_digests(bytes: &[u8]) -> Result<Vec<crate::Digest>, WireError> {
-    if bytes.len() % DIGEST_LEN != 0 || bytes.len() > (MAX_CHUNKS as usize) * DIGEST_LEN {
+    if !bytes.len().is_multiple_of(DIGEST_LEN) || bytes.len() > (MAX_CHUNKS as usize) * DIGEST_LEN {
         return Err(WireError::Malformed);
     }
     Ok(bytes

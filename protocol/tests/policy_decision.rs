@@ -2,7 +2,7 @@
 //! a pull is granted exactly when the requester is in the audience, the embargo has lifted and
 //! the release has not expired, and nobody outside the audience learns anything else.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use datapact_protocol::{Audience, Decision, DenyReason, MemberCode, Policy, decide_pull};
 use proptest::collection::{btree_set, vec};

@@ -31,7 +31,7 @@ pub fn dispatch(settings: &Settings, command: Command) -> anyhow::Result<ExitCod
         Command::Members(MembersCommand::List { json }) => {
             remote::members_list(settings, json.json)
         }
-        Command::Release(args) => remote::release(settings, args),
+        Command::Release(args) => remote::release(settings, *args),
         Command::Datasets { json } => remote::datasets(settings, json.json),
         Command::Catalog { json } => remote::catalog(settings, json.json),
         Command::Pull { id, out, json } => remote::pull(settings, id, out, json.json),

@@ -164,7 +164,7 @@ pub fn release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<ExitCod
             )));
         }
     }
-    let request = Request::Release(ReleaseRequest {
+    let request = Request::Release(Box::new(ReleaseRequest {
         path: path.display().to_string(),
         name: args.name,
         title: args.title,
@@ -178,7 +178,7 @@ pub fn release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<ExitCod
         unit: args.unit,
         period: args.period,
         source: args.source,
-    });
+    }));
     let info: DatasetInfo = call(settings, &request)?;
     if args.json.json {
         output::json(&info)?;

@@ -64,7 +64,15 @@ async fn connection(
             match serde_json::from_slice::<Request>(&line) {
                 Ok(request) => {
                     tracing::debug!(?request, "control request");
-                    ops::handle(&ctx, request).await
+                    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
+                    let work = ops::handle(&ctx, request, &progress_tx);
+                    tokio::pin!(work);
+                    loop {
+                        tokio::select! {
+                            reply = &mut work => break reply,
+                            Some(p) = progress_rx.recv() => write_reply(&mut write, &p).await?,
+                        }
+                    }
                 }
                 Err(e) => Reply::Error {
                     kind: ErrorKind::BadInput,
@@ -72,12 +80,19 @@ async fn connection(
                 },
             }
         };
-        let mut out = serde_json::to_vec(&reply).map_err(std::io::Error::other)?;
-        out.push(b'\n');
-        write.write_all(&out).await?;
+        write_reply(&mut write, &reply).await?;
         if line.len() > MAX_REQUEST_LINE {
             // The rest of an oversize line cannot be resynchronised: close.
             return Ok(());
         }
     }
+}
+
+async fn write_reply(
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+    reply: &Reply,
+) -> std::io::Result<()> {
+    let mut out = serde_json::to_vec(reply).map_err(std::io::Error::other)?;
+    out.push(b'\n');
+    write.write_all(&out).await
 }

@@ -101,11 +101,15 @@ pub fn info(signed: &SignedAnnouncement, record: &DatasetRecord, now: u64) -> Da
     }
 }
 
-/// `datapact datasets`: own and received datasets.
+/// `datapact datasets`: what this node holds: its own releases and the datasets it pulled.
+/// (Announcements not yet pulled are in the catalogue.)
 pub fn list(ctx: &Context) -> Result<Vec<DatasetInfo>, DatasetError> {
     let now = now();
     let mut out = Vec::new();
     for (id, record) in ctx.store.datasets()? {
+        if record.origin == Origin::Received && !record.has_content {
+            continue;
+        }
         let signed = record
             .announcement()
             .map_err(|e| DatasetError::Damaged(id.to_string(), e))?;
@@ -224,5 +228,14 @@ pub async fn revoke(
     ctx.store.append_log(log)?;
     ctx.store.flush().await?;
     tracing::info!(dataset = %id, "revoked");
+    let audience = record
+        .announcement()
+        .map(|a| a.body().policy.audience.clone())
+        .map_err(|e| DatasetError::Damaged(id.to_string(), e))?;
+    super::announce::announce(
+        ctx,
+        datapact_protocol::wire::SignedStatement::Revocation(signed.bytes().to_vec()),
+        &audience,
+    );
     Ok(signed)
 }

@@ -125,6 +125,7 @@ pub async fn add(
     log.peer = Some(peer_id);
     ctx.store.append_log(log)?;
     ctx.store.flush().await?;
+    let _ = ctx.network.roster_changed().await;
     Ok(info(&entry))
 }
 
@@ -141,6 +142,7 @@ pub async fn remove(ctx: &Context, member: &str) -> Result<MemberInfo, MembersEr
     log.peer = Some(entry.peer_id.clone());
     ctx.store.append_log(log)?;
     ctx.store.flush().await?;
+    let _ = ctx.network.roster_changed().await;
     Ok(info(&entry))
 }
 

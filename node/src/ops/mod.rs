@@ -1,8 +1,11 @@
 //! The operations behind each control request. Each operation has its own error type, which
 //! says whether the input was bad (exit 2) or the operation failed (exit 1).
 
+pub mod announce;
 pub mod datasets;
+pub mod log;
 pub mod members;
+pub mod pull;
 pub mod release;
 
 use std::sync::Arc;
@@ -22,6 +25,10 @@ pub struct Context {
     pub store: Arc<Store>,
     /// Listen addresses actually bound (empty until the network is up).
     pub listening: Arc<std::sync::RwLock<Vec<String>>>,
+    /// The swarm task's handle.
+    pub network: crate::network::Client,
+    /// Pulls in progress.
+    pub pulls: Arc<pull::InFlight>,
 }
 
 /// An operation's error, ready for the wire: its kind and one line for the user.
@@ -46,9 +53,23 @@ fn reply<T: Serialize, E: OpError>(result: Result<T, E>) -> Reply {
     }
 }
 
-/// Runs one request to completion and returns the final reply.
-pub async fn handle(ctx: &Context, request: Request) -> Reply {
+/// Runs one request to completion and returns the final reply; long operations report
+/// progress through `progress`.
+pub async fn handle(
+    ctx: &Context,
+    request: Request,
+    progress: &tokio::sync::mpsc::UnboundedSender<Reply>,
+) -> Reply {
     match request {
+        Request::Pull { id, out } => reply(
+            pull::pull(ctx, &id, out, |done, total| {
+                let _ = progress.send(Reply::Progress { done, total });
+            })
+            .await,
+        ),
+        Request::Catalog => reply(pull::catalog(ctx)),
+        Request::Peers => reply(pull::peers(ctx).await),
+        Request::Log => reply(log::list(ctx)),
         Request::Id => reply::<_, std::convert::Infallible>(Ok(members::id(ctx))),
         Request::MembersAdd {
             member,
@@ -57,7 +78,7 @@ pub async fn handle(ctx: &Context, request: Request) -> Reply {
         } => reply(members::add(ctx, &member, &peer_id, addrs).await),
         Request::MembersRemove { member } => reply(members::remove(ctx, &member).await),
         Request::MembersList => reply(members::list(ctx)),
-        Request::Release(req) => reply(release::release(ctx, req).await),
+        Request::Release(req) => reply(release::release(ctx, *req).await),
         Request::Datasets => reply(datasets::list(ctx)),
         Request::Export { id, out } => reply(datasets::export(ctx, &id, &out).await),
         Request::Revoke { id, reason } => reply(match datasets::revoke(ctx, &id, reason).await {

@@ -105,6 +105,8 @@ pub async fn release(ctx: &Context, req: ReleaseRequest) -> Result<DatasetInfo, 
             .filter(|c| c.len() <= MAX_META_COLUMNS)
             .unwrap_or_default(),
     };
+    ctx.store
+        .put_chunks(&imported.digest.sha256, &imported.digest.chunks)?;
     let owner = ctx.home.member.clone();
     let version = ctx.store.reserve_version(&owner, name.as_str())?;
     let issued_at = now();
@@ -136,6 +138,11 @@ pub async fn release(ctx: &Context, req: ReleaseRequest) -> Result<DatasetInfo, 
     ctx.store.append_log(log)?;
     ctx.store.flush().await?;
     tracing::info!(dataset = %id, size = signed.body().size, policy = %signed.body().policy.audience, "released");
+    super::announce::announce(
+        ctx,
+        datapact_protocol::wire::SignedStatement::Announcement(signed.bytes().to_vec()),
+        &signed.body().policy.audience,
+    );
     Ok(super::datasets::info(&signed, &record, now()))
 }
 

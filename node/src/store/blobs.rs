@@ -123,6 +123,32 @@ impl Blobs {
         Ok(out)
     }
 
+    /// Opens (creating) the partial file of an unfinished pull of the content `sha256`,
+    /// keeping its first `keep` bytes (the verified chunks) and dropping anything after them.
+    pub fn partial(&self, sha256: &Digest, keep: u64) -> io::Result<PartialBlob> {
+        let dir = self.root.join("partial");
+        fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{sha256}.part"));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        let len = file.metadata()?.len();
+        let keep = keep.min(len);
+        file.set_len(keep)?;
+        let mut file = file;
+        file.seek(SeekFrom::Start(keep))?;
+        Ok(PartialBlob {
+            file,
+            path,
+            len: keep,
+            root: self.root.clone(),
+            target: *sha256,
+        })
+    }
+
     /// Starts writing a new blob.
     pub fn writer(&self) -> io::Result<BlobWriter> {
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -231,5 +257,48 @@ impl Drop for BlobWriter {
         if let Some(tmp) = self.tmp_path.take() {
             let _ = fs::remove_file(tmp);
         }
+    }
+}
+
+/// The content of an unfinished pull: verified chunks appended in order, kept across restarts
+/// (unlike temp files) so a later pull resumes from them.
+#[derive(Debug)]
+pub struct PartialBlob {
+    file: File,
+    path: PathBuf,
+    len: u64,
+    root: PathBuf,
+    target: Digest,
+}
+
+impl PartialBlob {
+    /// Bytes held.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing is held yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends verified bytes.
+    pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Makes what was appended durable.
+    pub fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    /// Fsyncs and moves the complete content into the store under its digest.
+    pub fn commit(self) -> io::Result<()> {
+        self.file.sync_all()?;
+        let target = self.root.join(self.target.to_string());
+        fs::rename(&self.path, &target)?;
+        sync_dir(&self.root)
     }
 }

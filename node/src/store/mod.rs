@@ -55,6 +55,10 @@ pub struct Store {
     latest: sled::Tree,
     /// sequence number (8 bytes, big-endian) -> [`LogEntry`].
     log: sled::Tree,
+    /// content SHA-256 -> concatenated chunk digests, for serving and checking pulls.
+    chunks: sled::Tree,
+    /// dataset id text -> chunks verified so far of an unfinished pull (8 bytes, big-endian).
+    transfers: sled::Tree,
     blobs: Blobs,
     /// Serialises appends to the access log, so each entry links to the one before.
     log_lock: Mutex<()>,
@@ -85,6 +89,8 @@ impl Store {
             datasets: db.open_tree("datasets")?,
             latest: db.open_tree("latest")?,
             log: db.open_tree("log")?,
+            chunks: db.open_tree("chunks")?,
+            transfers: db.open_tree("transfers")?,
             blobs: Blobs::open(&layout.blobs())?,
             db,
             log_lock: Mutex::new(()),
@@ -227,6 +233,56 @@ impl Store {
             out.push((id, records::decode(&v, MAX_RECORD_LEN)?));
         }
         Ok(out)
+    }
+
+    // ----- chunk digests and unfinished pulls -----
+
+    /// Records the chunk digests of a content.
+    pub fn put_chunks(&self, sha256: &Digest, chunks: &[Digest]) -> Result<(), StoreError> {
+        let bytes: Vec<u8> = chunks.iter().flat_map(|d| d.0).collect();
+        self.chunks.insert(sha256.0, bytes)?;
+        Ok(())
+    }
+
+    /// The chunk digests of a content, if recorded.
+    pub fn chunks(&self, sha256: &Digest) -> Result<Option<Vec<Digest>>, StoreError> {
+        self.chunks
+            .get(sha256.0)?
+            .map(|v| {
+                datapact_protocol::wire::split_chunk_digests(&v)
+                    .map_err(|_| StoreError::Corrupt("chunk digest list".into()))
+            })
+            .transpose()
+    }
+
+    /// Chunks verified so far of an unfinished pull of `id`.
+    pub fn transfer(&self, id: &DatasetId) -> Result<u64, StoreError> {
+        Ok(self
+            .transfers
+            .get(id.to_string().as_bytes())?
+            .map_or(0, |v| records::seq_of(&v)))
+    }
+
+    /// Records progress of a pull; call only after the chunks are fsync'd.
+    pub fn set_transfer(&self, id: &DatasetId, verified_chunks: u64) -> Result<(), StoreError> {
+        self.transfers
+            .insert(id.to_string().as_bytes(), &verified_chunks.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Forgets a finished or abandoned pull.
+    pub fn clear_transfer(&self, id: &DatasetId) -> Result<(), StoreError> {
+        self.transfers.remove(id.to_string().as_bytes())?;
+        Ok(())
+    }
+
+    /// Marks a received dataset's content as held.
+    pub fn mark_pulled(&self, id: &DatasetId) -> Result<(), StoreError> {
+        if let Some(mut record) = self.dataset(id)? {
+            record.has_content = true;
+            self.put_dataset(id, &record)?;
+        }
+        Ok(())
     }
 
     // ----- access log -----

@@ -1,0 +1,217 @@
+//! The federation rules that need the store: whether to believe a received statement, and
+//! what this node tells a peer that asks to catch up.
+//!
+//! A statement is believed only when its signature verifies against the roster key of the
+//! member it names as owner. Restricted (`members`, `only:`) announcements are believed only
+//! from their owner directly, never from gossip, and are never passed on (DESIGN.md section 4).
+
+use datapact_protocol::wire::SignedStatement;
+use datapact_protocol::{
+    Audience, DatasetId, MemberCode, PeerId, PublicKey, SignedAnnouncement, SignedRevocation,
+};
+
+use crate::store::{DatasetRecord, Origin, Store, StoreError, now};
+
+/// How a statement reached us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// Relayed on gossipsub by anyone.
+    Gossip,
+    /// Handed to us directly (delivery or catch-up) by this peer.
+    Direct(PeerId),
+}
+
+/// What became of a received statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// New, stored.
+    Accepted(DatasetId),
+    /// Already held, or our own: nothing to do, nothing to forward.
+    Known,
+    /// Not believed, with the reason (logged at debug, counted, never forwarded).
+    Rejected(String),
+}
+
+/// Checks the signer against the owner's roster key; returns the owner's PeerId.
+fn owner_peer(store: &Store, owner: &MemberCode, signer: &PublicKey) -> Result<PeerId, String> {
+    let entry = store
+        .roster_get(owner)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("owner {owner} is not in the roster"))?;
+    let key = PublicKey::from_peer_id_str(&entry.peer_id).map_err(|e| e.to_string())?;
+    if key != *signer {
+        return Err(format!("signed by a key that is not {owner}'s roster key"));
+    }
+    Ok(key.peer_id())
+}
+
+/// Decides whether to believe `statement` and stores it if so.
+pub fn accept(store: &Store, me: &MemberCode, statement: &SignedStatement, via: Via) -> Verdict {
+    let result = match statement {
+        SignedStatement::Announcement(bytes) => accept_announcement(store, me, bytes, via),
+        SignedStatement::Revocation(bytes) => accept_revocation(store, me, bytes, via),
+    };
+    result.unwrap_or_else(|e| Verdict::Rejected(format!("store error: {e}")))
+}
+
+fn accept_announcement(
+    store: &Store,
+    me: &MemberCode,
+    bytes: &[u8],
+    via: Via,
+) -> Result<Verdict, StoreError> {
+    let signed = match SignedAnnouncement::decode(bytes) {
+        Ok(s) => s,
+        Err(e) => return Ok(Verdict::Rejected(format!("invalid announcement: {e}"))),
+    };
+    let a = signed.body();
+    if a.owner == *me {
+        return Ok(Verdict::Known);
+    }
+    let owner_peer = match owner_peer(store, &a.owner, signed.signer()) {
+        Ok(p) => p,
+        Err(why) => return Ok(Verdict::Rejected(why)),
+    };
+    match via {
+        Via::Gossip if a.policy.audience != Audience::Public => {
+            return Ok(Verdict::Rejected(
+                "a restricted announcement never travels on gossip".into(),
+            ));
+        }
+        Via::Direct(from) if from != owner_peer => {
+            return Ok(Verdict::Rejected(format!(
+                "only {} delivers its own announcements",
+                a.owner
+            )));
+        }
+        _ => {}
+    }
+    let id = a.id();
+    if let Some(existing) = store.dataset(&id)? {
+        return Ok(if existing.announcement == bytes {
+            Verdict::Known
+        } else {
+            Verdict::Rejected(format!("{id} conflicts with the announcement already held"))
+        });
+    }
+    if via == Via::Gossip
+        && let Some(latest) = store.latest_version(&a.owner, a.name.as_str())?
+        && a.version <= latest
+    {
+        return Ok(Verdict::Rejected(format!(
+            "{id} is not newer than version {latest} (replayed old version)"
+        )));
+    }
+    store.put_dataset(
+        &id,
+        &DatasetRecord {
+            origin: Origin::Received,
+            announcement: bytes.to_vec(),
+            revocation: None,
+            has_content: false,
+            recorded_at: now(),
+        },
+    )?;
+    Ok(Verdict::Accepted(id))
+}
+
+fn accept_revocation(
+    store: &Store,
+    me: &MemberCode,
+    bytes: &[u8],
+    via: Via,
+) -> Result<Verdict, StoreError> {
+    let signed = match SignedRevocation::decode(bytes) {
+        Ok(s) => s,
+        Err(e) => return Ok(Verdict::Rejected(format!("invalid revocation: {e}"))),
+    };
+    let r = signed.body();
+    if r.owner == *me {
+        return Ok(Verdict::Known);
+    }
+    let owner_peer = match owner_peer(store, &r.owner, signed.signer()) {
+        Ok(p) => p,
+        Err(why) => return Ok(Verdict::Rejected(why)),
+    };
+    if let Via::Direct(from) = via
+        && from != owner_peer
+    {
+        return Ok(Verdict::Rejected(format!(
+            "only {} delivers its own revocations",
+            r.owner
+        )));
+    }
+    let id = r.id();
+    // A revocation of something we never saw: nothing to mark, and nothing to pass on (it
+    // could name a restricted release). Catch-up brings announcement and revocation together.
+    let Some(mut record) = store.dataset(&id)? else {
+        return Ok(Verdict::Known);
+    };
+    if via == Via::Gossip {
+        let public = record
+            .announcement()
+            .is_ok_and(|a| a.body().policy.audience == Audience::Public);
+        if !public {
+            // Only the owner delivers revocations of restricted releases; never relay them.
+            return Ok(Verdict::Known);
+        }
+    }
+    if record.revocation.is_some() {
+        return Ok(Verdict::Known);
+    }
+    record.revocation = Some(bytes.to_vec());
+    store.put_dataset(&id, &record)?;
+    Ok(Verdict::Accepted(id))
+}
+
+/// Everything this node released that `requester` (our roster's code for the asking peer,
+/// `None` outside the roster) may see: each announcement, followed by its revocation if any.
+/// Nothing else is revealed, not even a count.
+pub fn visible_to(
+    store: &Store,
+    requester: Option<&MemberCode>,
+) -> Result<Vec<SignedStatement>, StoreError> {
+    let mut out = Vec::new();
+    for (id, record) in store.datasets()? {
+        if record.origin != Origin::Own {
+            continue;
+        }
+        let Ok(signed) = record.announcement() else {
+            tracing::warn!(dataset = %id, "stored announcement does not verify; not offered");
+            continue;
+        };
+        if !signed.body().policy.audience.admits(requester) {
+            continue;
+        }
+        out.push(SignedStatement::Announcement(record.announcement.clone()));
+        if let Some(rev) = record.revocation {
+            out.push(SignedStatement::Revocation(rev));
+        }
+    }
+    Ok(out)
+}
+
+/// The PeerIds of the roster members in `audience` (for direct delivery).
+pub fn audience_peers(store: &Store, audience: &Audience) -> Result<Vec<PeerId>, StoreError> {
+    let mut out = Vec::new();
+    for entry in store.roster()? {
+        let Ok(code) = MemberCode::new(&entry.member) else {
+            continue;
+        };
+        if audience.admits(Some(&code))
+            && let Ok(peer) = entry.peer_id.parse::<PeerId>()
+        {
+            out.push(peer);
+        }
+    }
+    Ok(out)
+}
+
+/// The member code our roster binds to `peer`.
+pub fn member_of(store: &Store, peer: &PeerId) -> Option<MemberCode> {
+    store
+        .roster_by_peer(peer)
+        .ok()
+        .flatten()
+        .and_then(|e| MemberCode::new(&e.member).ok())
+}

@@ -1,0 +1,78 @@
+//! The composed libp2p behaviour and the swarm built from the node identity.
+
+use std::time::Duration;
+
+use datapact_protocol::wire::{
+    DIRECT_PROTOCOL, DirectRequest, DirectResponse, MAX_DIRECT_REQUEST_LEN,
+    MAX_DIRECT_RESPONSE_LEN, MAX_GOSSIP_LEN,
+};
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{StreamProtocol, Swarm, gossipsub, identify, noise, ping, tcp, yamux};
+
+use super::DIRECT_TIMEOUT;
+
+/// How long an idle connection stays open. Members stay connected: the redial loop reopens
+/// what drops, and ping keeps NAT state warm.
+pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Every behaviour of a datapact node.
+#[derive(NetworkBehaviour)]
+pub(crate) struct Behaviour {
+    pub identify: identify::Behaviour,
+    pub ping: ping::Behaviour,
+    pub gossipsub: gossipsub::Behaviour,
+    pub direct: request_response::cbor::Behaviour<DirectRequest, DirectResponse>,
+    pub stream: libp2p_stream::Behaviour,
+}
+
+/// Builds the swarm for `identity`.
+pub(crate) fn build_swarm(
+    identity: &datapact_protocol::Identity,
+) -> Result<Swarm<Behaviour>, String> {
+    let keypair = libp2p::identity::Keypair::ed25519_from_bytes(identity.seed())
+        .map_err(|e| format!("identity key: {e}"))?;
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| format!("transport: {e}"))?
+        .with_behaviour(|key| {
+            let gossip_config = gossipsub::ConfigBuilder::default()
+                .validation_mode(gossipsub::ValidationMode::Strict)
+                .validate_messages()
+                .max_transmit_size(MAX_GOSSIP_LEN)
+                .heartbeat_interval(Duration::from_millis(500))
+                .build()
+                .map_err(|e| e.to_string())?;
+            let gossipsub = gossipsub::Behaviour::new(
+                gossipsub::MessageAuthenticity::Signed(key.clone()),
+                gossip_config,
+            )?;
+            let codec = request_response::cbor::codec::Codec::default()
+                .set_request_size_maximum(MAX_DIRECT_REQUEST_LEN)
+                .set_response_size_maximum(MAX_DIRECT_RESPONSE_LEN);
+            let direct = request_response::Behaviour::with_codec(
+                codec,
+                [(StreamProtocol::new(DIRECT_PROTOCOL), ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(DIRECT_TIMEOUT),
+            );
+            Ok(Behaviour {
+                identify: identify::Behaviour::new(identify::Config::new(
+                    "/datapact/1".to_owned(),
+                    key.public(),
+                )),
+                ping: ping::Behaviour::new(ping::Config::new()),
+                gossipsub,
+                direct,
+                stream: libp2p_stream::Behaviour::new(),
+            })
+        })
+        .map_err(|e| format!("behaviour: {e}"))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
+        .build();
+    Ok(swarm)
+}

@@ -1,0 +1,465 @@
+//! The one task that owns the `Swarm`: it reacts to swarm events and to [`Command`]s from
+//! [`Client`]s, and never blocks: store scans and flushes run in tasks it spawns, which answer
+//! back through the same command channel.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use datapact_protocol::MemberCode;
+use datapact_protocol::wire::{
+    self, DirectRequest, DirectResponse, GOSSIP_TOPIC, MAX_CATCHUP_PAGE, MAX_GOSSIP_LEN,
+    PULL_PROTOCOL, SignedStatement,
+};
+use futures::StreamExt;
+use libp2p::request_response::{self, OutboundRequestId};
+use libp2p::swarm::SwarmEvent;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, gossipsub};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::behaviour::{Behaviour, BehaviourEvent, build_swarm};
+use super::{COMMAND_BUFFER, Client, Command, ConnectedPeer, NetError, Stats};
+use crate::federation::{self, Verdict, Via};
+use crate::home::Home;
+use crate::store::Store;
+
+/// How often the roster is checked for members to (re)dial.
+const REDIAL_TICK: Duration = Duration::from_secs(1);
+/// Longest wait between two dials of an unreachable member.
+const MAX_REDIAL_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Builds the swarm, binds the listen addresses, and spawns the swarm task and the content
+/// server. Returns the handle and the swarm task.
+pub async fn start(
+    home: Arc<Home>,
+    store: Arc<Store>,
+    listening: Arc<RwLock<Vec<String>>>,
+    shutdown: broadcast::Sender<()>,
+) -> Result<(Client, JoinHandle<()>), NetError> {
+    let mut swarm = build_swarm(&home.identity).map_err(NetError::Unreachable)?;
+    for addr in &home.listen {
+        let parsed: Multiaddr = addr.parse().map_err(|_| NetError::Listen {
+            addr: addr.clone(),
+            why: "not a multiaddr".into(),
+        })?;
+        swarm.listen_on(parsed).map_err(|e| NetError::Listen {
+            addr: addr.clone(),
+            why: listen_error(&e),
+        })?;
+    }
+    let topic = gossipsub::IdentTopic::new(GOSSIP_TOPIC);
+    swarm
+        .behaviour_mut()
+        .gossipsub
+        .subscribe(&topic)
+        .map_err(|e| NetError::Publish(e.to_string()))?;
+
+    let mut streams = swarm.behaviour().stream.new_control();
+    let incoming = streams
+        .accept(StreamProtocol::new(PULL_PROTOCOL))
+        .map_err(|e| NetError::Unreachable(e.to_string()))?;
+    let (commands_tx, commands_rx) = mpsc::channel(COMMAND_BUFFER);
+    let (accepted_tx, _) = broadcast::channel(1024);
+    let client = Client {
+        commands: commands_tx,
+        streams,
+        stats: Arc::new(Stats::default()),
+        accepted_events: accepted_tx,
+    };
+    tokio::spawn(super::pull::serve(
+        incoming,
+        home.clone(),
+        store.clone(),
+        shutdown.subscribe(),
+    ));
+    let event_loop = EventLoop {
+        swarm,
+        commands: commands_rx,
+        client: client.clone(),
+        home,
+        store,
+        listening,
+        topic,
+        pending: HashMap::new(),
+        connected: HashMap::new(),
+        backoff: HashMap::new(),
+    };
+    let task = tokio::spawn(event_loop.run(shutdown.subscribe()));
+    Ok((client, task))
+}
+
+fn listen_error(e: &libp2p::TransportError<std::io::Error>) -> String {
+    match e {
+        libp2p::TransportError::Other(io) if io.kind() == std::io::ErrorKind::AddrInUse => {
+            "the port is already in use (another daemon, or another program?)".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    commands: mpsc::Receiver<Command>,
+    /// To hand spawned tasks a way back into this loop.
+    client: Client,
+    home: Arc<Home>,
+    store: Arc<Store>,
+    /// Our actual listen addresses, shown by `datapact id`.
+    listening: Arc<RwLock<Vec<String>>>,
+    topic: gossipsub::IdentTopic,
+    /// Outbound direct requests waiting for their answer.
+    pending: HashMap<OutboundRequestId, oneshot::Sender<Result<DirectResponse, NetError>>>,
+    /// Remote addresses of each connected peer, one per connection.
+    connected: HashMap<PeerId, Vec<Multiaddr>>,
+    /// When each unreachable member may be dialled again, and the current delay.
+    backoff: HashMap<PeerId, (Instant, Duration)>,
+}
+
+impl EventLoop {
+    async fn run(mut self, mut shutdown: broadcast::Receiver<()>) {
+        let mut redial = tokio::time::interval(REDIAL_TICK);
+        redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                command = self.commands.recv() => match command {
+                    Some(c) => self.on_command(c),
+                    None => break,
+                },
+                _ = redial.tick() => self.redial(),
+                _ = shutdown.recv() => break,
+            }
+        }
+        tracing::debug!("network task stopped");
+    }
+
+    fn me(&self) -> &MemberCode {
+        &self.home.member
+    }
+
+    fn redial(&mut self) {
+        let Ok(roster) = self.store.roster() else {
+            return;
+        };
+        let now = Instant::now();
+        for entry in roster {
+            let Ok(peer) = entry.peer_id.parse::<PeerId>() else {
+                continue;
+            };
+            if self.swarm.is_connected(&peer) {
+                continue;
+            }
+            if self.backoff.get(&peer).is_some_and(|(next, _)| *next > now) {
+                continue;
+            }
+            let addrs: Vec<Multiaddr> = entry.addrs.iter().filter_map(|a| a.parse().ok()).collect();
+            if addrs.is_empty() {
+                continue;
+            }
+            for a in &addrs {
+                self.swarm.add_peer_address(peer, a.clone());
+            }
+            let delay = self
+                .backoff
+                .get(&peer)
+                .map_or(Duration::from_secs(1), |(_, d)| {
+                    (*d * 2).min(MAX_REDIAL_BACKOFF)
+                });
+            self.backoff.insert(peer, (now + delay, delay));
+            let opts = DialOpts::peer_id(peer)
+                .addresses(addrs)
+                .condition(PeerCondition::DisconnectedAndNotDialing)
+                .build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(member = %entry.member, error = %e, "dial failed");
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Publish { statement, reply } => {
+                let data = wire::encode(&statement);
+                let result = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .publish(self.topic.clone(), data)
+                    .map(|_| ())
+                    .map_err(|e| NetError::Publish(e.to_string()));
+                let _ = reply.send(result);
+            }
+            Command::Request {
+                peer,
+                request,
+                reply,
+            } => {
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .direct
+                    .send_request(&peer, request);
+                self.pending.insert(id, reply);
+            }
+            Command::Respond { channel, response } => {
+                if self
+                    .swarm
+                    .behaviour_mut()
+                    .direct
+                    .send_response(channel, response)
+                    .is_err()
+                {
+                    tracing::debug!("peer left before our answer");
+                }
+            }
+            Command::Peers { reply } => {
+                let peers = self
+                    .connected
+                    .iter()
+                    .map(|(peer, addrs)| ConnectedPeer {
+                        peer: *peer,
+                        addrs: addrs.clone(),
+                    })
+                    .collect();
+                let _ = reply.send(peers);
+            }
+            Command::RosterChanged => {
+                self.backoff.clear();
+                self.redial();
+            }
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+                if let Ok(mut l) = self.listening.write() {
+                    l.push(address.to_string());
+                }
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                if let Ok(mut l) = self.listening.write() {
+                    l.retain(|a| *a != address.to_string());
+                }
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
+                self.backoff.remove(&peer_id);
+                self.connected
+                    .entry(peer_id)
+                    .or_default()
+                    .push(endpoint.get_remote_address().clone());
+                if let Some(member) = federation::member_of(&self.store, &peer_id) {
+                    tracing::info!(%member, peer = %peer_id, "member connected");
+                    self.spawn_catch_up(peer_id, member);
+                } else {
+                    tracing::debug!(peer = %peer_id, "peer outside the roster connected");
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                if num_established == 0 {
+                    self.connected.remove(&peer_id);
+                    tracing::debug!(peer = %peer_id, "disconnected");
+                } else if let Some(addrs) = self.connected.get_mut(&peer_id) {
+                    let gone = endpoint.get_remote_address();
+                    if let Some(i) = addrs.iter().position(|a| a == gone) {
+                        addrs.remove(i);
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => self.on_gossip(propagation_source, message_id, &message.data),
+            SwarmEvent::Behaviour(BehaviourEvent::Direct(event)) => self.on_direct(event),
+            _ => {}
+        }
+    }
+
+    fn record(&self, verdict: &Verdict, from: &str) {
+        self.client.note(verdict, from);
+    }
+
+    fn on_gossip(&mut self, source: PeerId, id: gossipsub::MessageId, data: &[u8]) {
+        let verdict = match wire::decode::<SignedStatement>(data, MAX_GOSSIP_LEN) {
+            Ok(statement) => federation::accept(&self.store, self.me(), &statement, Via::Gossip),
+            Err(e) => Verdict::Rejected(format!("malformed gossip message: {e}")),
+        };
+        self.record(&verdict, "gossip");
+        let acceptance = match verdict {
+            Verdict::Accepted(_) => gossipsub::MessageAcceptance::Accept,
+            Verdict::Known => gossipsub::MessageAcceptance::Ignore,
+            Verdict::Rejected(_) => gossipsub::MessageAcceptance::Reject,
+        };
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(&id, &source, acceptance);
+    }
+
+    fn on_direct(&mut self, event: request_response::Event<DirectRequest, DirectResponse>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => self.on_direct_request(peer, request, channel),
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    if let Some(reply) = self.pending.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure {
+                request_id, error, ..
+            } => {
+                if let Some(reply) = self.pending.remove(&request_id) {
+                    let _ = reply.send(Err(NetError::Unreachable(error.to_string())));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "inbound direct request failed");
+            }
+            _ => {}
+        }
+    }
+
+    fn on_direct_request(
+        &mut self,
+        peer: PeerId,
+        request: DirectRequest,
+        channel: request_response::ResponseChannel<DirectResponse>,
+    ) {
+        let store = self.store.clone();
+        let commands = self.client.commands.clone();
+        match request {
+            DirectRequest::Deliver(statement) => {
+                let verdict = federation::accept(&store, self.me(), &statement, Via::Direct(peer));
+                self.record(&verdict, "direct");
+                let response = match verdict {
+                    Verdict::Rejected(reason) => DirectResponse::Rejected { reason },
+                    _ => DirectResponse::Ack,
+                };
+                // Acknowledge only what is on disk.
+                tokio::spawn(async move {
+                    if let Err(e) = store.flush().await {
+                        tracing::warn!(error = %e, "flush failed; not acknowledging");
+                        return;
+                    }
+                    let _ = commands.send(Command::Respond { channel, response }).await;
+                });
+            }
+            DirectRequest::CatchUp { page } => {
+                tokio::spawn(async move {
+                    let response = tokio::task::spawn_blocking(move || {
+                        let requester = federation::member_of(&store, &peer);
+                        catch_up_page(&store, requester.as_ref(), page)
+                    })
+                    .await
+                    .unwrap_or_else(|e| DirectResponse::Rejected {
+                        reason: format!("catch-up failed: {e}"),
+                    });
+                    let _ = commands.send(Command::Respond { channel, response }).await;
+                });
+            }
+            DirectRequest::Receipt(_) => {
+                let response = DirectResponse::Rejected {
+                    reason: "receipts are not accepted by this node".into(),
+                };
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .direct
+                    .send_response(channel, response);
+            }
+        }
+    }
+
+    /// After a member connects: ask it, page by page, for what it released that we may see.
+    fn spawn_catch_up(&self, peer: PeerId, member: MemberCode) {
+        let client = self.client.clone();
+        let store = self.store.clone();
+        let me = self.home.member.clone();
+        tokio::spawn(async move {
+            let mut page = 0u32;
+            loop {
+                match client.request(peer, DirectRequest::CatchUp { page }).await {
+                    Ok(DirectResponse::CatchUp { statements, more }) => {
+                        for statement in statements.iter().take(MAX_CATCHUP_PAGE) {
+                            let verdict =
+                                federation::accept(&store, &me, statement, Via::Direct(peer));
+                            client.note(&verdict, "catch-up");
+                        }
+                        if !more {
+                            break;
+                        }
+                        page = page.saturating_add(1);
+                    }
+                    Ok(other) => {
+                        tracing::debug!(%member, answer = ?other, "catch-up refused");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::debug!(%member, error = %e, "catch-up failed");
+                        break;
+                    }
+                }
+            }
+            if let Err(e) = store.flush().await {
+                tracing::warn!(error = %e, "flush after catch-up failed");
+            }
+            tracing::debug!(%member, "caught up");
+        });
+    }
+}
+
+/// One page of what `requester` may see of our releases.
+fn catch_up_page(store: &Store, requester: Option<&MemberCode>, page: u32) -> DirectResponse {
+    match federation::visible_to(store, requester) {
+        Ok(all) => {
+            let start = (page as usize).saturating_mul(MAX_CATCHUP_PAGE);
+            let statements: Vec<SignedStatement> = all
+                .iter()
+                .skip(start)
+                .take(MAX_CATCHUP_PAGE)
+                .cloned()
+                .collect();
+            let more = all.len() > start.saturating_add(MAX_CATCHUP_PAGE);
+            DirectResponse::CatchUp { statements, more }
+        }
+        Err(e) => DirectResponse::Rejected {
+            reason: format!("catch-up failed: {e}"),
+        },
+    }
+}
+
+impl Client {
+    /// Counts and logs a verdict reached outside the swarm task (catch-up).
+    pub(crate) fn note(&self, verdict: &Verdict, from: &str) {
+        use std::sync::atomic::Ordering;
+        match verdict {
+            Verdict::Accepted(id) => {
+                self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(dataset = %id, from, "accepted");
+                let _ = self.accepted_events.send(id.clone());
+            }
+            Verdict::Known => {}
+            Verdict::Rejected(why) => {
+                self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(from, reason = %why, "statement rejected");
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! `datapact log`: the owner's access log, each entry with whether its hash link holds.
+
+use datapact_protocol::time::format_unix;
+
+use super::{Context, OpError};
+use crate::api::{ErrorKind, LogLine};
+use crate::store::{LogCheck, LogEvent, StoreError};
+
+/// Why the log could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogError {
+    /// The store failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+impl OpError for LogError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Failed
+    }
+}
+
+/// The wire name of an event.
+pub fn event_name(event: &LogEvent) -> &'static str {
+    match event {
+        LogEvent::Pull => "pull",
+        LogEvent::Release => "release",
+        LogEvent::Revoke => "revoke",
+        LogEvent::MemberAdded => "member_added",
+        LogEvent::MemberRemoved => "member_removed",
+    }
+}
+
+/// The whole log.
+pub fn list(ctx: &Context) -> Result<Vec<LogLine>, LogError> {
+    Ok(ctx
+        .store
+        .log()?
+        .into_iter()
+        .map(|(e, check)| LogLine {
+            seq: e.seq,
+            time: format_unix(e.time),
+            event: event_name(&e.event).to_owned(),
+            peer: e.peer,
+            member: e.member,
+            dataset: e.dataset,
+            outcome: match e.granted {
+                Some(true) => "granted",
+                Some(false) => "denied",
+                None => "done",
+            }
+            .to_owned(),
+            reason: e.reason,
+            intact: check == LogCheck::Ok,
+        })
+        .collect())
+}
