@@ -9,6 +9,7 @@ mod common;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use common::{Node, assert_error, sha256_file, system_sha256sum};
 use datapact_protocol::{PublicKey, SignedAnnouncement};
@@ -310,6 +311,32 @@ fn id_with_and_without_daemon() {
     let online = tha.json(&["id"]);
     assert_id(&online, &tha);
     assert_eq!(online["public_key"], offline["public_key"]);
+
+    // While it runs, `id` shows the addresses actually bound: the OS picked a port for
+    // `/tcp/0`. (The network reports them shortly after it starts: wait for that.)
+    let deadline = Instant::now() + common::DEADLINE;
+    let bound = loop {
+        let id = tha.json(&["id"]);
+        let listen = id["listen"].as_array().unwrap().clone();
+        if listen
+            .iter()
+            .all(|a| !a.as_str().unwrap().ends_with("/tcp/0"))
+        {
+            assert_id(&id, &tha);
+            break listen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "`id` still shows no bound port: {id}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    for addr in &bound {
+        let port: u16 = addr.as_str().unwrap()["/ip4/127.0.0.1/tcp/".len()..]
+            .parse()
+            .unwrap_or_else(|_| panic!("a TCP port: {addr}"));
+        assert_ne!(port, 0);
+    }
 
     // The text form names the same PeerId.
     let text = tha.run_ok(&["id"]);

@@ -249,6 +249,8 @@ pub struct LogLine {
     pub reason: Option<String>,
     /// Whether this entry's link to the one before holds.
     pub intact: bool,
+    /// For granted pulls: whether the receiver's signed receipt arrived.
+    pub receipt: Option<bool>,
 }
 
 /// A connected peer.

@@ -7,7 +7,8 @@
 
 use datapact_protocol::wire::SignedStatement;
 use datapact_protocol::{
-    Audience, DatasetId, MemberCode, PeerId, PublicKey, SignedAnnouncement, SignedRevocation,
+    Audience, DatasetId, MemberCode, PeerId, PublicKey, SignedAnnouncement, SignedReceipt,
+    SignedRevocation,
 };
 
 use crate::store::{DatasetRecord, Origin, Store, StoreError, now};
@@ -214,4 +215,52 @@ pub fn member_of(store: &Store, peer: &PeerId) -> Option<MemberCode> {
         .ok()
         .flatten()
         .and_then(|e| MemberCode::new(&e.member).ok())
+}
+
+/// Checks a receipt sent by `peer` for one of our datasets and attaches it to the access-log
+/// entry of the pull it acknowledges; returns that entry's sequence number.
+pub fn accept_receipt(
+    store: &Store,
+    me: &MemberCode,
+    peer: PeerId,
+    bytes: &[u8],
+) -> Result<u64, String> {
+    let signed = SignedReceipt::decode(bytes).map_err(|e| format!("invalid receipt: {e}"))?;
+    let key = PublicKey::from_peer_id(&peer).map_err(|e| e.to_string())?;
+    signed
+        .check_signer(&key)
+        .map_err(|_| "the receipt is not signed by the peer that sent it".to_owned())?;
+    let r = signed.body();
+    if r.dataset.owner != *me {
+        return Err(format!("{} is not one of our datasets", r.dataset));
+    }
+    match member_of(store, &peer) {
+        Some(m) if m == r.receiver => {}
+        // A peer outside the roster may pull public data; its receipt names whatever it likes,
+        // so only the key is checked.
+        None => {}
+        Some(m) => {
+            return Err(format!(
+                "the receipt names {} but the peer is {m}",
+                r.receiver
+            ));
+        }
+    }
+    let record = store
+        .dataset(&r.dataset)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{} not found", r.dataset))?;
+    let announced = record.announcement().map_err(|e| e.to_string())?;
+    if announced.body().sha256 != r.sha256 {
+        return Err("the receipt's digest is not the dataset's".into());
+    }
+    store
+        .attach_receipt(&peer.to_string(), &r.dataset.to_string(), bytes)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| {
+            format!(
+                "no granted pull of {} by this peer awaits a receipt",
+                r.dataset
+            )
+        })
 }

@@ -38,8 +38,8 @@ pub mod time;
 pub mod wire;
 
 pub use announcement::{
-    Announcement, Meta, Revocation, Signed, SignedAnnouncement, SignedRevocation, Statement,
-    StatementError,
+    Announcement, Meta, Receipt, Revocation, Signed, SignedAnnouncement, SignedReceipt,
+    SignedRevocation, Statement, StatementError,
 };
 pub use cbor::CborError;
 pub use digest::{CHUNK_SIZE, ContentDigest, ContentHasher, Digest};

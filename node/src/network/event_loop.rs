@@ -374,15 +374,26 @@ impl EventLoop {
                     let _ = commands.send(Command::Respond { channel, response }).await;
                 });
             }
-            DirectRequest::Receipt(_) => {
-                let response = DirectResponse::Rejected {
-                    reason: "receipts are not accepted by this node".into(),
-                };
-                let _ = self
-                    .swarm
-                    .behaviour_mut()
-                    .direct
-                    .send_response(channel, response);
+            DirectRequest::Receipt(bytes) => {
+                let me = self.home.member.clone();
+                tokio::spawn(async move {
+                    let response = match federation::accept_receipt(&store, &me, peer, &bytes) {
+                        Ok(seq) => {
+                            tracing::info!(%peer, entry = seq, "receipt stored");
+                            match store.flush().await {
+                                Ok(()) => DirectResponse::Ack,
+                                Err(e) => DirectResponse::Rejected {
+                                    reason: format!("owner store error: {e}"),
+                                },
+                            }
+                        }
+                        Err(reason) => {
+                            tracing::debug!(%peer, %reason, "receipt rejected");
+                            DirectResponse::Rejected { reason }
+                        }
+                    };
+                    let _ = commands.send(Command::Respond { channel, response }).await;
+                });
             }
         }
     }

@@ -51,6 +51,12 @@ pub fn list(ctx: &Context) -> Result<Vec<LogLine>, LogError> {
                 None => "done",
             }
             .to_owned(),
+            receipt: (e.granted == Some(true)).then(|| {
+                ctx.store
+                    .receipt(e.seq)
+                    .map(|r| r.is_some())
+                    .unwrap_or(false)
+            }),
             reason: e.reason,
             intact: check == LogCheck::Ok,
         })

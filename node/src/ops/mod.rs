@@ -2,6 +2,7 @@
 //! says whether the input was bad (exit 2) or the operation failed (exit 1).
 
 pub mod announce;
+pub mod audit;
 pub mod datasets;
 pub mod log;
 pub mod members;
@@ -70,6 +71,7 @@ pub async fn handle(
         Request::Catalog => reply(pull::catalog(ctx)),
         Request::Peers => reply(pull::peers(ctx).await),
         Request::Log => reply(log::list(ctx)),
+        Request::Audit { strict } => reply(audit::audit(ctx, strict).await),
         Request::Id => reply::<_, std::convert::Infallible>(Ok(members::id(ctx))),
         Request::MembersAdd {
             member,
@@ -85,21 +87,7 @@ pub async fn handle(
             Ok(_) => datasets::show(ctx, &id),
             Err(e) => Err(e),
         }),
-        other => Reply::Error {
-            kind: ErrorKind::Failed,
-            message: format!(
-                "{} is not available in this version of the daemon",
-                op_name(&other)
-            ),
-        },
     }
-}
-
-fn op_name(request: &Request) -> String {
-    serde_json::to_value(request)
-        .ok()
-        .and_then(|v| v.get("op").and_then(|o| o.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| "this request".to_owned())
 }
 
 impl OpError for std::convert::Infallible {

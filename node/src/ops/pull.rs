@@ -4,8 +4,10 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use datapact_protocol::wire::SignedStatement;
-use datapact_protocol::{DatasetId, Decision, PublicKey, SignedAnnouncement, decide_pull};
+use datapact_protocol::wire::{DirectRequest, DirectResponse, SignedStatement};
+use datapact_protocol::{
+    DatasetId, Decision, PublicKey, Receipt, SignedAnnouncement, SignedReceipt, decide_pull,
+};
 
 use super::{Context, OpError};
 use crate::api::{CatalogEntry, ErrorKind, PeerInfo, PullResult};
@@ -149,6 +151,7 @@ pub async fn pull(
                 }
                 ctx.store.mark_pulled(&id)?;
                 ctx.store.flush().await?;
+                send_receipt(ctx, owner_key.peer_id(), &signed);
                 tracing::info!(dataset = %id, size = signed.body().size, "pulled and verified");
                 *signed
             }
@@ -173,6 +176,47 @@ pub async fn pull(
         sha256: a.sha256.to_string(),
         out: out.map(|o| o.display().to_string()),
     })
+}
+
+/// Attempts to deliver a receipt before it is left undelivered (the owner's log then shows the
+/// grant without receipt).
+const RECEIPT_ATTEMPTS: u32 = 5;
+
+/// Signs a receipt for a verified pull and sends it to the owner in the background.
+fn send_receipt(ctx: &Context, owner: libp2p::PeerId, signed: &SignedAnnouncement) {
+    let receipt = Receipt {
+        receiver: ctx.home.member.clone(),
+        dataset: signed.body().id(),
+        sha256: signed.body().sha256,
+        received_at: now(),
+    };
+    let bytes = match SignedReceipt::sign(receipt, &ctx.home.identity) {
+        Ok(r) => r.bytes().to_vec(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot sign a receipt");
+            return;
+        }
+    };
+    let network = ctx.network.clone();
+    tokio::spawn(async move {
+        let mut delay = std::time::Duration::from_millis(200);
+        for _ in 0..RECEIPT_ATTEMPTS {
+            match network
+                .request(owner, DirectRequest::Receipt(bytes.clone()))
+                .await
+            {
+                Ok(DirectResponse::Ack) => return,
+                Ok(other) => {
+                    tracing::debug!(answer = ?other, "receipt not accepted");
+                    return;
+                }
+                Err(e) => tracing::debug!(error = %e, "receipt not delivered; will retry"),
+            }
+            // Backoff between retries, not synchronisation.
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+        }
+    });
 }
 
 /// `datapact catalog`: received announcements, whether a pull would be granted now, and

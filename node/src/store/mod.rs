@@ -21,6 +21,9 @@ pub use records::{DatasetRecord, LogEntry, LogEvent, Origin, RosterEntry};
 use crate::home::Layout;
 use blobs::Blobs;
 
+/// Key of the access-log length in the `meta` tree.
+const LOG_LEN_KEY: &[u8] = b"log_len";
+
 /// Largest stored record decoded; a larger one means the state is damaged.
 const MAX_RECORD_LEN: usize = 1 << 20;
 
@@ -59,6 +62,12 @@ pub struct Store {
     chunks: sled::Tree,
     /// dataset id text -> chunks verified so far of an unfinished pull (8 bytes, big-endian).
     transfers: sled::Tree,
+    /// access-log sequence number of a granted pull -> the receiver's signed receipt. Kept
+    /// beside the log so that attaching a receipt never rewrites a chained entry.
+    receipts: sled::Tree,
+    /// Small facts about the store: `log_len`, the number of access-log entries ever written,
+    /// so a removed last entry is noticed too.
+    meta: sled::Tree,
     blobs: Blobs,
     /// Serialises appends to the access log, so each entry links to the one before.
     log_lock: Mutex<()>,
@@ -91,6 +100,8 @@ impl Store {
             log: db.open_tree("log")?,
             chunks: db.open_tree("chunks")?,
             transfers: db.open_tree("transfers")?,
+            receipts: db.open_tree("receipts")?,
+            meta: db.open_tree("meta")?,
             blobs: Blobs::open(&layout.blobs())?,
             db,
             log_lock: Mutex::new(()),
@@ -302,7 +313,46 @@ impl Store {
         entry.prev = prev.0.to_vec();
         self.log
             .insert(seq.to_be_bytes(), records::encode(&entry))?;
+        self.meta.insert(LOG_LEN_KEY, &seq.to_be_bytes())?;
         Ok(seq)
+    }
+
+    /// Number of access-log entries ever written.
+    pub fn log_len(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .meta
+            .get(LOG_LEN_KEY)?
+            .map_or(0, |v| records::seq_of(&v)))
+    }
+
+    /// Attaches a receiver's receipt to the latest granted pull of `dataset` by `peer` that has
+    /// none yet; returns that entry's sequence number, or `None` if there is no such pull.
+    pub fn attach_receipt(
+        &self,
+        peer: &str,
+        dataset: &str,
+        receipt: &[u8],
+    ) -> Result<Option<u64>, StoreError> {
+        for kv in self.log.iter().rev() {
+            let (k, v) = kv?;
+            let entry: LogEntry = records::decode(&v, MAX_RECORD_LEN)?;
+            let seq = records::seq_of(&k);
+            if entry.event == LogEvent::Pull
+                && entry.granted == Some(true)
+                && entry.peer.as_deref() == Some(peer)
+                && entry.dataset.as_deref() == Some(dataset)
+                && !self.receipts.contains_key(k)?
+            {
+                self.receipts.insert(seq.to_be_bytes(), receipt)?;
+                return Ok(Some(seq));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The receipt attached to access-log entry `seq`.
+    pub fn receipt(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.receipts.get(seq.to_be_bytes())?.map(|v| v.to_vec()))
     }
 
     /// The access log in order, each entry with whether its link to the previous one holds.
