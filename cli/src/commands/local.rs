@@ -5,7 +5,6 @@ use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::CommandFactory;
 use datapact_node::api::IdInfo;
 use datapact_protocol::announcement::MAX_SIGNED_LEN;
@@ -149,12 +148,4 @@ pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
     let mut cmd = crate::args::Cli::command();
     clap_complete::generate(shell, &mut cmd, "datapact", &mut std::io::stdout());
     Ok(ExitCode::SUCCESS)
-}
-
-/// `datapact demo`.
-pub fn demo() -> anyhow::Result<ExitCode> {
-    Err(anyhow::anyhow!(
-        "the demo is not available in this version yet"
-    ))
-    .context("datapact demo")
 }

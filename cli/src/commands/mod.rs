@@ -1,6 +1,7 @@
 //! One function per command; `dispatch` routes to them.
 
 mod daemon;
+mod demo;
 mod local;
 mod remote;
 
@@ -45,7 +46,7 @@ pub fn dispatch(settings: &Settings, command: Command) -> anyhow::Result<ExitCod
         Command::Audit { strict, json } => remote::audit(settings, strict, json.json),
         Command::Log { json } => remote::log(settings, json.json),
         Command::Peers { json } => remote::peers(settings, json.json),
-        Command::Demo => local::demo(),
+        Command::Demo => demo::run(),
         Command::Completions { shell } => local::completions(shell),
     }
 }

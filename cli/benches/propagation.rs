@@ -1,0 +1,545 @@
+//! Benchmark of announcement propagation in a federation of daemons on 127.0.0.1.
+//!
+//! Target: an announcement reaches all 10 member daemons of a 10-process federation within
+//! 1 s (p99 over 100 releases).
+//!
+//! Ten daemons (members M00..M09) with full-mesh rosters; once every daemon is connected to
+//! all the others, M00 releases 100 small files one after the other, three in four `public`
+//! (gossip) and one in four `members` (direct delivery to each member). For each release the
+//! clock starts just before `datapact release` is spawned and stops when the last of the other
+//! nine daemons logs `accepted` for that dataset (their JSON logs on stderr are read by one
+//! thread each, which timestamps every line as it arrives).
+//!
+//! `cargo bench -p datapact --bench propagation`; `DATAPACT_BENCH_RELEASES` sets the number of
+//! releases (default 100), `DATAPACT_BENCH_NODES` the number of daemons (default 10). Exits 1
+//! when the target is missed, 2 when the benchmark cannot run.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Output, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use serde_json::Value;
+
+/// The `datapact` binary under test.
+const DATAPACT: &str = env!("CARGO_BIN_EXE_datapact");
+/// Environment variable with the number of measured releases.
+const RELEASES_VAR: &str = "DATAPACT_BENCH_RELEASES";
+/// Releases when [`RELEASES_VAR`] is not set.
+const DEFAULT_RELEASES: u64 = 100;
+/// Environment variable with the number of daemons.
+const NODES_VAR: &str = "DATAPACT_BENCH_NODES";
+/// Daemons when [`NODES_VAR`] is not set.
+const DEFAULT_NODES: u64 = 10;
+/// The p99 propagation time that must not be exceeded.
+const TARGET: Duration = Duration::from_secs(1);
+/// How long one announcement may take before its missing receivers are given up.
+const GIVE_UP: Duration = Duration::from_secs(10);
+/// How long daemons may take to start, stop, or connect to each other.
+const DEADLINE: Duration = Duration::from_secs(60);
+/// One release in this many is `members`; the others are `public`.
+const MEMBERS_EVERY: usize = 4;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// One measured release.
+struct Sample {
+    policy: &'static str,
+    /// Until the last receiver accepted it; `None` if one never did within [`GIVE_UP`].
+    last: Option<Duration>,
+    /// Until the first receiver accepted it.
+    first: Option<Duration>,
+    /// Until `datapact release` exited.
+    command: Duration,
+}
+
+fn run() -> anyhow::Result<bool> {
+    let releases = env_u64(RELEASES_VAR, DEFAULT_RELEASES)?.max(1) as usize;
+    let nodes = env_u64(NODES_VAR, DEFAULT_NODES)?.clamp(2, 100) as usize;
+    let tmp = tempfile::Builder::new()
+        .prefix("datapact-bench-propagation-")
+        .tempdir()
+        .context("creating the temp dir")?;
+    let root = tmp.path();
+    println!(
+        "datapact propagation benchmark: {nodes} daemons, {releases} releases ({NODES_VAR}={nodes}, {RELEASES_VAR}={releases})"
+    );
+    println!("  temp dir {}", root.display());
+
+    let accepts = Arc::new(Accepts::default());
+    let mut daemons = Vec::new();
+    for i in 0..nodes {
+        let dir = root.join(format!("m{i:02}"));
+        datapact_ok(
+            &dir,
+            &[
+                "init",
+                "--member",
+                &member(i),
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+            ],
+        )?;
+        daemons.push(Daemon::start(i, &dir, accepts.clone())?);
+    }
+    let ids = daemons
+        .iter()
+        .map(Daemon::identity)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let started = Instant::now();
+    for (i, d) in daemons.iter().enumerate() {
+        for (j, (peer, addr)) in ids.iter().enumerate() {
+            if i != j {
+                datapact_ok(
+                    &d.dir,
+                    &["members", "add", &member(j), peer, "--addr", addr],
+                )?;
+            }
+        }
+    }
+    for d in &mut daemons {
+        d.wait_connected(nodes - 1)?;
+    }
+    println!(
+        "  full mesh: every daemon connected to the {} others in {:.2} s after the rosters were set",
+        nodes - 1,
+        started.elapsed().as_secs_f64()
+    );
+
+    let owner = &daemons[0];
+    let receivers: Vec<usize> = (1..nodes).collect();
+    // Warm-up, not counted: one release of each kind must reach everyone.
+    for (k, policy) in ["public", "members"].into_iter().enumerate() {
+        let file = small_file(root, &format!("warm-{k}"), k)?;
+        let (id, _) = release(&owner.dir, &file, &format!("warm-{k}"), policy)?;
+        let missing = accepts.wait(&id, &receivers, Instant::now() + DEADLINE);
+        if !missing.is_empty() {
+            bail!(
+                "warm-up {policy} release {id} never reached {}",
+                names(&missing)
+            );
+        }
+    }
+
+    let mut files = Vec::new();
+    for i in 0..releases {
+        files.push(small_file(root, &format!("r-{i:03}"), i)?);
+    }
+    let mut samples = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        let policy = if i % MEMBERS_EVERY == MEMBERS_EVERY - 1 {
+            "members"
+        } else {
+            "public"
+        };
+        let start = Instant::now();
+        let (id, command) = release(&owner.dir, file, &format!("r-{i:03}"), policy)?;
+        let missing = accepts.wait(&id, &receivers, start + GIVE_UP);
+        let times = accepts.times(&id, &receivers);
+        let since = |t: Instant| t.saturating_duration_since(start);
+        let sample = Sample {
+            policy,
+            last: missing
+                .is_empty()
+                .then(|| times.iter().max().copied().map(since))
+                .flatten(),
+            first: times.iter().min().copied().map(since),
+            command,
+        };
+        if !missing.is_empty() {
+            println!(
+                "  {id} ({policy}): not accepted by {} within {} s",
+                names(&missing),
+                GIVE_UP.as_secs()
+            );
+        }
+        samples.push(sample);
+    }
+    drop(daemons);
+
+    println!();
+    println!(
+        "  {:<34} {:>6} {:>10} {:>10} {:>10}",
+        "(ms)", "n", "p50", "p99", "max"
+    );
+    let row = |what: &str, values: Vec<Option<Duration>>| {
+        let n = values.len();
+        println!(
+            "  {what:<34} {n:>6} {:>10} {:>10} {:>10}",
+            ms(percentile(&values, 0.50)),
+            ms(percentile(&values, 0.99)),
+            ms(percentile(&values, 1.0)),
+        );
+    };
+    row(
+        "reached all receivers (all)",
+        samples.iter().map(|s| s.last).collect(),
+    );
+    for policy in ["public", "members"] {
+        row(
+            &format!("reached all receivers ({policy})"),
+            samples
+                .iter()
+                .filter(|s| s.policy == policy)
+                .map(|s| s.last)
+                .collect(),
+        );
+    }
+    row(
+        "reached the first receiver",
+        samples.iter().map(|s| s.first).collect(),
+    );
+    row(
+        "`datapact release` until exit",
+        samples.iter().map(|s| Some(s.command)).collect(),
+    );
+    let lost = samples.iter().filter(|s| s.last.is_none()).count();
+    if lost > 0 {
+        println!(
+            "  {lost} release(s) did not reach every receiver within {} s",
+            GIVE_UP.as_secs()
+        );
+    }
+
+    println!();
+    println!("targets");
+    let p99 = percentile(&samples.iter().map(|s| s.last).collect::<Vec<_>>(), 0.99);
+    let ok = p99.is_some_and(|p| p <= TARGET);
+    let word = if ok { "PASS" } else { "FAIL" };
+    println!(
+        "  {word}  p99 time until all {} other daemons accepted <= {} ms   measured {} ms",
+        nodes - 1,
+        TARGET.as_millis(),
+        ms(p99)
+    );
+    Ok(ok)
+}
+
+/// Member code of daemon `i`.
+fn member(i: usize) -> String {
+    format!("M{i:02}")
+}
+
+fn names(indices: &[usize]) -> String {
+    indices
+        .iter()
+        .map(|&i| member(i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Milliseconds with one decimal, or `lost` for a release that never reached everyone.
+fn ms(d: Option<Duration>) -> String {
+    match d {
+        Some(d) => format!("{:.1}", d.as_secs_f64() * 1000.0),
+        None => "lost".to_owned(),
+    }
+}
+
+/// Nearest-rank percentile; a `None` (lost) sorts above every time.
+fn percentile(values: &[Option<Duration>], p: f64) -> Option<Duration> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by_key(|d| d.unwrap_or(Duration::MAX));
+    let rank = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v[rank - 1]
+}
+
+/// Reads a non-negative integer from the environment, or `default`.
+fn env_u64(name: &str, default: u64) -> anyhow::Result<u64> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .with_context(|| format!("{name}={v:?} is not a whole number")),
+        Err(_) => Ok(default),
+    }
+}
+
+/// A small CSV file, different for every `seq`.
+fn small_file(root: &Path, name: &str, seq: usize) -> anyhow::Result<PathBuf> {
+    let path = root.join(format!("{name}.csv"));
+    let mut text = String::from("origin,destination,year,value\n");
+    for row in 0..20 {
+        text.push_str(&format!("THA,MMR,{},{}\n", 2000 + row, seq * 100 + row));
+    }
+    fs::write(&path, text)?;
+    Ok(path)
+}
+
+/// `datapact release FILE --name NAME --policy POLICY`; returns the dataset id and how long
+/// the command took.
+fn release(
+    dir: &Path,
+    file: &Path,
+    name: &str,
+    policy: &str,
+) -> anyhow::Result<(String, Duration)> {
+    let start = Instant::now();
+    let out = datapact(dir)
+        .arg("release")
+        .arg(file)
+        .args([
+            "--name",
+            name,
+            "--title",
+            "Propagation probe",
+            "--policy",
+            policy,
+            "--json",
+        ])
+        .stdin(Stdio::null())
+        .output()?;
+    let took = start.elapsed();
+    check(&out, "datapact release")?;
+    let info: Value = serde_json::from_slice(&out.stdout)?;
+    let id = info["id"]
+        .as_str()
+        .with_context(|| format!("no id in {info}"))?;
+    Ok((id.to_owned(), took))
+}
+
+fn check(out: &Output, what: &str) -> anyhow::Result<()> {
+    if !out.status.success() {
+        bail!(
+            "{what} failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// `datapact --dir DIR`.
+fn datapact(dir: &Path) -> Command {
+    let mut cmd = Command::new(DATAPACT);
+    cmd.arg("--dir").arg(dir);
+    cmd
+}
+
+/// Runs `datapact --dir DIR ARGS...`; fails unless it exits 0; returns stdout.
+fn datapact_ok(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let out = datapact(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .context("running datapact")?;
+    check(&out, &format!("datapact {}", args.join(" ")))?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// When each daemon first logged `accepted` for each dataset id.
+#[derive(Default)]
+struct Accepts {
+    seen: Mutex<HashMap<String, HashMap<usize, Instant>>>,
+    changed: Condvar,
+}
+
+impl Accepts {
+    fn record(&self, node: usize, dataset: &str, at: Instant) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.entry(dataset.to_owned())
+                .or_default()
+                .entry(node)
+                .or_insert(at);
+        }
+        self.changed.notify_all();
+    }
+
+    /// Waits until every node of `nodes` accepted `id`, or `deadline`; returns those that did
+    /// not.
+    fn wait(&self, id: &str, nodes: &[usize], deadline: Instant) -> Vec<usize> {
+        let Ok(mut seen) = self.seen.lock() else {
+            return nodes.to_vec();
+        };
+        loop {
+            let missing: Vec<usize> = nodes
+                .iter()
+                .copied()
+                .filter(|n| !seen.get(id).is_some_and(|m| m.contains_key(n)))
+                .collect();
+            let now = Instant::now();
+            if missing.is_empty() || now >= deadline {
+                return missing;
+            }
+            seen = match self.changed.wait_timeout(seen, deadline - now) {
+                Ok((guard, _)) => guard,
+                Err(_) => return missing,
+            };
+        }
+    }
+
+    /// When the nodes of `nodes` that accepted `id` did so.
+    fn times(&self, id: &str, nodes: &[usize]) -> Vec<Instant> {
+        let Ok(seen) = self.seen.lock() else {
+            return Vec::new();
+        };
+        seen.get(id)
+            .map(|m| nodes.iter().filter_map(|n| m.get(n).copied()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A running `datapact daemon` whose JSON log is read by a thread that records every
+/// `accepted` line; stopped (SIGTERM, then SIGKILL) when dropped.
+struct Daemon {
+    child: Child,
+    dir: PathBuf,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Daemon {
+    fn start(index: usize, dir: &Path, accepts: Arc<Accepts>) -> anyhow::Result<Self> {
+        let log_path = dir.with_extension("log");
+        let mut child = datapact(dir)
+            .args(["daemon", "--log-format", "json"])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("spawning the daemon")?;
+        let stderr = child.stderr.take().context("no stderr pipe")?;
+        let log = File::create(&log_path)?;
+        let reader = std::thread::spawn(move || read_log(index, stderr, log, &accepts));
+        let mut daemon = Daemon {
+            child,
+            dir: dir.to_owned(),
+            reader: Some(reader),
+        };
+        let socket = dir.join("control.sock");
+        let deadline = Instant::now() + DEADLINE;
+        while UnixStream::connect(&socket).is_err() {
+            if let Some(status) = daemon.child.try_wait()? {
+                bail!(
+                    "daemon {} exited ({status}): {}",
+                    member(index),
+                    fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+            if Instant::now() > deadline {
+                bail!("daemon {} did not open its control socket", member(index));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(daemon)
+    }
+
+    /// The PeerId and the actual TCP listen address, once the daemon has one.
+    fn identity(&self) -> anyhow::Result<(String, String)> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let id: Value = serde_json::from_str(&datapact_ok(&self.dir, &["id", "--json"])?)?;
+            let addr = id["listen"].as_array().and_then(|l| {
+                l.iter()
+                    .filter_map(Value::as_str)
+                    .find(|a| a.contains("/tcp/") && !a.ends_with("/tcp/0"))
+            });
+            if let (Some(addr), Some(peer)) = (addr, id["peer_id"].as_str()) {
+                return Ok((peer.to_owned(), addr.to_owned()));
+            }
+            if Instant::now() > deadline {
+                bail!("the daemon reports no listen address: {id}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until `peers --json` lists `count` distinct roster members.
+    fn wait_connected(&mut self, count: usize) -> anyhow::Result<()> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let peers: Value =
+                serde_json::from_str(&datapact_ok(&self.dir, &["peers", "--json"])?)?;
+            let mut members: Vec<&str> = peers
+                .as_array()
+                .map(|l| l.iter().filter_map(|p| p["member"].as_str()).collect())
+                .unwrap_or_default();
+            members.sort_unstable();
+            members.dedup();
+            if members.len() >= count {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{} is connected to {} members only: {peers}",
+                    self.dir.display(),
+                    members.len()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + DEADLINE;
+        let mut exited = false;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                exited = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if !exited {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
+}
+
+/// Copies the daemon's log to `log`, timestamping each line as it arrives and recording the
+/// `accepted` ones; ends when the daemon closes stderr.
+fn read_log(index: usize, stderr: impl std::io::Read, mut log: File, accepts: &Accepts) {
+    let mut lines = BufReader::new(stderr);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match lines.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let at = Instant::now();
+        let _ = log.write_all(line.as_bytes());
+        let Ok(event) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        // tracing-subscriber's JSON puts the message and fields under "fields".
+        let fields = if event["fields"].is_object() {
+            &event["fields"]
+        } else {
+            &event
+        };
+        if fields["message"] == "accepted"
+            && let Some(dataset) = fields["dataset"].as_str()
+        {
+            accepts.record(index, dataset, at);
+        }
+    }
+}
