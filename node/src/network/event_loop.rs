@@ -228,6 +228,14 @@ impl EventLoop {
             Command::RosterChanged => {
                 self.backoff.clear();
                 self.redial();
+                // A member added while already connected (it dialled us first, as a stranger)
+                // gets no new connection event: catch up from it now.
+                let connected: Vec<PeerId> = self.connected.keys().copied().collect();
+                for peer in connected {
+                    if let Some(member) = federation::member_of(&self.store, &peer) {
+                        self.spawn_catch_up(peer, member);
+                    }
+                }
             }
         }
     }

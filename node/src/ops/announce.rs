@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use datapact_protocol::Audience;
 use datapact_protocol::wire::{DirectRequest, DirectResponse, SignedStatement};
+use datapact_protocol::{Audience, MemberCode};
+use libp2p::PeerId;
 
 use super::Context;
 use crate::federation;
@@ -38,31 +39,51 @@ pub fn announce(ctx: &Context, statement: SignedStatement, audience: &Audience) 
         }
     };
     for peer in peers {
-        let network = ctx.network.clone();
-        let statement = statement.clone();
-        tokio::spawn(async move {
-            let mut delay = FIRST_RETRY_DELAY;
-            for _ in 0..MAX_ATTEMPTS {
-                match network
-                    .request(peer, DirectRequest::Deliver(statement.clone()))
-                    .await
-                {
-                    Ok(DirectResponse::Ack) => {
-                        tracing::debug!(%peer, "delivered");
-                        return;
-                    }
-                    Ok(DirectResponse::Rejected { reason }) => {
-                        tracing::warn!(%peer, %reason, "delivery rejected");
-                        return;
-                    }
-                    Ok(_) => return,
-                    Err(crate::network::NetError::Stopped) => return,
-                    Err(e) => tracing::debug!(%peer, error = %e, "delivery failed; will retry"),
-                }
-                // Backoff between retries of an unreachable peer, not synchronisation.
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(MAX_RETRY_DELAY);
+        deliver(ctx, peer, vec![statement.clone()]);
+    }
+}
+
+/// Hands a newly added member everything of ours it may now see: its audience changed, and an
+/// earlier catch-up (while it was a stranger to us) showed it only what strangers see.
+pub fn deliver_backlog(ctx: &Context, member: &MemberCode, peer: PeerId) {
+    match federation::visible_to(&ctx.store, Some(member)) {
+        Ok(statements) if !statements.is_empty() => deliver(ctx, peer, statements),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read our releases; left to catch-up"),
+    }
+}
+
+/// Delivers `statements` to `peer` in order, each retried until acknowledged.
+fn deliver(ctx: &Context, peer: PeerId, statements: Vec<SignedStatement>) {
+    let network = ctx.network.clone();
+    tokio::spawn(async move {
+        for statement in statements {
+            deliver_one(&network, peer, statement).await;
+        }
+    });
+}
+
+async fn deliver_one(network: &crate::network::Client, peer: PeerId, statement: SignedStatement) {
+    let mut delay = FIRST_RETRY_DELAY;
+    for _ in 0..MAX_ATTEMPTS {
+        match network
+            .request(peer, DirectRequest::Deliver(statement.clone()))
+            .await
+        {
+            Ok(DirectResponse::Ack) => {
+                tracing::debug!(%peer, "delivered");
+                return;
             }
-        });
+            Ok(DirectResponse::Rejected { reason }) => {
+                tracing::warn!(%peer, %reason, "delivery rejected");
+                return;
+            }
+            Ok(_) => return,
+            Err(crate::network::NetError::Stopped) => return,
+            Err(e) => tracing::debug!(%peer, error = %e, "delivery failed; will retry"),
+        }
+        // Backoff between retries of an unreachable peer, not synchronisation.
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(MAX_RETRY_DELAY);
     }
 }

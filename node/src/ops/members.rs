@@ -126,6 +126,7 @@ pub async fn add(
     ctx.store.append_log(log)?;
     ctx.store.flush().await?;
     let _ = ctx.network.roster_changed().await;
+    super::announce::deliver_backlog(ctx, &member, key.peer_id());
     Ok(info(&entry))
 }
 
