@@ -172,6 +172,13 @@ pub fn init(dir: &Path, member: &MemberCode, listen: Vec<String>) -> Result<Home
     );
     crate::fsutil::write_atomic(&layout.config(), text.as_bytes())
         .map_err(io_err("cannot write", &layout.config()))?;
+    // Create the (empty) store now, so a fresh directory is complete and a broken disk shows
+    // up at init rather than at the first release.
+    crate::store::Store::open(&layout).map_err(|e| HomeError::Io {
+        what: "cannot create the store in",
+        path: dir.to_owned(),
+        source: io::Error::other(e.to_string()),
+    })?;
     Ok(Home {
         layout,
         member: member.clone(),

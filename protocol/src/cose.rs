@@ -115,7 +115,13 @@ pub fn sign(identity: &Identity, content_type: &str, payload: &[u8]) -> Vec<u8> 
 /// Decodes a tagged COSE_Sign1 of at most `cap` bytes, checks that it is EdDSA over
 /// `content_type`, and verifies its signature against the key id it carries.
 pub fn verify(bytes: &[u8], content_type: &'static str, cap: usize) -> Result<Verified, CoseError> {
-    let Value::Tag(COSE_SIGN1_TAG, inner) = decode_value(bytes, cap)? else {
+    let value = decode_value(bytes, cap)?;
+    // One statement, one encoding: refuse non-minimal lengths, indefinite-length items and
+    // anything else a relay could vary, so stored and exported copies are byte-identical.
+    if encode_value(&value) != bytes {
+        return Err(shape("not in the canonical encoding").into());
+    }
+    let Value::Tag(COSE_SIGN1_TAG, inner) = value else {
         return Err(shape("not a tag-18 COSE_Sign1").into());
     };
     let Value::Array(parts) = *inner else {
@@ -124,11 +130,19 @@ pub fn verify(bytes: &[u8], content_type: &'static str, cap: usize) -> Result<Ve
     let [protected, unprotected, payload, signature]: [Value; 4] = parts
         .try_into()
         .map_err(|_| shape("COSE_Sign1 does not have 4 elements"))?;
-    let (Value::Bytes(protected), Value::Map(_), Value::Bytes(payload), Value::Bytes(signature)) =
-        (protected, unprotected, payload, signature)
+    let (
+        Value::Bytes(protected),
+        Value::Map(unprotected),
+        Value::Bytes(payload),
+        Value::Bytes(signature),
+    ) = (protected, unprotected, payload, signature)
     else {
         return Err(shape("COSE_Sign1 elements have the wrong types").into());
     };
+    // Nothing unsigned may ride along.
+    if !unprotected.is_empty() {
+        return Err(shape("the unprotected header must be empty").into());
+    }
     let signer = check_protected(&protected, content_type)?;
     if signature.len() != SIGNATURE_LEN {
         return Err(CoseError::BadSignature);

@@ -652,7 +652,6 @@ fn outer_encoding_variants(golden: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
 }
 
 #[test]
-#[ignore = "known issue, reported: the outer COSE encoding is malleable (see the function above)"]
 fn outer_encoding_variants_are_refused() {
     for golden in [golden_announcement(), golden_revocation()] {
         for (what, bytes) in outer_encoding_variants(&golden) {

@@ -84,10 +84,10 @@ pub fn verify(bundle: &Path, signer: Option<&str>, json: bool) -> anyhow::Result
     } else if report.ok {
         output::lines("ok")?;
     } else {
-        output::lines(&format!(
-            "FAILED: {}",
+        eprintln!(
+            "error: verification failed: {}",
             report.problem.as_deref().unwrap_or("unknown problem")
-        ))?;
+        );
     }
     Ok(if report.ok {
         ExitCode::SUCCESS

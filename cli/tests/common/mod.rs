@@ -287,7 +287,11 @@ impl Node {
     /// SIGTERMs the daemon and waits for it; returns its exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         let mut child = self.daemon.take().expect("daemon running");
-        sigterm(child.id());
+        if !sigterm(child.id()) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("cannot send SIGTERM: is the `kill` command installed?");
+        }
         match wait_deadline(&mut child, DEADLINE) {
             Some(status) => status,
             None => {
@@ -314,23 +318,23 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        if let Some(mut child) = self.daemon.take() {
-            sigterm(child.id());
-            if wait_deadline(&mut child, DEADLINE).is_none() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+        if let Some(mut child) = self.daemon.take()
+            && (!sigterm(child.id()) || wait_deadline(&mut child, DEADLINE).is_none())
+        {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }
 
-/// Sends SIGTERM to `pid`.
-pub fn sigterm(pid: u32) {
-    let _ = Command::new("kill")
+/// Sends SIGTERM to `pid` with the system `kill`; whether that worked.
+pub fn sigterm(pid: u32) -> bool {
+    Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .status();
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Waits for `child` to exit, up to `limit`.

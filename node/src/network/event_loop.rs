@@ -44,11 +44,16 @@ pub async fn start(
             addr: addr.clone(),
             why: "not a multiaddr".into(),
         })?;
+        check_port_free(&parsed).map_err(|why| NetError::Listen {
+            addr: addr.clone(),
+            why,
+        })?;
         swarm.listen_on(parsed).map_err(|e| NetError::Listen {
             addr: addr.clone(),
             why: listen_error(&e),
         })?;
     }
+    wait_for_listen_addrs(&mut swarm, home.listen.len(), &listening).await?;
     let topic = gossipsub::IdentTopic::new(GOSSIP_TOPIC);
     swarm
         .behaviour_mut()
@@ -88,6 +93,78 @@ pub async fn start(
     };
     let task = tokio::spawn(event_loop.run(shutdown.subscribe()));
     Ok((client, task))
+}
+
+/// libp2p's TCP listeners set SO_REUSEPORT, so a second daemon on the same port would bind
+/// silently and share the traffic. A plain bind first turns that into a clear error.
+fn check_port_free(addr: &Multiaddr) -> Result<(), String> {
+    use libp2p::multiaddr::Protocol;
+    let mut parts = addr.iter();
+    let ip: std::net::IpAddr = match parts.next() {
+        Some(Protocol::Ip4(ip)) => ip.into(),
+        Some(Protocol::Ip6(ip)) => ip.into(),
+        _ => return Ok(()),
+    };
+    match parts.next() {
+        Some(Protocol::Tcp(port)) if port != 0 => match std::net::TcpListener::bind((ip, port)) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                Err("the port is already in use (another daemon, or another program?)".into())
+            }
+            Err(e) => Err(e.to_string()),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// How long binding the listen addresses may take.
+const LISTEN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Drives the swarm until every listener reported an address, so `datapact id` shows the real
+/// ports (port 0 resolved) as soon as the daemon accepts commands.
+async fn wait_for_listen_addrs(
+    swarm: &mut Swarm<Behaviour>,
+    listeners: usize,
+    listening: &RwLock<Vec<String>>,
+) -> Result<(), NetError> {
+    let mut pending = listeners;
+    let deadline = tokio::time::Instant::now() + LISTEN_DEADLINE;
+    while pending > 0 {
+        let event = tokio::time::timeout_at(deadline, swarm.select_next_some())
+            .await
+            .map_err(|_| NetError::Listen {
+                addr: "(all)".into(),
+                why: "no listen address was bound in time".into(),
+            })?;
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+                if let Ok(mut l) = listening.write() {
+                    l.push(address.to_string());
+                }
+                pending -= 1;
+            }
+            SwarmEvent::ListenerError { error, .. } => {
+                return Err(NetError::Listen {
+                    addr: "(listener)".into(),
+                    why: error.to_string(),
+                });
+            }
+            SwarmEvent::ListenerClosed {
+                addresses, reason, ..
+            } => {
+                return Err(NetError::Listen {
+                    addr: addresses
+                        .first()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                    why: format!("{reason:?}"),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn listen_error(e: &libp2p::TransportError<std::io::Error>) -> String {

@@ -103,10 +103,10 @@ pub fn run(
                 a.owner
             ));
         }
-        if record.has_content {
-            if let Some(problem) = check_content(store, &signed) {
-                fail(problem);
-            }
+        if record.has_content
+            && let Some(problem) = check_content(store, &signed)
+        {
+            fail(problem);
         }
         if let Some(problem) = check_revocation(&record, &signed, &keys) {
             fail(problem);
