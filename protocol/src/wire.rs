@@ -27,10 +27,12 @@ pub const MAX_GOSSIP_LEN: usize = MAX_SIGNED_LEN + 64;
 /// Largest direct request.
 pub const MAX_DIRECT_REQUEST_LEN: u64 = (MAX_SIGNED_LEN as u64) + 1024;
 /// Most statements in one catch-up page.
-pub const MAX_CATCHUP_PAGE: usize = 32;
-/// Largest direct response: a full catch-up page.
+pub const MAX_CATCHUP_PAGE: usize = 4096;
+/// Statement bytes an owner puts in one catch-up page (one statement may go past it).
+pub const MAX_CATCHUP_PAGE_BYTES: usize = 2 * 1024 * 1024;
+/// Largest direct response: a full catch-up page, its last statement, and CBOR overhead.
 pub const MAX_DIRECT_RESPONSE_LEN: u64 =
-    (MAX_CATCHUP_PAGE as u64) * (MAX_SIGNED_LEN as u64 + 64) + 1024;
+    (MAX_CATCHUP_PAGE_BYTES + MAX_SIGNED_LEN + 16 * MAX_CATCHUP_PAGE + 1024) as u64;
 /// Largest pull request frame.
 pub const MAX_PULL_REQUEST_LEN: usize = 1024;
 /// Largest pull response frame: the announcement and every chunk digest.
@@ -54,10 +56,10 @@ pub enum SignedStatement {
 pub enum DirectRequest {
     /// The owner hands a restricted statement to one member of its audience.
     Deliver(SignedStatement),
-    /// "Send me page `page` of what you released that I may see."
+    /// "Send me what you released that I may see, from position `from` of that list on."
     CatchUp {
-        /// Page index from 0.
-        page: u32,
+        /// Position to start from: 0, then the previous answer's `next`.
+        from: u64,
     },
     /// A receiver's signed receipt for a verified pull.
     Receipt(#[serde(with = "serde_bytes")] Vec<u8>),
@@ -75,10 +77,10 @@ pub enum DirectResponse {
     },
     /// One page of catch-up.
     CatchUp {
-        /// At most [`MAX_CATCHUP_PAGE`] statements.
+        /// At most [`MAX_CATCHUP_PAGE`] statements, about [`MAX_CATCHUP_PAGE_BYTES`] at most.
         statements: Vec<SignedStatement>,
-        /// Whether another page follows.
-        more: bool,
+        /// Where the next page starts, if there is one.
+        next: Option<u64>,
     },
 }
 
@@ -185,6 +187,30 @@ pub fn frame_len(header: [u8; FRAME_HEADER_LEN], cap: usize) -> Result<usize, Wi
     Ok(len)
 }
 
+/// Cuts one catch-up page out of `all` (everything the requester may see), starting at
+/// `from`: statements until [`MAX_CATCHUP_PAGE_BYTES`] or [`MAX_CATCHUP_PAGE`] is reached,
+/// at least one. Returns the page and where the next one starts.
+pub fn catch_up_page(all: &[SignedStatement], from: u64) -> (Vec<SignedStatement>, Option<u64>) {
+    let start = usize::try_from(from).unwrap_or(usize::MAX).min(all.len());
+    let mut page = Vec::new();
+    let mut bytes = 0usize;
+    for statement in &all[start..] {
+        let len = match statement {
+            SignedStatement::Announcement(b) | SignedStatement::Revocation(b) => b.len(),
+        };
+        if !page.is_empty()
+            && (bytes + len > MAX_CATCHUP_PAGE_BYTES || page.len() >= MAX_CATCHUP_PAGE)
+        {
+            break;
+        }
+        bytes += len;
+        page.push(statement.clone());
+    }
+    let end = start + page.len();
+    let next = (end < all.len()).then_some(end as u64);
+    (page, next)
+}
+
 /// Splits concatenated chunk digests, refusing a list whose length is not a multiple of 32.
 pub fn split_chunk_digests(bytes: &[u8]) -> Result<Vec<crate::Digest>, WireError> {
     if !bytes.len().is_multiple_of(DIGEST_LEN) || bytes.len() > (MAX_CHUNKS as usize) * DIGEST_LEN {
@@ -226,12 +252,39 @@ mod tests {
 
     #[test]
     fn trailing_bytes_are_refused() {
-        let mut body = encode(&DirectRequest::CatchUp { page: 0 });
+        let mut body = encode(&DirectRequest::CatchUp { from: 0 });
         body.push(0);
         assert_eq!(
             decode::<DirectRequest>(&body, 1024),
             Err(WireError::TrailingBytes)
         );
+    }
+
+    #[test]
+    fn catch_up_pages_cover_everything_once() {
+        let big = SignedStatement::Announcement(vec![0; 700 * 1024]);
+        let small = SignedStatement::Revocation(vec![1; 10]);
+        let all = vec![
+            big.clone(),
+            big.clone(),
+            big.clone(),
+            small.clone(),
+            big,
+            small,
+        ];
+        let mut from = 0;
+        let mut seen = Vec::new();
+        loop {
+            let (page, next) = catch_up_page(&all, from);
+            assert!(!page.is_empty());
+            seen.extend(page);
+            match next {
+                Some(n) => from = n,
+                None => break,
+            }
+        }
+        assert_eq!(seen, all);
+        assert_eq!(catch_up_page(&all, 99), (vec![], None));
     }
 
     #[test]

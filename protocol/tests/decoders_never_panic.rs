@@ -204,7 +204,7 @@ fn signed_statement() -> impl Strategy<Value = SignedStatement> {
 fn direct_request() -> impl Strategy<Value = DirectRequest> {
     prop_oneof![
         signed_statement().prop_map(DirectRequest::Deliver),
-        any::<u32>().prop_map(|page| DirectRequest::CatchUp { page }),
+        any::<u64>().prop_map(|from| DirectRequest::CatchUp { from }),
         vec(any::<u8>(), 0..200).prop_map(DirectRequest::Receipt),
     ]
 }
@@ -213,8 +213,8 @@ fn direct_response() -> impl Strategy<Value = DirectResponse> {
     prop_oneof![
         Just(DirectResponse::Ack),
         ".{0,80}".prop_map(|reason| DirectResponse::Rejected { reason }),
-        (vec(signed_statement(), 0..3), any::<bool>())
-            .prop_map(|(statements, more)| DirectResponse::CatchUp { statements, more }),
+        (vec(signed_statement(), 0..3), any::<Option<u64>>())
+            .prop_map(|(statements, next)| DirectResponse::CatchUp { statements, next }),
     ]
 }
 

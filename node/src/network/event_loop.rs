@@ -172,7 +172,10 @@ fn listen_error(e: &libp2p::TransportError<std::io::Error>) -> String {
         libp2p::TransportError::Other(io) if io.kind() == std::io::ErrorKind::AddrInUse => {
             "the port is already in use (another daemon, or another program?)".into()
         }
-        other => other.to_string(),
+        libp2p::TransportError::Other(io) => format!("{io} ({:?})", io.kind()),
+        libp2p::TransportError::MultiaddrNotSupported(a) => {
+            format!("{a} is not a TCP address this node can listen on")
+        }
     }
 }
 
@@ -446,11 +449,11 @@ impl EventLoop {
                     let _ = commands.send(Command::Respond { channel, response }).await;
                 });
             }
-            DirectRequest::CatchUp { page } => {
+            DirectRequest::CatchUp { from } => {
                 tokio::spawn(async move {
                     let response = tokio::task::spawn_blocking(move || {
                         let requester = federation::member_of(&store, &peer);
-                        catch_up_page(&store, requester.as_ref(), page)
+                        catch_up_page(&store, requester.as_ref(), from)
                     })
                     .await
                     .unwrap_or_else(|e| DirectResponse::Rejected {
@@ -489,19 +492,20 @@ impl EventLoop {
         let store = self.store.clone();
         let me = self.home.member.clone();
         tokio::spawn(async move {
-            let mut page = 0u32;
+            let mut from = 0u64;
             loop {
-                match client.request(peer, DirectRequest::CatchUp { page }).await {
-                    Ok(DirectResponse::CatchUp { statements, more }) => {
+                match client.request(peer, DirectRequest::CatchUp { from }).await {
+                    Ok(DirectResponse::CatchUp { statements, next }) => {
                         for statement in statements.iter().take(MAX_CATCHUP_PAGE) {
                             let verdict =
                                 federation::accept(&store, &me, statement, Via::Direct(peer));
                             client.note(&verdict, "catch-up");
                         }
-                        if !more {
-                            break;
+                        match next {
+                            // A cursor that does not move forward would loop forever.
+                            Some(n) if n > from => from = n,
+                            _ => break,
                         }
-                        page = page.saturating_add(1);
                     }
                     Ok(other) => {
                         tracing::debug!(%member, answer = ?other, "catch-up refused");
@@ -522,18 +526,11 @@ impl EventLoop {
 }
 
 /// One page of what `requester` may see of our releases.
-fn catch_up_page(store: &Store, requester: Option<&MemberCode>, page: u32) -> DirectResponse {
+fn catch_up_page(store: &Store, requester: Option<&MemberCode>, from: u64) -> DirectResponse {
     match federation::visible_to(store, requester) {
         Ok(all) => {
-            let start = (page as usize).saturating_mul(MAX_CATCHUP_PAGE);
-            let statements: Vec<SignedStatement> = all
-                .iter()
-                .skip(start)
-                .take(MAX_CATCHUP_PAGE)
-                .cloned()
-                .collect();
-            let more = all.len() > start.saturating_add(MAX_CATCHUP_PAGE);
-            DirectResponse::CatchUp { statements, more }
+            let (statements, next) = wire::catch_up_page(&all, from);
+            DirectResponse::CatchUp { statements, next }
         }
         Err(e) => DirectResponse::Rejected {
             reason: format!("catch-up failed: {e}"),
