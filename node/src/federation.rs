@@ -103,16 +103,18 @@ fn accept_announcement(
             "{id} is not newer than version {latest} (replayed old version)"
         )));
     }
-    store.put_dataset(
-        &id,
-        &DatasetRecord {
-            origin: Origin::Received,
-            announcement: bytes.to_vec(),
-            revocation: None,
-            has_content: false,
-            recorded_at: now(),
-        },
-    )?;
+    let record = DatasetRecord {
+        origin: Origin::Received,
+        announcement: bytes.to_vec(),
+        revocation: None,
+        has_content: false,
+        recorded_at: now(),
+    };
+    if !store.insert_new_dataset(&id, &record)? {
+        // Stored a moment ago by a concurrent receiver of the same statement.
+        return Ok(Verdict::Known);
+    }
+    warn_if_clock_off(&a.owner, a.issued_at);
     Ok(Verdict::Accepted(id))
 }
 
@@ -263,4 +265,21 @@ pub fn accept_receipt(
                 r.dataset
             )
         })
+}
+
+/// How far in the future a signed timestamp may lie before we say a clock is off.
+const CLOCK_TOLERANCE_SECS: u64 = 300;
+
+/// Embargo and expiry are decided by clocks: a statement signed "in the future" means the
+/// owner's clock or ours is wrong, which an operator must hear about.
+fn warn_if_clock_off(owner: &MemberCode, issued_at: u64) {
+    let now = now();
+    if issued_at > now + CLOCK_TOLERANCE_SECS {
+        tracing::warn!(
+            %owner,
+            ahead_secs = issued_at - now,
+            "clock far off: {owner} signed a statement {} s in our future; check both clocks (NTP)",
+            issued_at - now
+        );
+    }
 }

@@ -215,6 +215,10 @@ impl Store {
     pub fn put_dataset(&self, id: &DatasetId, record: &DatasetRecord) -> Result<(), StoreError> {
         self.datasets
             .insert(id.to_string().as_bytes(), records::encode(record))?;
+        self.raise_latest(id)
+    }
+
+    fn raise_latest(&self, id: &DatasetId) -> Result<(), StoreError> {
         let key = format!("{}/{}", id.owner, id.name);
         let version = id.version;
         self.latest.fetch_and_update(key.as_bytes(), |old| {
@@ -222,6 +226,27 @@ impl Store {
             Some(old.max(version).to_be_bytes().to_vec())
         })?;
         Ok(())
+    }
+
+    /// Stores a dataset record only if none exists under `id`; returns whether it did. Two
+    /// concurrent receivers of one statement (gossip and catch-up) store it once.
+    pub fn insert_new_dataset(
+        &self,
+        id: &DatasetId,
+        record: &DatasetRecord,
+    ) -> Result<bool, StoreError> {
+        let inserted = self
+            .datasets
+            .compare_and_swap(
+                id.to_string().as_bytes(),
+                None as Option<&[u8]>,
+                Some(records::encode(record)),
+            )?
+            .is_ok();
+        if inserted {
+            self.raise_latest(id)?;
+        }
+        Ok(inserted)
     }
 
     /// The record of one dataset.
