@@ -8,7 +8,9 @@ use datapact_protocol::wire::{
 };
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{StreamProtocol, Swarm, gossipsub, identify, noise, ping, tcp, yamux};
+use libp2p::{
+    StreamProtocol, Swarm, connection_limits, gossipsub, identify, noise, ping, tcp, yamux,
+};
 
 use super::DIRECT_TIMEOUT;
 
@@ -16,9 +18,17 @@ use super::DIRECT_TIMEOUT;
 /// what drops, and ping keeps NAT state warm.
 pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
 
+/// Connections a single peer may hold open to us at once.
+pub const MAX_CONNECTIONS_PER_PEER: u32 = 4;
+/// Incoming connections accepted at once: anyone may connect for `public` data, so cap it.
+pub const MAX_INCOMING_CONNECTIONS: u32 = 256;
+/// Incoming connections still in their handshake at once.
+pub const MAX_PENDING_INCOMING: u32 = 64;
+
 /// Every behaviour of a datapact node.
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
+    pub limits: connection_limits::Behaviour,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub gossipsub: gossipsub::Behaviour,
@@ -60,7 +70,12 @@ pub(crate) fn build_swarm(
                 [(StreamProtocol::new(DIRECT_PROTOCOL), ProtocolSupport::Full)],
                 request_response::Config::default().with_request_timeout(DIRECT_TIMEOUT),
             );
+            let limits = connection_limits::ConnectionLimits::default()
+                .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER))
+                .with_max_established_incoming(Some(MAX_INCOMING_CONNECTIONS))
+                .with_max_pending_incoming(Some(MAX_PENDING_INCOMING));
             Ok(Behaviour {
+                limits: connection_limits::Behaviour::new(limits),
                 identify: identify::Behaviour::new(identify::Config::new(
                     "/datapact/1".to_owned(),
                     key.public(),
