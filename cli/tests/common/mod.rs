@@ -205,6 +205,44 @@ impl Node {
         }
     }
 
+    /// Like [`Node::start_daemon`], but a daemon that exits because the state database is
+    /// still locked is started again, until [`DEADLINE`]. For a test that has just closed the
+    /// node's store in its own process: sled releases its file lock on drop, but a child that
+    /// another test thread forks meanwhile holds a copy of the locked file until it execs.
+    pub fn start_daemon_retrying_lock(&mut self) {
+        assert!(self.daemon.is_none(), "a daemon of this node already runs");
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let mut child = self.spawn_daemon();
+            loop {
+                if self.control_answers() {
+                    self.daemon = Some(child);
+                    return;
+                }
+                if let Some(status) = child.try_wait().unwrap() {
+                    let log = self.daemon_log();
+                    let locked = log.contains("could not acquire lock") || log.contains("in use");
+                    assert!(
+                        locked && Instant::now() < deadline,
+                        "the daemon exited with {status} before answering; its log:\n{log}"
+                    );
+                    break;
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "the daemon did not answer on {} within {DEADLINE:?}; its log:\n{}",
+                        self.socket().display(),
+                        self.daemon_log()
+                    );
+                }
+                std::thread::sleep(POLL);
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
     /// Spawns `datapact daemon` with stderr to `TMP/daemon-N.log`, without waiting.
     pub fn spawn_daemon(&mut self) -> Child {
         self.starts += 1;

@@ -185,32 +185,51 @@ fn check_revocation(
 
 fn check_log(store: &Store, failures: &mut Vec<AuditFailure>) -> Result<(), StoreError> {
     let entries = store.log()?;
-    for (entry, check) in &entries {
-        let problem = match check {
-            LogCheck::Ok => continue,
-            LogCheck::Altered => format!(
+    let mut problems = Vec::new();
+    // A link that fails at entry k alone means entry k-1 was edited after k was written; links
+    // failing at k and k+1 both mean entry k itself (its own link field) was edited.
+    let broken: Vec<u64> = entries
+        .iter()
+        .filter(|(_, c)| *c == LogCheck::Altered)
+        .map(|(e, _)| e.seq)
+        .collect();
+    let mut i = 0;
+    while i < broken.len() {
+        let k = broken[i];
+        if broken.get(i + 1) == Some(&(k + 1)) {
+            problems.push(format!("access log entry {k} was altered"));
+            i += 2;
+        } else {
+            problems.push(format!(
                 "access log entry {} was altered",
-                entry.seq.saturating_sub(1).max(1)
-            ),
-            LogCheck::Missing => format!(
+                k.saturating_sub(1).max(1)
+            ));
+            i += 1;
+        }
+    }
+    for (entry, check) in &entries {
+        if *check == LogCheck::Missing {
+            problems.push(format!(
                 "access log entries before {} are missing or out of order",
                 entry.seq
-            ),
-        };
-        failures.push(AuditFailure {
-            id: "access-log".into(),
-            problem,
-        });
+            ));
+        }
     }
     let last = entries.last().map_or(0, |(e, _)| e.seq);
     let written = store.log_len()?;
     if written > last {
-        failures.push(AuditFailure {
-            id: "access-log".into(),
-            problem: format!(
-                "access log entries after {last} are missing ({written} were written)"
-            ),
-        });
+        problems.push(format!(
+            "access log entries after {last} are missing ({written} were written)"
+        ));
+    } else if let (Some(head), Some(stored)) = (store.log_head()?, store.last_log_entry_hash()?)
+        && head != stored
+        && written == last
+    {
+        problems.push(format!("access log entry {last} was altered"));
     }
+    failures.extend(problems.into_iter().map(|problem| AuditFailure {
+        id: "access-log".into(),
+        problem,
+    }));
     Ok(())
 }

@@ -23,6 +23,8 @@ use blobs::Blobs;
 
 /// Key of the access-log length in the `meta` tree.
 const LOG_LEN_KEY: &[u8] = b"log_len";
+/// Key of the newest access-log entry's hash in the `meta` tree.
+const LOG_HEAD_KEY: &[u8] = b"log_head";
 
 /// Largest stored record decoded; a larger one means the state is damaged.
 const MAX_RECORD_LEN: usize = 1 << 20;
@@ -91,6 +93,10 @@ impl Store {
                 sled::Error::Io(io) if io.raw_os_error() == Some(libc::EWOULDBLOCK) => {
                     StoreError::Locked
                 }
+                // sled reports a held lock as a plain error with this text.
+                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                    StoreError::Locked
+                }
                 other => StoreError::Db(other),
             })?;
         let store = Self {
@@ -130,10 +136,12 @@ impl Store {
     /// Deletes blobs that no record references: a crash between writing a blob and recording
     /// its dataset leaves one behind.
     fn remove_orphan_blobs(&self) -> Result<(), StoreError> {
+        // Every blob gets its chunk digests recorded right after it is committed, so those
+        // keys name the referenced blobs without verifying each announcement again.
         let mut referenced = HashSet::new();
-        for (_, record) in self.datasets()? {
-            if let Ok(a) = record.announcement() {
-                referenced.insert(a.body().sha256);
+        for key in self.chunks.iter().keys() {
+            if let Ok(d) = Digest::from_slice(&key?) {
+                referenced.insert(d);
             }
         }
         for digest in self.blobs.list()? {
@@ -336,9 +344,11 @@ impl Store {
         };
         entry.seq = seq;
         entry.prev = prev.0.to_vec();
-        self.log
-            .insert(seq.to_be_bytes(), records::encode(&entry))?;
+        let bytes = records::encode(&entry);
+        let head = entry_hash(&bytes);
+        self.log.insert(seq.to_be_bytes(), bytes)?;
         self.meta.insert(LOG_LEN_KEY, &seq.to_be_bytes())?;
+        self.meta.insert(LOG_HEAD_KEY, &head.0)?;
         Ok(seq)
     }
 
@@ -387,7 +397,7 @@ impl Store {
         let mut expected_seq = 1u64;
         for kv in self.log.iter() {
             let (k, v) = kv?;
-            let entry: LogEntry = records::decode(&v, MAX_RECORD_LEN)?;
+            let mut entry: LogEntry = records::decode(&v, MAX_RECORD_LEN)?;
             let seq = records::seq_of(&k);
             let check = if seq != expected_seq || entry.seq != seq {
                 LogCheck::Missing
@@ -396,11 +406,27 @@ impl Store {
             } else {
                 LogCheck::Ok
             };
+            // Report positions by the key, which an editor of the entry cannot change unseen.
+            entry.seq = seq;
             prev_hash = entry_hash(&v);
             expected_seq = seq + 1;
             out.push((entry, check));
         }
         Ok(out)
+    }
+
+    /// The hash of the newest access-log entry as it was written: the anchor that makes an
+    /// edit of the last entry visible (every other entry is covered by its successor's link).
+    pub fn log_head(&self) -> Result<Option<Digest>, StoreError> {
+        Ok(self
+            .meta
+            .get(LOG_HEAD_KEY)?
+            .and_then(|v| Digest::from_slice(&v).ok()))
+    }
+
+    /// The hash of the newest access-log entry as it is stored now.
+    pub fn last_log_entry_hash(&self) -> Result<Option<Digest>, StoreError> {
+        Ok(self.log.last()?.map(|(_, v)| entry_hash(&v)))
     }
 }
 

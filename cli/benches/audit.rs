@@ -1,0 +1,476 @@
+//! Benchmark of `datapact audit` on a node that holds many small received datasets.
+//!
+//! Target (from the issue): `datapact audit` over 10,000 received datasets of 1-2 KiB each
+//! finishes in under 5 seconds, end to end (spawn of the CLI to its exit, the daemon running).
+//!
+//! The state is built directly with the node library, without a network: `home::init` makes
+//! the node directory (member THA), its store gets one roster member (MMR, a fixed test key),
+//! and for each dataset a distinct content goes through the blob writer, MMR signs a `public`
+//! announcement of it, and the store records it as received with its content held. Then the
+//! real daemon starts and `datapact audit --json` is timed, best of three; each run must
+//! report `ok: true` and `checked` = the number of datasets. Afterwards, with the daemon
+//! stopped, the audit's phases are timed in-process on the same store, to show where the time
+//! goes: reading the records, verifying the announcement signatures, hashing the contents,
+//! the access log, and `ops::audit::run` as a whole.
+//!
+//! `cargo bench -p datapact --bench audit`; `DATAPACT_BENCH_DATASETS` sets the number of
+//! datasets (default 10000). Exits 1 when the target is missed, 2 when the benchmark cannot
+//! run.
+
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Command, ExitCode, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use datapact_node::home::{self, Layout};
+use datapact_node::store::{DatasetRecord, Origin, RosterEntry, Store, StoreError};
+use datapact_protocol::{
+    Announcement, Audience, ContentHasher, DatasetName, Identity, MemberCode, Meta, Policy,
+    PublicKey, SignedAnnouncement,
+};
+use serde_json::Value;
+
+/// The `datapact` binary under test.
+const DATAPACT: &str = env!("CARGO_BIN_EXE_datapact");
+/// Environment variable with the number of datasets.
+const COUNT_VAR: &str = "DATAPACT_BENCH_DATASETS";
+/// Number of datasets when [`COUNT_VAR`] is not set.
+const DEFAULT_COUNT: u64 = 10_000;
+/// Timed runs of the audit; the best one counts.
+const RUNS: usize = 3;
+/// The audit must finish within this many seconds.
+const LIMIT_SECS: f64 = 5.0;
+/// How long the daemon may take to start or stop, or the store to be released.
+const DEADLINE: Duration = Duration::from_secs(60);
+/// Threads that build the state (blob commits fsync twice each: threads overlap the waits).
+const BUILDERS: u64 = 4;
+/// The node's member code, and the member whose datasets it received.
+const ME: &str = "THA";
+const OWNER: &str = "MMR";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> anyhow::Result<bool> {
+    let count = env_u64(COUNT_VAR, DEFAULT_COUNT)?;
+    let tmp = tempfile::Builder::new()
+        .prefix("datapact-bench-audit-")
+        .tempdir()
+        .context("creating the temp dir")?;
+    let dir = tmp.path().join("node");
+    println!("datapact audit benchmark: {count} received datasets ({COUNT_VAR}={count})");
+    println!("  temp dir {}", tmp.path().display());
+
+    let started = Instant::now();
+    let content_bytes = build_state(&dir, count)?;
+    println!(
+        "  built the state in {:.2} s: {} of content in {count} blobs",
+        started.elapsed().as_secs_f64(),
+        size_text(content_bytes)
+    );
+    let state_bytes = dir_size(&dir.join("state"))?;
+    let blobs_bytes = dir_size(&dir.join("blobs"))?;
+    println!(
+        "  on disk: state (sled) {}, blobs {}",
+        size_text(state_bytes),
+        size_text(blobs_bytes)
+    );
+
+    let started = Instant::now();
+    let daemon = Daemon::start(&dir, &tmp.path().join("daemon.log"))?;
+    println!("  daemon ready in {:.2} s", started.elapsed().as_secs_f64());
+    let mut runs = Vec::new();
+    let mut report_len = 0;
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        let out = datapact(&dir)
+            .args(["audit", "--json"])
+            .stdin(Stdio::null())
+            .output()
+            .context("running datapact audit")?;
+        runs.push(start.elapsed().as_secs_f64());
+        let report: Value = serde_json::from_slice(&out.stdout).with_context(|| {
+            format!(
+                "audit --json printed no JSON ({}): {}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?;
+        check(&out, "datapact audit --json")?;
+        if report["ok"] != true || report["checked"].as_u64() != Some(count) {
+            bail!("audit --json reported, for {count} datasets: {report}");
+        }
+        report_len = out.stdout.len();
+    }
+    drop(daemon);
+
+    let best_secs = best(&runs);
+    println!();
+    println!(
+        "  datapact audit --json: best {best_secs:.3} s, runs (s) {}; {:.1} µs per dataset; report {report_len} bytes",
+        list(&runs),
+        best_secs * 1e6 / count.max(1) as f64
+    );
+
+    println!();
+    println!("phases, in-process on the same store (daemon stopped)");
+    phases(&dir, count)?;
+
+    println!();
+    println!("target");
+    let ok = best_secs < LIMIT_SECS;
+    let word = if ok { "PASS" } else { "FAIL" };
+    println!(
+        "  {word}  audit of {count} received datasets < {LIMIT_SECS} s      measured {best_secs:.3} s"
+    );
+    Ok(ok)
+}
+
+/// Builds the node directory; returns the total content size.
+fn build_state(dir: &Path, count: u64) -> anyhow::Result<u64> {
+    let me = MemberCode::new(ME)?;
+    home::init(dir, &me, vec!["/ip4/127.0.0.1/tcp/0".into()]).context("datapact init")?;
+    let store = open_store(dir)?;
+    let owner = owner_identity();
+    store.roster_put(&RosterEntry {
+        member: OWNER.into(),
+        peer_id: owner.peer_id().to_string(),
+        addrs: Vec::new(),
+        added_at: unix_now(),
+    })?;
+    let total = std::thread::scope(|scope| -> anyhow::Result<u64> {
+        let workers: Vec<_> = (0..BUILDERS)
+            .map(|w| {
+                let store = &store;
+                let owner = &owner;
+                scope.spawn(move || -> anyhow::Result<u64> {
+                    let mut bytes = 0;
+                    for i in (w..count).step_by(BUILDERS as usize) {
+                        bytes += add_dataset(store, owner, i)?;
+                    }
+                    Ok(bytes)
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for w in workers {
+            total += w
+                .join()
+                .map_err(|_| anyhow::anyhow!("a builder thread panicked"))??;
+        }
+        Ok(total)
+    })?;
+    store.flush_blocking()?;
+    Ok(total)
+}
+
+/// The roster member whose datasets the node holds: a fixed test key.
+fn owner_identity() -> Identity {
+    Identity::from_seed(&[0x4d; 32])
+}
+
+/// Stores dataset `i` as received from [`OWNER`], content held; returns its size.
+fn add_dataset(store: &Store, owner: &Identity, i: u64) -> anyhow::Result<u64> {
+    let content = content_of(i);
+    let mut writer = store.blobs().writer()?;
+    writer.write(&content)?;
+    let digest = writer.commit()?;
+    let name = format!("stats-{i:06}");
+    let announcement = Announcement {
+        owner: MemberCode::new(OWNER)?,
+        name: DatasetName::new(&name)?,
+        version: 1,
+        sha256: digest.sha256,
+        size: digest.size,
+        file_name: format!("{name}.csv"),
+        chunk_root: digest.chunk_root(),
+        policy: Policy {
+            audience: Audience::Public,
+            ..Policy::default()
+        },
+        meta: Meta {
+            title: format!("Migrant stock, table {i}"),
+            content_type: Some("text/csv".into()),
+            ..Meta::default()
+        },
+        issued_at: unix_now(),
+    };
+    let id = announcement.id();
+    let signed = SignedAnnouncement::sign(announcement, owner)?;
+    store.put_dataset(
+        &id,
+        &DatasetRecord {
+            origin: Origin::Received,
+            announcement: signed.bytes().to_vec(),
+            revocation: None,
+            has_content: true,
+            recorded_at: unix_now(),
+        },
+    )?;
+    store.put_chunks(&digest.sha256, &digest.chunks)?;
+    Ok(digest.size)
+}
+
+/// A distinct CSV of 1 to 2 KiB for dataset `i`.
+fn content_of(i: u64) -> Vec<u8> {
+    let target = 1024 + (i.wrapping_mul(2_654_435_761) % 1024) as usize;
+    let mut text = String::from("origin,destination,year,value\n");
+    let mut row = 0u64;
+    while text.len() < target {
+        let v = i.wrapping_mul(31).wrapping_add(row.wrapping_mul(7919)) % 100_000;
+        text.push_str(&format!(
+            "C{:03},D{:03},{},{v}\n",
+            i % 997,
+            row % 89,
+            1990 + row
+        ));
+        row += 1;
+    }
+    text.truncate(target);
+    text.into_bytes()
+}
+
+/// Times the audit's parts in-process on the node's store, and `ops::audit::run` itself.
+fn phases(dir: &Path, count: u64) -> anyhow::Result<()> {
+    let store = open_store(dir)?;
+    let home = home::load(dir).context("loading the node directory")?;
+
+    let t = Instant::now();
+    let records = store.datasets()?;
+    let read = t.elapsed();
+
+    let t = Instant::now();
+    let mut signed = Vec::with_capacity(records.len());
+    for (_, record) in &records {
+        signed.push(record.announcement()?);
+    }
+    let verify = t.elapsed();
+
+    let t = Instant::now();
+    let roster: Vec<(String, Option<PublicKey>)> = store
+        .roster()?
+        .into_iter()
+        .map(|e| {
+            let key = PublicKey::from_peer_id_str(&e.peer_id).ok();
+            (e.member, key)
+        })
+        .collect();
+    let mut trusted = 0u64;
+    for s in &signed {
+        let owner = s.body().owner.as_str();
+        if roster
+            .iter()
+            .any(|(m, k)| m == owner && k.as_ref() == Some(s.signer()))
+        {
+            trusted += 1;
+        }
+    }
+    let keys = t.elapsed();
+
+    let t = Instant::now();
+    let mut buf = Vec::new();
+    for s in &signed {
+        let mut file = store.blobs().open_read(&s.body().sha256)?;
+        buf.clear();
+        file.read_to_end(&mut buf)?;
+        let mut hasher = ContentHasher::new();
+        hasher.update(&buf);
+        if hasher.finish().sha256 != s.body().sha256 {
+            bail!("{}: content does not match", s.body().id());
+        }
+    }
+    let hash = t.elapsed();
+
+    let t = Instant::now();
+    let log = store.log()?;
+    let log_time = t.elapsed();
+
+    let t = Instant::now();
+    let report = datapact_node::ops::audit::run(
+        &store,
+        &home.member,
+        &home.identity.public_key(),
+        false,
+        unix_now(),
+    )?;
+    let whole = t.elapsed();
+    if !report.ok || report.checked != count || trusted != count {
+        bail!(
+            "in-process audit: ok {}, checked {}, trusted {trusted} of {count}",
+            report.ok,
+            report.checked
+        );
+    }
+
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / count.max(1) as f64;
+    let row = |what: &str, d: Duration| {
+        println!(
+            "  {what:<44} {:>8.3} s {:>8.1} µs/dataset",
+            d.as_secs_f64(),
+            per(d)
+        );
+    };
+    row("read and decode the dataset records", read);
+    row("decode + verify the announcement signatures", verify);
+    row("roster key lookups", keys);
+    row("open, read and hash the contents", hash);
+    row(&format!("access log ({} entries)", log.len()), log_time);
+    row("ops::audit::run, all of it", whole);
+    Ok(())
+}
+
+/// Opens the node's store, waiting while its lock is still held (a daemon that is exiting).
+fn open_store(dir: &Path) -> anyhow::Result<Store> {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        match Store::open(&Layout::new(dir)) {
+            Ok(store) => return Ok(store),
+            Err(e) if is_locked(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e).context("opening the store"),
+        }
+    }
+}
+
+/// sled 0.34 reports its lock failure as an `Other` I/O error, so test the text too.
+fn is_locked(e: &StoreError) -> bool {
+    matches!(e, StoreError::Locked) || e.to_string().contains("could not acquire lock")
+}
+
+/// Total size of the regular files under `dir`.
+fn dir_size(dir: &Path) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            total += dir_size(&entry.path())?;
+        } else if kind.is_file() {
+            total += entry.metadata()?.len();
+        }
+    }
+    Ok(total)
+}
+
+fn size_text(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / f64::from(1u32 << 20))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Reads a non-negative integer from the environment, or `default`.
+fn env_u64(name: &str, default: u64) -> anyhow::Result<u64> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .with_context(|| format!("{name}={v:?} is not a whole number")),
+        Err(_) => Ok(default),
+    }
+}
+
+fn best(runs: &[f64]) -> f64 {
+    runs.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn list(runs: &[f64]) -> String {
+    runs.iter()
+        .map(|s| format!("{s:.3}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn check(out: &Output, what: &str) -> anyhow::Result<()> {
+    if !out.status.success() {
+        bail!(
+            "{what} failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// `datapact --dir DIR`.
+fn datapact(dir: &Path) -> Command {
+    let mut cmd = Command::new(DATAPACT);
+    cmd.arg("--dir").arg(dir).env_remove("DATAPACT_DIR");
+    cmd
+}
+
+/// A running `datapact daemon`, stopped (SIGTERM, then SIGKILL) when dropped.
+struct Daemon {
+    child: Child,
+}
+
+impl Daemon {
+    /// Starts the daemon of `dir`, logging to `log`, and waits until it answers `peers` (`id`
+    /// answers without a daemon too).
+    fn start(dir: &Path, log: &Path) -> anyhow::Result<Self> {
+        let stderr = File::create(log)?;
+        let child = datapact(dir)
+            .arg("daemon")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .context("spawning the daemon")?;
+        let mut daemon = Daemon { child };
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = daemon.child.try_wait()? {
+                bail!(
+                    "the daemon exited ({status}): {}",
+                    fs::read_to_string(log).unwrap_or_default()
+                );
+            }
+            let out = datapact(dir)
+                .arg("peers")
+                .stdin(Stdio::null())
+                .output()
+                .context("running datapact peers")?;
+            if out.status.success() {
+                return Ok(daemon);
+            }
+            if Instant::now() > deadline {
+                bail!("the daemon did not answer within {DEADLINE:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + DEADLINE;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
