@@ -135,6 +135,9 @@ impl Running {
             tracing::warn!("in-flight requests did not finish in time; abandoning them");
         }
         let _ = self.network.await;
+        if !self.ctx.network.tasks.wait_idle(SHUTDOWN_GRACE).await {
+            tracing::warn!("network tasks did not finish in time; abandoning them");
+        }
         self.ctx.store.flush().await?;
         let _ = std::fs::remove_file(&self.socket_path);
         tracing::info!("stopped cleanly");

@@ -46,8 +46,39 @@ fn owner_peer(store: &Store, owner: &MemberCode, signer: &PublicKey) -> Result<P
     Ok(key.peer_id())
 }
 
+/// Who "we" are, for judging statements: a statement naming us as owner must carry our key.
+#[derive(Debug, Clone)]
+pub struct Local {
+    /// Our member code.
+    pub member: MemberCode,
+    /// Our public key.
+    pub key: PublicKey,
+}
+
+impl Local {
+    /// The local member of a loaded node directory.
+    pub fn of(home: &crate::home::Home) -> Self {
+        Self {
+            member: home.member.clone(),
+            key: home.identity.public_key(),
+        }
+    }
+}
+
+/// A statement that names us as owner: ours if it carries our key, a forgery otherwise.
+fn own_statement(me: &Local, signer: &PublicKey) -> Verdict {
+    if *signer == me.key {
+        Verdict::Known
+    } else {
+        Verdict::Rejected(format!(
+            "signed by a key that is not ours but names us ({}) as owner",
+            me.member
+        ))
+    }
+}
+
 /// Decides whether to believe `statement` and stores it if so.
-pub fn accept(store: &Store, me: &MemberCode, statement: &SignedStatement, via: Via) -> Verdict {
+pub fn accept(store: &Store, me: &Local, statement: &SignedStatement, via: Via) -> Verdict {
     let result = match statement {
         SignedStatement::Announcement(bytes) => accept_announcement(store, me, bytes, via),
         SignedStatement::Revocation(bytes) => accept_revocation(store, me, bytes, via),
@@ -57,7 +88,7 @@ pub fn accept(store: &Store, me: &MemberCode, statement: &SignedStatement, via: 
 
 fn accept_announcement(
     store: &Store,
-    me: &MemberCode,
+    me: &Local,
     bytes: &[u8],
     via: Via,
 ) -> Result<Verdict, StoreError> {
@@ -66,8 +97,8 @@ fn accept_announcement(
         Err(e) => return Ok(Verdict::Rejected(format!("invalid announcement: {e}"))),
     };
     let a = signed.body();
-    if a.owner == *me {
-        return Ok(Verdict::Known);
+    if a.owner == me.member {
+        return Ok(own_statement(me, signed.signer()));
     }
     let owner_peer = match owner_peer(store, &a.owner, signed.signer()) {
         Ok(p) => p,
@@ -120,7 +151,7 @@ fn accept_announcement(
 
 fn accept_revocation(
     store: &Store,
-    me: &MemberCode,
+    me: &Local,
     bytes: &[u8],
     via: Via,
 ) -> Result<Verdict, StoreError> {
@@ -129,8 +160,8 @@ fn accept_revocation(
         Err(e) => return Ok(Verdict::Rejected(format!("invalid revocation: {e}"))),
     };
     let r = signed.body();
-    if r.owner == *me {
-        return Ok(Verdict::Known);
+    if r.owner == me.member {
+        return Ok(own_statement(me, signed.signer()));
     }
     let owner_peer = match owner_peer(store, &r.owner, signed.signer()) {
         Ok(p) => p,

@@ -13,9 +13,10 @@
 //! - [`Federation`]: several nodes that all list each other in their rosters, connected, with
 //!   gossip known to flow between every pair; plus outsiders that list members the members
 //!   do not list back.
-//! - [`wait_for`]: the only way a test waits: poll a condition, woken early by the nodes'
-//!   `accepted_events`, until a deadline, then fail with a message saying what was awaited.
-//!   No test uses a sleep as synchronisation.
+//! - [`wait_for`], [`wait_until`], [`wait_for_woken`]: the only ways a test waits: poll a
+//!   condition (woken early by the nodes' `accepted_events` where given) until [`DEADLINE`],
+//!   then fail with a message saying what was awaited. No test uses a sleep as
+//!   synchronisation; every request and network call is bounded by the same deadline.
 //!
 //! Set `RUST_LOG=datapact_node=debug` to see the nodes' logs in a failing test's output.
 
@@ -47,9 +48,11 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 pub const LISTEN: &str = "/ip4/127.0.0.1/tcp/0";
 /// Longest interval between two checks of a condition (an accepted statement wakes a waiter
 /// earlier).
-const POLL: Duration = Duration::from_millis(50);
-/// How long one gossip probe may take before it is sent again.
-const PROBE_ROUND: Duration = Duration::from_secs(2);
+pub const POLL: Duration = Duration::from_millis(50);
+/// A wait longer than this is noted on stderr (shown for failing tests or with --nocapture).
+const SLOW: Duration = Duration::from_secs(2);
+/// How long one gossip probe may take before it is sent again (sending another is harmless).
+const PROBE_ROUND: Duration = Duration::from_millis(250);
 
 /// A failed request: the error kind and the one-line message, exactly as the CLI would get them.
 pub type RequestError = (ErrorKind, String);
@@ -76,8 +79,16 @@ where
 {
     let start = Instant::now();
     loop {
-        if let Some(value) = check().await {
-            return value;
+        let left = DEADLINE.saturating_sub(start.elapsed());
+        match tokio::time::timeout(left, check()).await {
+            Ok(Some(value)) => {
+                if start.elapsed() > SLOW {
+                    eprintln!("note: waiting for {what} took {:?}", start.elapsed());
+                }
+                return value;
+            }
+            Ok(None) => {}
+            Err(_) => panic!("timed out after {DEADLINE:?} waiting for {what} (a check hung)"),
         }
         let elapsed = start.elapsed();
         if elapsed > DEADLINE {
@@ -334,7 +345,14 @@ impl TestNode {
     /// Runs one control request to completion, as the control socket would.
     pub async fn request(&self, request: Request) -> Result<Value, RequestError> {
         let (progress, _ignored) = tokio::sync::mpsc::unbounded_channel();
-        match datapact_node::ops::handle(self.ctx(), request, &progress).await {
+        let what = format!("{request:?}");
+        let reply = tokio::time::timeout(
+            DEADLINE,
+            datapact_node::ops::handle(self.ctx(), request, &progress),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{}: {what} got no answer within {DEADLINE:?}", self.member));
+        match reply {
             Reply::Ok { result } => Ok(result),
             Reply::Error { kind, message } => Err((kind, message)),
             Reply::Progress { .. } => panic!("a progress line as the final reply"),
@@ -528,10 +546,9 @@ impl TestNode {
     /// Publishes a raw statement on gossip from this node, as an attacker or relay would
     /// (a node does not validate what it publishes itself).
     pub async fn publish_raw(&self, statement: SignedStatement) {
-        self.ctx()
-            .network
-            .publish(statement)
+        tokio::time::timeout(DEADLINE, self.ctx().network.publish(statement))
             .await
+            .unwrap_or_else(|_| panic!("{}: gossip publish hung", self.member))
             .unwrap_or_else(|e| panic!("{}: gossip publish failed: {e}", self.member));
     }
 }
@@ -546,7 +563,7 @@ pub async fn wait_gossip(from: &TestNode, to: &[&TestNode]) {
     loop {
         let before: Vec<u64> = to.iter().map(|n| n.rejected()).collect();
         // Fails while `from` knows no subscriber at all; the round below then times out.
-        let _ = from.ctx().network.publish(probe.clone()).await;
+        let _ = tokio::time::timeout(PROBE_ROUND, from.ctx().network.publish(probe.clone())).await;
         let round = Instant::now();
         let arrived = loop {
             let all = to.iter().zip(&before).all(|(n, b)| n.rejected() > *b);
@@ -557,6 +574,13 @@ pub async fn wait_gossip(from: &TestNode, to: &[&TestNode]) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
         if arrived {
+            if start.elapsed() > SLOW {
+                eprintln!(
+                    "note: gossip from {} took {:?} to flow",
+                    from.member,
+                    start.elapsed()
+                );
+            }
             return;
         }
         let elapsed = start.elapsed();

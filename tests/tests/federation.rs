@@ -87,12 +87,14 @@ async fn each_release_reaches_exactly_its_audience() {
     let fed = Federation::new(&["THA", "MMR", "AUS"]).await;
     let (tha, mmr, aus) = (&fed["THA"], &fed["MMR"], &fed["AUS"]);
 
+    // Named so that the public release sorts last: catch-up answers in id order, so once an
+    // outsider holds the public release it has handled every statement THA sent it.
     let files = [
-        ("migrant_stock_2015_2017.csv", "migrant-stock", "public"),
-        ("mgi_2016.csv", "mgi", "members"),
+        ("migrant_stock_2015_2017.csv", "public-stock", "public"),
+        ("mgi_2016.csv", "members-mgi", "members"),
         (
             "trafficking_victims_tha_2017.csv",
-            "trafficking-victims",
+            "mmr-trafficking",
             "only:MMR",
         ),
     ];
@@ -220,12 +222,20 @@ async fn embargo_and_expiry_are_enforced_by_the_owner() {
         .await
         .expect("embargoed release")
         .id;
-    // An expiry already passed, without embargo, passes validation (see the report): the owner
-    // must then refuse every pull.
-    let expired = tha
-        .try_release(request("expired", None, Some(now - 60)))
+    // An expiry already passed is refused too: nobody could ever pull.
+    let (kind, message) = tha
+        .try_release(request("expired-already", None, Some(now - 60)))
         .await
-        .expect("already-expired release")
+        .expect_err("an expiry in the past must be refused");
+    assert_eq!(kind, ErrorKind::BadInput);
+    assert!(message.contains("in the past"), "{message}");
+
+    // Expires two seconds from now: announced while valid, refused once the clock passes it.
+    let expires_at = now + 2;
+    let expired = tha
+        .try_release(request("expired", None, Some(expires_at)))
+        .await
+        .expect("soon-expiring release")
         .id;
     let open = tha
         .try_release(request("open-window", Some(now - 60), Some(now + 3600)))
@@ -233,13 +243,18 @@ async fn embargo_and_expiry_are_enforced_by_the_owner() {
         .expect("release with an open window")
         .id;
 
-    let catalog = mmr
-        .wait_catalog("the three windowed releases", |c| {
-            [&embargoed, &expired, &open]
-                .iter()
-                .all(|id| c.iter().any(|e| &e.id == *id))
-        })
-        .await;
+    mmr.wait_catalog("the three windowed releases", |c| {
+        [&embargoed, &expired, &open]
+            .iter()
+            .all(|id| c.iter().any(|e| &e.id == *id))
+    })
+    .await;
+    // Waiting for the wall clock to pass the expiry, not for another node.
+    datapact_tests::wait_until("the expiry second to pass", || async {
+        unix_now() > expires_at
+    })
+    .await;
+    let catalog = mmr.catalog().await;
     let entry = |id: &str| catalog.iter().find(|e| e.id == id).unwrap().clone();
 
     let e = entry(&embargoed);

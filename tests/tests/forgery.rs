@@ -14,7 +14,7 @@ use datapact_protocol::{
     Announcement, Audience, ContentHasher, DatasetName, Identity, MemberCode, Meta, PeerId, Policy,
     Revocation, SignedAnnouncement, SignedRevocation,
 };
-use datapact_tests::{Dial, Federation, TestNode, unix_now, wait_gossip, wait_until};
+use datapact_tests::{DEADLINE, Dial, Federation, TestNode, unix_now, wait_gossip, wait_until};
 
 /// A well-formed public announcement of a small content, not yet signed.
 fn announcement(owner: &str, name: &str) -> Announcement {
@@ -86,11 +86,13 @@ async fn delivery_rejected(
 ) {
     let before = receiver.rejected();
     let peer: PeerId = receiver.peer_id().parse().unwrap();
-    let answer = attacker
+    let delivery = attacker
         .ctx()
         .network
-        .request(peer, DirectRequest::Deliver(statement.clone()))
+        .request(peer, DirectRequest::Deliver(statement.clone()));
+    let answer = tokio::time::timeout(DEADLINE, delivery)
         .await
+        .unwrap_or_else(|_| panic!("{} did not answer {what} in time", receiver.member))
         .unwrap_or_else(|e| panic!("delivering {what} to {}: {e}", receiver.member));
     assert!(
         matches!(answer, DirectResponse::Rejected { .. }),

@@ -79,7 +79,7 @@ async fn a_broken_pull_resumes_from_verified_chunks() {
     let out = mmr.out_path("border-crossings.bin");
     let mut first_report = None;
     let mut reports = 0u32;
-    let result = pull::pull(
+    let second = pull::pull(
         mmr.ctx(),
         &id,
         Some(out.display().to_string()),
@@ -87,9 +87,11 @@ async fn a_broken_pull_resumes_from_verified_chunks() {
             first_report.get_or_insert(done);
             reports += 1;
         },
-    )
-    .await
-    .unwrap_or_else(|e| panic!("the second pull failed: {e}"));
+    );
+    let result = tokio::time::timeout(DEADLINE, second)
+        .await
+        .expect("the second pull did not end in time")
+        .unwrap_or_else(|e| panic!("the second pull failed: {e}"));
     let first_report = first_report.expect("the second pull reported progress");
     assert!(
         first_report > 0,

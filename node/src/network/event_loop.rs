@@ -72,6 +72,7 @@ pub async fn start(
         streams,
         stats: Arc::new(Stats::default()),
         accepted_events: accepted_tx,
+        tasks: Arc::default(),
     };
     tokio::spawn(super::pull::serve(
         incoming,
@@ -215,8 +216,8 @@ impl EventLoop {
         tracing::debug!("network task stopped");
     }
 
-    fn me(&self) -> &MemberCode {
-        &self.home.member
+    fn me(&self) -> federation::Local {
+        federation::Local::of(&self.home)
     }
 
     fn redial(&mut self) {
@@ -380,7 +381,7 @@ impl EventLoop {
 
     fn on_gossip(&mut self, source: PeerId, id: gossipsub::MessageId, data: &[u8]) {
         let verdict = match wire::decode::<SignedStatement>(data, MAX_GOSSIP_LEN) {
-            Ok(statement) => federation::accept(&self.store, self.me(), &statement, Via::Gossip),
+            Ok(statement) => federation::accept(&self.store, &self.me(), &statement, Via::Gossip),
             Err(e) => Verdict::Rejected(format!("malformed gossip message: {e}")),
         };
         self.record(&verdict, "gossip");
@@ -432,16 +433,17 @@ impl EventLoop {
     ) {
         let store = self.store.clone();
         let commands = self.client.commands.clone();
+        let tasks = self.client.tasks.clone();
         match request {
             DirectRequest::Deliver(statement) => {
-                let verdict = federation::accept(&store, self.me(), &statement, Via::Direct(peer));
+                let verdict = federation::accept(&store, &self.me(), &statement, Via::Direct(peer));
                 self.record(&verdict, "direct");
                 let response = match verdict {
                     Verdict::Rejected(reason) => DirectResponse::Rejected { reason },
                     _ => DirectResponse::Ack,
                 };
                 // Acknowledge only what is on disk.
-                tokio::spawn(async move {
+                tasks.spawn(async move {
                     if let Err(e) = store.flush().await {
                         tracing::warn!(error = %e, "flush failed; not acknowledging");
                         return;
@@ -450,7 +452,7 @@ impl EventLoop {
                 });
             }
             DirectRequest::CatchUp { from } => {
-                tokio::spawn(async move {
+                tasks.spawn(async move {
                     let response = tokio::task::spawn_blocking(move || {
                         let requester = federation::member_of(&store, &peer);
                         catch_up_page(&store, requester.as_ref(), from)
@@ -464,7 +466,7 @@ impl EventLoop {
             }
             DirectRequest::Receipt(bytes) => {
                 let me = self.home.member.clone();
-                tokio::spawn(async move {
+                tasks.spawn(async move {
                     let response = match federation::accept_receipt(&store, &me, peer, &bytes) {
                         Ok(seq) => {
                             tracing::info!(%peer, entry = seq, "receipt stored");
@@ -490,8 +492,9 @@ impl EventLoop {
     fn spawn_catch_up(&self, peer: PeerId, member: MemberCode) {
         let client = self.client.clone();
         let store = self.store.clone();
-        let me = self.home.member.clone();
-        tokio::spawn(async move {
+        let me = self.me();
+        let tasks = self.client.tasks.clone();
+        tasks.spawn(async move {
             let mut from = 0u64;
             loop {
                 match client.request(peer, DirectRequest::CatchUp { from }).await {

@@ -102,6 +102,53 @@ impl Stats {
     }
 }
 
+/// Tasks that write to the store on the network's behalf (inbound requests, catch-up, content
+/// serving). Shutdown waits for them before the final flush, so nothing they wrote is lost.
+#[derive(Debug, Default)]
+pub struct Tasks {
+    live: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// Counts one live task; dropped when the task ends, however it ends.
+struct TaskGuard(Arc<Tasks>);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        if self.0.live.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl Tasks {
+    /// Spawns `task`, counting it until it ends.
+    pub fn spawn(self: &Arc<Self>, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.live.fetch_add(1, Ordering::SeqCst);
+        let guard = TaskGuard(self.clone());
+        tokio::spawn(async move {
+            let _guard = guard;
+            task.await;
+        });
+    }
+
+    /// Waits until no counted task runs, or `timeout` passes; returns whether they all ended.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.live.load(Ordering::SeqCst) == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return false;
+            }
+        }
+    }
+}
+
 /// A cloneable handle to the swarm task.
 #[derive(Clone)]
 pub struct Client {
@@ -111,6 +158,8 @@ pub struct Client {
     pub stats: Arc<Stats>,
     /// Fires whenever a statement is accepted, so waiters need not poll.
     pub accepted_events: broadcast::Sender<datapact_protocol::DatasetId>,
+    /// Store-writing tasks spawned for the network, awaited at shutdown.
+    pub tasks: Arc<Tasks>,
 }
 
 impl Client {

@@ -143,7 +143,7 @@ pub async fn pull(
                     let statement = SignedStatement::Announcement(signed.bytes().to_vec());
                     let verdict = federation::accept(
                         &ctx.store,
-                        &ctx.home.member,
+                        &federation::Local::of(&ctx.home),
                         &statement,
                         Via::Direct(owner_key.peer_id()),
                     );

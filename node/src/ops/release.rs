@@ -66,6 +66,14 @@ pub async fn release(ctx: &Context, req: ReleaseRequest) -> Result<DatasetInfo, 
         licence: non_empty(req.licence),
     };
     policy.validate()?;
+    if let Some(expires) = policy.expires_at
+        && expires <= now()
+    {
+        return Err(ReleaseError::Input(format!(
+            "--expires {} is in the past: nobody could ever pull this release",
+            datapact_protocol::time::format_unix(expires)
+        )));
+    }
     if req.title.trim().is_empty() {
         return Err(ReleaseError::Input("the title must not be empty".into()));
     }
