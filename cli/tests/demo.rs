@@ -1,0 +1,42 @@
+//! `datapact demo` is the README's first command: it must run start to finish, tell the story,
+//! and leave nothing behind.
+
+use std::process::Command;
+
+#[test]
+fn demo_runs_a_federation_and_cleans_up() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_datapact"))
+        .arg("demo")
+        // The demo's workspace goes under TMPDIR: keep it inside this test's own directory.
+        .env("TMPDIR", tmp.path())
+        .output()
+        .expect("run datapact demo");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "demo failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "THA/trafficking-victims@1",
+        "refused: denied: embargoed until",
+        "(the same answer as for a dataset that does not exist)",
+        "is now revoked",
+        "denied (denied: not in audience)",
+        "signed receipt",
+        "THA: ok",
+        "MMR: ok",
+        "AUS: ok",
+        "all audits clean",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .expect("read temp dir")
+        .collect();
+    assert!(left.is_empty(), "the demo left {left:?} behind");
+}
