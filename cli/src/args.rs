@@ -67,7 +67,10 @@ pub enum Command {
         json: JsonFlag,
     },
     /// Manage the roster: the members this node trusts
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  datapact members add MMR 12D3KooW... --addr /ip4/192.0.2.10/tcp/7470"
+    )]
     Members(MembersCommand),
     /// Store, sign and announce a file as a dataset
     #[command(
@@ -75,11 +78,13 @@ pub enum Command {
     )]
     Release(Box<ReleaseArgs>),
     /// List own and received datasets
+    #[command(after_help = "Example:\n  datapact datasets --json")]
     Datasets {
         #[command(flatten)]
         json: JsonFlag,
     },
     /// List what peers announced that this node may see
+    #[command(after_help = "Example:\n  datapact catalog")]
     Catalog {
         #[command(flatten)]
         json: JsonFlag,
@@ -133,6 +138,9 @@ pub enum Command {
         json: JsonFlag,
     },
     /// Re-verify every stored dataset and the access log
+    #[command(
+        after_help = "Example:\n  datapact audit --json   # exit 0 when everything holds, 1 otherwise"
+    )]
     Audit {
         /// Count revoked and expired datasets as failures
         #[arg(long)]
@@ -141,16 +149,19 @@ pub enum Command {
         json: JsonFlag,
     },
     /// Show the owner's access log
+    #[command(after_help = "Example:\n  datapact log | grep denied")]
     Log {
         #[command(flatten)]
         json: JsonFlag,
     },
     /// Show connected peers and their member codes
+    #[command(after_help = "Example:\n  datapact peers --json")]
     Peers {
         #[command(flatten)]
         json: JsonFlag,
     },
     /// Run a complete three-member federation on 127.0.0.1 in a temporary directory
+    #[command(after_help = "Example:\n  datapact demo")]
     Demo,
     /// Print a shell completion script
     #[command(
@@ -180,6 +191,7 @@ pub enum MembersCommand {
         json: JsonFlag,
     },
     /// Remove a member
+    #[command(after_help = "Example:\n  datapact members remove MMR")]
     Remove {
         /// Member code
         code: String,
@@ -187,6 +199,7 @@ pub enum MembersCommand {
         json: JsonFlag,
     },
     /// List the roster
+    #[command(after_help = "Example:\n  datapact members list --json")]
     List {
         #[command(flatten)]
         json: JsonFlag,

@@ -32,8 +32,24 @@ pub fn event_name(event: &LogEvent) -> &'static str {
     }
 }
 
-/// The whole log.
+/// The whole log. The newest entry is marked not intact when it was edited or entries after
+/// it were removed (the store keeps the newest entry's hash and the number ever written).
 pub fn list(ctx: &Context) -> Result<Vec<LogLine>, LogError> {
+    let mut lines = entries(ctx)?;
+    let written = ctx.store.log_len()?;
+    let head_ok = match (ctx.store.log_head()?, ctx.store.last_log_entry_hash()?) {
+        (Some(head), Some(last)) => head == last,
+        _ => true,
+    };
+    if let Some(last) = lines.last_mut()
+        && (written > last.seq || !head_ok)
+    {
+        last.intact = false;
+    }
+    Ok(lines)
+}
+
+fn entries(ctx: &Context) -> Result<Vec<LogLine>, LogError> {
     Ok(ctx
         .store
         .log()?
