@@ -11,7 +11,8 @@
 //! thread each, which timestamps every line as it arrives).
 //!
 //! `cargo bench -p datapact --bench propagation`; `DATAPACT_BENCH_RELEASES` sets the number of
-//! releases (default 100), `DATAPACT_BENCH_NODES` the number of daemons (default 10). Exits 1
+//! releases (default 100), `DATAPACT_BENCH_NODES` the number of daemons (default 10); under
+//! `cargo test --benches` the defaults are 5 releases and 3 daemons. Exits 1
 //! when the target is missed, 2 when the benchmark cannot run.
 
 use std::collections::HashMap;
@@ -37,6 +38,8 @@ const DEFAULT_RELEASES: u64 = 100;
 const NODES_VAR: &str = "DATAPACT_BENCH_NODES";
 /// Daemons when [`NODES_VAR`] is not set.
 const DEFAULT_NODES: u64 = 10;
+/// Releases and daemons when the variables are not set, under `cargo test`.
+const SMOKE: (u64, u64) = (5, 3);
 /// The p99 propagation time that must not be exceeded.
 const TARGET: Duration = Duration::from_secs(1);
 /// How long one announcement may take before its missing receivers are given up.
@@ -69,8 +72,13 @@ struct Sample {
 }
 
 fn run() -> anyhow::Result<bool> {
-    let releases = env_u64(RELEASES_VAR, DEFAULT_RELEASES)?.max(1) as usize;
-    let nodes = env_u64(NODES_VAR, DEFAULT_NODES)?.clamp(2, 100) as usize;
+    let (default_releases, default_nodes) = if bench_mode() {
+        (DEFAULT_RELEASES, DEFAULT_NODES)
+    } else {
+        SMOKE
+    };
+    let releases = env_u64(RELEASES_VAR, default_releases)?.max(1) as usize;
+    let nodes = env_u64(NODES_VAR, default_nodes)?.clamp(2, 100) as usize;
     let tmp = tempfile::Builder::new()
         .prefix("datapact-bench-propagation-")
         .tempdir()
@@ -228,6 +236,12 @@ fn run() -> anyhow::Result<bool> {
         ms(p99)
     );
     Ok(ok)
+}
+
+/// Whether `cargo bench` runs this program: it passes `--bench`. Under `cargo test --benches`
+/// (no `--bench`) the defaults shrink to a quick smoke run.
+fn bench_mode() -> bool {
+    std::env::args().any(|a| a == "--bench")
 }
 
 /// Member code of daemon `i`.

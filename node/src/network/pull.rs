@@ -4,6 +4,7 @@
 //! that survives restarts, so a later pull resumes from the verified chunks.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use datapact_protocol::digest::{chunk_count, chunk_len, chunk_root};
@@ -20,10 +21,11 @@ use libp2p::{PeerId, Stream};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::AsyncReadExt as _;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::federation;
 use crate::home::Home;
+use crate::store::blobs::PartialBlob;
 use crate::store::{LogEntry, LogEvent, Origin, Store, StoreError, now};
 
 /// Longest silence on a pull stream before it is given up.
@@ -340,7 +342,7 @@ pub async fn fetch(
         ));
     }
     let from_chunk = if known.is_some() { from_chunk } else { 0 };
-    let mut partial = store
+    let partial = store
         .blobs()
         .partial(&a.sha256, from_chunk.saturating_mul(CHUNK_SIZE))
         .map_err(StoreError::Io)?;
@@ -355,27 +357,344 @@ pub async fn fetch(
         });
     }
     let total = chunks.len() as u64;
-    let mut buf = vec![0u8; CHUNK_SIZE as usize];
-    progress(partial.len(), a.size);
+    let size = a.size;
+    progress(partial.len(), size);
+    // The network side (this task) and the disk side (a writer thread: verify, append,
+    // checkpoint fsync, commit) overlap, with at most PIPELINE_CHUNKS chunks in between.
+    let chunks = Arc::new(chunks);
+    let (written_tx, mut written) = mpsc::unbounded_channel();
+    let writer = Writer::spawn(partial, chunks.clone(), next, written_tx)?;
+    // What the writer reports: a checkpoint is recorded before the progress that passes it.
+    let mut on_written = |report: Written| -> Result<Option<Vec<u8>>, FetchError> {
+        match report {
+            Written::Chunk { buf, held, synced } => {
+                if let Some(n) = synced {
+                    store.set_transfer(id, n)?;
+                }
+                progress(held, size);
+                Ok(Some(buf))
+            }
+            Written::Committed => Ok(None),
+            Written::Failed(WriteFailure::Mismatch(n)) => Err(FetchError::Verification(format!(
+                "chunk {n} does not match its digest"
+            ))),
+            Written::Failed(WriteFailure::Io(e)) => Err(StoreError::Io(e).into()),
+        }
+    };
+    let mut committed = false;
+    let mut free: Vec<Vec<u8>> = Vec::new();
+    let mut allocated = 0;
     while next < total {
-        let len = chunk_len(a.size, next) as usize;
+        while let Ok(report) = written.try_recv() {
+            match on_written(report)? {
+                Some(buf) => free.push(buf),
+                None => committed = true,
+            }
+        }
+        let mut buf = match free.pop() {
+            Some(buf) => buf,
+            None if allocated < PIPELINE_CHUNKS => {
+                allocated += 1;
+                vec![0u8; CHUNK_SIZE as usize]
+            }
+            None => match written.recv().await {
+                Some(report) => match on_written(report)? {
+                    Some(buf) => buf,
+                    None => {
+                        committed = true;
+                        break;
+                    }
+                },
+                None => break,
+            },
+        };
+        let len = chunk_len(size, next) as usize;
         with_timeout(stream.read_exact(&mut buf[..len]))
             .await
             .map_err(StreamError::Io)?;
-        let piece = &buf[..len];
-        if Digest::of(piece) != chunks[next as usize] {
-            return Err(verify(format!("chunk {next} does not match its digest")));
+        if !writer.send(Piece { buf, len }).await {
+            // The writer stopped; its last report says why.
+            break;
         }
-        partial.append(piece).map_err(StoreError::Io)?;
         next += 1;
-        if next.is_multiple_of(CHECKPOINT_CHUNKS) {
-            partial.sync().map_err(StoreError::Io)?;
-            store.set_transfer(id, next)?;
-        }
-        progress(partial.len(), a.size);
     }
-    partial.commit().map_err(StoreError::Io)?;
+    while !committed {
+        match written.recv().await {
+            Some(report) => committed = on_written(report)?.is_none(),
+            None => {
+                return Err(StoreError::Io(std::io::Error::other(
+                    "the pull's disk writer stopped unexpectedly",
+                ))
+                .into());
+            }
+        }
+    }
+    writer.finish();
     store.put_chunks(&a.sha256, &chunks)?;
     store.clear_transfer(id)?;
     Ok(Fetched::Done(Box::new(signed)))
+}
+
+/// Chunks in memory between the network and the disk writer of one pull, each of
+/// [`CHUNK_SIZE`] bytes: the requester's memory stays bounded whatever the dataset size.
+pub const PIPELINE_CHUNKS: usize = 8;
+
+/// A received chunk on its way to the writer thread, not yet verified.
+struct Piece {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+/// What the writer thread reports, in order.
+enum Written {
+    /// A chunk was verified and appended; its buffer comes back for reuse. `held` is the
+    /// partial content's length; `synced` the number of chunks made durable, when this chunk
+    /// completed a checkpoint.
+    Chunk {
+        buf: Vec<u8>,
+        held: u64,
+        synced: Option<u64>,
+    },
+    /// Every chunk is appended and the content is committed under its digest.
+    Committed,
+    /// The writer stopped.
+    Failed(WriteFailure),
+}
+
+/// Why the writer thread stopped.
+enum WriteFailure {
+    /// This chunk does not match its digest; nothing of it was written.
+    Mismatch(u64),
+    /// The disk failed.
+    Io(std::io::Error),
+}
+
+/// The disk side of a pull: a thread that verifies each chunk against its digest, appends it
+/// to the partial content, fsyncs every [`CHECKPOINT_CHUNKS`] chunks and commits at the end.
+///
+/// Dropping it (the pull failed or was cancelled) stops the thread and waits for it, so no
+/// write to the partial file can outlive the pull that owns it: the next pull of the same
+/// content may truncate that file. The wait is at most one append or one fsync.
+struct Writer {
+    pieces: Option<mpsc::Sender<Piece>>,
+    cancel: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Starts the thread on `partial`, which holds the first `next` of the `chunks`.
+    fn spawn(
+        partial: PartialBlob,
+        chunks: Arc<Vec<Digest>>,
+        next: u64,
+        reports: mpsc::UnboundedSender<Written>,
+    ) -> Result<Self, StoreError> {
+        let (pieces, received) = mpsc::channel(PIPELINE_CHUNKS);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let stop = cancel.clone();
+        let thread = std::thread::Builder::new()
+            .name("datapact-pull-writer".into())
+            .spawn(move || write_chunks(partial, &chunks, next, received, &reports, &stop))
+            .map_err(StoreError::Io)?;
+        Ok(Self {
+            pieces: Some(pieces),
+            cancel,
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands a chunk to the thread; false if the thread has stopped.
+    async fn send(&self, piece: Piece) -> bool {
+        match &self.pieces {
+            Some(p) => p.send(piece).await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// Waits for the thread, which has reported that it committed (so this is immediate).
+    fn finish(mut self) {
+        self.pieces = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.pieces = None;
+        self.cancel.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The writer thread's loop; see [`Writer`].
+fn write_chunks(
+    mut partial: PartialBlob,
+    chunks: &[Digest],
+    mut next: u64,
+    mut pieces: mpsc::Receiver<Piece>,
+    reports: &mpsc::UnboundedSender<Written>,
+    cancel: &AtomicBool,
+) {
+    let cancelled = || cancel.load(Ordering::SeqCst);
+    let total = chunks.len() as u64;
+    while next < total {
+        let Some(piece) = pieces.blocking_recv() else {
+            return;
+        };
+        let data = &piece.buf[..piece.len];
+        if Digest::of(data) != chunks[next as usize] {
+            let _ = reports.send(Written::Failed(WriteFailure::Mismatch(next)));
+            return;
+        }
+        if cancelled() {
+            return;
+        }
+        if let Err(e) = partial.append(data) {
+            let _ = reports.send(Written::Failed(WriteFailure::Io(e)));
+            return;
+        }
+        next += 1;
+        let mut synced = None;
+        if next.is_multiple_of(CHECKPOINT_CHUNKS) {
+            if cancelled() {
+                return;
+            }
+            if let Err(e) = partial.sync() {
+                let _ = reports.send(Written::Failed(WriteFailure::Io(e)));
+                return;
+            }
+            synced = Some(next);
+        }
+        let report = Written::Chunk {
+            buf: piece.buf,
+            held: partial.len(),
+            synced,
+        };
+        if reports.send(report).is_err() {
+            return;
+        }
+    }
+    if cancelled() {
+        return;
+    }
+    let _ = reports.send(match partial.commit() {
+        Ok(()) => Written::Committed,
+        Err(e) => Written::Failed(WriteFailure::Io(e)),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use datapact_protocol::ContentHasher;
+
+    use super::*;
+    use crate::store::blobs::Blobs;
+
+    /// `chunks` chunks of pseudo-random content (the last one shorter) and their digests.
+    fn content(chunks: usize) -> (Vec<u8>, Digest, Vec<Digest>) {
+        let len = chunks * CHUNK_SIZE as usize - 1000;
+        let data: Vec<u8> = (0..len).map(|i| (i * 31 % 253) as u8).collect();
+        let mut hasher = ContentHasher::new();
+        hasher.update(&data);
+        let digest = hasher.finish();
+        (data, digest.sha256, digest.chunks)
+    }
+
+    fn start(
+        blobs: &Blobs,
+        sha: &Digest,
+        chunks: &[Digest],
+    ) -> (Writer, mpsc::UnboundedReceiver<Written>) {
+        let partial = blobs.partial(sha, 0).unwrap();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let writer = Writer::spawn(partial, Arc::new(chunks.to_vec()), 0, tx).unwrap();
+        (writer, rx)
+    }
+
+    fn piece(data: &[u8], index: usize) -> Piece {
+        let start = index * CHUNK_SIZE as usize;
+        let end = (start + CHUNK_SIZE as usize).min(data.len());
+        Piece {
+            buf: data[start..end].to_vec(),
+            len: end - start,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_writer_appends_verified_chunks_and_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::open(dir.path()).unwrap();
+        let (data, sha, chunks) = content(3);
+        let (writer, mut reports) = start(&blobs, &sha, &chunks);
+        for i in 0..chunks.len() {
+            assert!(writer.send(piece(&data, i)).await);
+        }
+        let mut held = Vec::new();
+        loop {
+            match reports.recv().await.expect("a report") {
+                Written::Chunk {
+                    held: h, synced, ..
+                } => {
+                    assert_eq!(synced, None, "no checkpoint within 3 chunks");
+                    held.push(h);
+                }
+                Written::Committed => break,
+                Written::Failed(_) => panic!("the writer failed"),
+            }
+        }
+        writer.finish();
+        let one = CHUNK_SIZE;
+        assert_eq!(held, vec![one, 2 * one, data.len() as u64]);
+        assert!(blobs.contains(&sha));
+        assert_eq!(
+            std::fs::read(dir.path().join(sha.to_string())).unwrap(),
+            data
+        );
+    }
+
+    #[tokio::test]
+    async fn the_writer_refuses_a_chunk_that_does_not_match() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::open(dir.path()).unwrap();
+        let (data, sha, chunks) = content(3);
+        let (writer, mut reports) = start(&blobs, &sha, &chunks);
+        assert!(writer.send(piece(&data, 0)).await);
+        let mut bad = piece(&data, 1);
+        bad.buf[10] ^= 1;
+        assert!(writer.send(bad).await);
+        assert!(matches!(
+            reports.recv().await,
+            Some(Written::Chunk { held, .. }) if held == CHUNK_SIZE
+        ));
+        assert!(matches!(
+            reports.recv().await,
+            Some(Written::Failed(WriteFailure::Mismatch(1)))
+        ));
+        drop(writer);
+        assert!(!blobs.contains(&sha));
+        // Only the verified chunk is in the partial file.
+        let partial = blobs.partial(&sha, u64::MAX).unwrap();
+        assert_eq!(partial.len(), CHUNK_SIZE);
+    }
+
+    #[tokio::test]
+    async fn dropping_the_writer_stops_it_before_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::open(dir.path()).unwrap();
+        let (data, sha, chunks) = content(3);
+        let (writer, mut reports) = start(&blobs, &sha, &chunks);
+        assert!(writer.send(piece(&data, 0)).await);
+        drop(writer);
+        // The thread is gone: its report channel is closed once drained.
+        while let Some(report) = reports.recv().await {
+            assert!(matches!(report, Written::Chunk { .. }));
+        }
+        assert!(!blobs.contains(&sha));
+    }
 }
