@@ -78,6 +78,7 @@ pub async fn start(
         incoming,
         home.clone(),
         store.clone(),
+        client.tasks.clone(),
         shutdown.subscribe(),
     ));
     let event_loop = EventLoop {

@@ -79,16 +79,23 @@ pub(crate) async fn serve(
     mut incoming: libp2p_stream::IncomingStreams,
     home: Arc<Home>,
     store: Arc<Store>,
+    tasks: Arc<super::Tasks>,
     mut shutdown: broadcast::Receiver<()>,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SERVES));
     loop {
         tokio::select! {
             next = incoming.next() => match next {
                 Some((peer, stream)) => {
                     let home = home.clone();
                     let store = store.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = serve_one(&home, &store, peer, stream).await {
+                    let slot = slots.clone().try_acquire_owned().ok();
+                    tasks.spawn(async move {
+                        let result = match slot {
+                            Some(_slot) => serve_one(&home, &store, peer, stream).await,
+                            None => refuse_busy(stream).await,
+                        };
+                        if let Err(e) = result {
                             tracing::debug!(%peer, error = %e, "pull stream ended early");
                         }
                     });
@@ -98,6 +105,21 @@ pub(crate) async fn serve(
             _ = shutdown.recv() => break,
         }
     }
+}
+
+/// Pull streams served at once; a request beyond that is told to come back later, so a crowd
+/// of requesters cannot exhaust the owner's memory or file handles.
+pub const MAX_CONCURRENT_SERVES: usize = 32;
+
+async fn refuse_busy(mut stream: Stream) -> Result<(), StreamError> {
+    let _: PullRequest = read_frame(&mut stream, MAX_PULL_REQUEST_LEN).await?;
+    write_frame(
+        &mut stream,
+        &PullResponse::Denied {
+            reason: "denied: the owner is busy serving other pulls; try again later".into(),
+        },
+    )
+    .await
 }
 
 /// The owner's decision on one request, before anything is sent.
