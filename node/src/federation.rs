@@ -250,52 +250,71 @@ pub fn member_of(store: &Store, peer: &PeerId) -> Option<MemberCode> {
         .and_then(|e| MemberCode::new(&e.member).ok())
 }
 
-/// Checks a receipt sent by `peer` for one of our datasets and attaches it to the access-log
-/// entry of the pull it acknowledges; returns that entry's sequence number.
+/// The one answer to a receipt that is not accepted, whatever the reason: a receipt must not
+/// tell a stranger whether some dataset exists.
+pub const RECEIPT_NOT_ACCEPTED: &str = "receipt not accepted";
+
+/// Checks a receipt sent by `peer` and attaches it to the access-log entry of the granted pull
+/// it acknowledges; returns that entry's sequence number. Only a peer we granted a pull of that
+/// dataset gets past the first check, so the dataset is read only for those already allowed
+/// to know it.
 pub fn accept_receipt(
     store: &Store,
     me: &MemberCode,
     peer: PeerId,
     bytes: &[u8],
 ) -> Result<u64, String> {
-    let signed = SignedReceipt::decode(bytes).map_err(|e| format!("invalid receipt: {e}"))?;
-    let key = PublicKey::from_peer_id(&peer).map_err(|e| e.to_string())?;
+    let refuse = |why: &str| {
+        tracing::debug!(%peer, why, "receipt refused");
+        RECEIPT_NOT_ACCEPTED.to_owned()
+    };
+    let signed = SignedReceipt::decode(bytes).map_err(|e| refuse(&e.to_string()))?;
+    let key = PublicKey::from_peer_id(&peer).map_err(|e| refuse(&e.to_string()))?;
     signed
         .check_signer(&key)
-        .map_err(|_| "the receipt is not signed by the peer that sent it".to_owned())?;
+        .map_err(|_| refuse("not signed by the sending peer"))?;
     let r = signed.body();
     if r.dataset.owner != *me {
-        return Err(format!("{} is not one of our datasets", r.dataset));
+        return Err(refuse("not one of our datasets"));
     }
-    match member_of(store, &peer) {
-        Some(m) if m == r.receiver => {}
-        // A peer outside the roster may pull public data; its receipt names whatever it likes,
-        // so only the key is checked.
-        None => {}
-        Some(m) => {
-            return Err(format!(
-                "the receipt names {} but the peer is {m}",
-                r.receiver
-            ));
-        }
+    let seq = store
+        .pull_awaiting_receipt(&peer.to_string(), &r.dataset.to_string())
+        .map_err(|e| refuse(&e.to_string()))?
+        .ok_or_else(|| refuse("no granted pull awaits this receipt"))?;
+    if let Some(m) = member_of(store, &peer)
+        && m != r.receiver
+    {
+        return Err(refuse("the receipt names another member"));
     }
-    let record = store
+    let announced = store
         .dataset(&r.dataset)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("{} not found", r.dataset))?;
-    let announced = record.announcement().map_err(|e| e.to_string())?;
+        .map_err(|e| refuse(&e.to_string()))?
+        .and_then(|record| record.announcement().ok())
+        .ok_or_else(|| refuse("dataset gone"))?;
     if announced.body().sha256 != r.sha256 {
-        return Err("the receipt's digest is not the dataset's".into());
+        return Err(refuse("digest differs"));
     }
     store
-        .attach_receipt(&peer.to_string(), &r.dataset.to_string(), bytes)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| {
-            format!(
-                "no granted pull of {} by this peer awaits a receipt",
-                r.dataset
-            )
-        })
+        .attach_receipt(seq, bytes)
+        .map_err(|e| refuse(&e.to_string()))?;
+    Ok(seq)
+}
+
+/// Whether `peer` may still receive `statement` (one of ours): its roster entry may have been
+/// removed, or the release's audience may not include it.
+pub fn may_receive(store: &Store, peer: &PeerId, statement: &SignedStatement) -> bool {
+    let member = member_of(store, peer);
+    let audience = match statement {
+        SignedStatement::Announcement(bytes) => SignedAnnouncement::decode(bytes)
+            .ok()
+            .map(|a| a.body().policy.audience.clone()),
+        SignedStatement::Revocation(bytes) => SignedRevocation::decode(bytes)
+            .ok()
+            .and_then(|r| store.dataset(&r.body().id()).ok().flatten())
+            .and_then(|record| record.announcement().ok())
+            .map(|a| a.body().policy.audience.clone()),
+    };
+    audience.is_some_and(|a| a.admits(member.as_ref()))
 }
 
 /// How far in the future a signed timestamp may lie before we say a clock is off.

@@ -30,6 +30,8 @@ pub const COSE_SIGN1_TAG: u64 = 18;
 pub const ALG_EDDSA: i64 = -8;
 /// Header label of the algorithm.
 pub const LABEL_ALG: i64 = 1;
+/// Header label of the critical-parameters list.
+pub const LABEL_CRIT: i64 = 2;
 /// Header label of the content type.
 pub const LABEL_CONTENT_TYPE: i64 = 3;
 /// Header label of the key id.
@@ -170,6 +172,8 @@ fn check_protected(protected: &[u8], content_type: &'static str) -> Result<Publi
             LABEL_ALG => &mut alg,
             LABEL_CONTENT_TYPE => &mut ctype,
             LABEL_KID => &mut kid,
+            // `crit` lists labels the verifier must understand; we understand none beyond ours.
+            LABEL_CRIT => return Err(shape("critical header parameters are not supported").into()),
             // RFC 9052 lets unknown labels pass unless marked critical; we sign none, and a
             // stranger's extra labels do not change what the signature covers.
             _ => continue,

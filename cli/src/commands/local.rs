@@ -83,7 +83,8 @@ pub fn verify(bundle: &Path, signer: Option<&str>, json: bool) -> anyhow::Result
         output::json(&report)?;
     } else if report.ok {
         output::lines("ok")?;
-    } else {
+    }
+    if !report.ok {
         eprintln!(
             "error: verification failed: {}",
             report.problem.as_deref().unwrap_or("unknown problem")

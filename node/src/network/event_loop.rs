@@ -92,6 +92,7 @@ pub async fn start(
         pending: HashMap::new(),
         connected: HashMap::new(),
         backoff: HashMap::new(),
+        inbound: Arc::new(tokio::sync::Semaphore::new(MAX_INBOUND_WORK)),
     };
     let task = tokio::spawn(event_loop.run(shutdown.subscribe()));
     Ok((client, task))
@@ -197,7 +198,14 @@ struct EventLoop {
     connected: HashMap<PeerId, Vec<Multiaddr>>,
     /// When each unreachable member may be dialled again, and the current delay.
     backoff: HashMap<PeerId, (Instant, Duration)>,
+    /// Bounds the store and signature work done at once for inbound messages (gossip,
+    /// deliveries, catch-up answers, receipts), so a flood queues instead of crowding out
+    /// the node's own work.
+    inbound: Arc<tokio::sync::Semaphore>,
 }
+
+/// Inbound messages processed at once.
+const MAX_INBOUND_WORK: usize = 4;
 
 impl EventLoop {
     async fn run(mut self, mut shutdown: broadcast::Receiver<()>) {
@@ -296,6 +304,16 @@ impl EventLoop {
                     tracing::debug!("peer left before our answer");
                 }
             }
+            Command::Validated {
+                message_id,
+                source,
+                acceptance,
+            } => {
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&message_id, &source, acceptance);
+            }
             Command::Peers { reply } => {
                 let peers = self
                     .connected
@@ -370,31 +388,46 @@ impl EventLoop {
                 propagation_source,
                 message_id,
                 message,
-            })) => self.on_gossip(propagation_source, message_id, &message.data),
+            })) => self.on_gossip(propagation_source, message_id, message.data),
             SwarmEvent::Behaviour(BehaviourEvent::Direct(event)) => self.on_direct(event),
             _ => {}
         }
     }
 
-    fn record(&self, verdict: &Verdict, from: &str) {
-        self.client.note(verdict, from);
-    }
-
-    fn on_gossip(&mut self, source: PeerId, id: gossipsub::MessageId, data: &[u8]) {
-        let verdict = match wire::decode::<SignedStatement>(data, MAX_GOSSIP_LEN) {
-            Ok(statement) => federation::accept(&self.store, &self.me(), &statement, Via::Gossip),
-            Err(e) => Verdict::Rejected(format!("malformed gossip message: {e}")),
-        };
-        self.record(&verdict, "gossip");
-        let acceptance = match verdict {
-            Verdict::Accepted(_) => gossipsub::MessageAcceptance::Accept,
-            Verdict::Known => gossipsub::MessageAcceptance::Ignore,
-            Verdict::Rejected(_) => gossipsub::MessageAcceptance::Reject,
-        };
-        self.swarm
-            .behaviour_mut()
-            .gossipsub
-            .report_message_validation_result(&id, &source, acceptance);
+    fn on_gossip(&mut self, source: PeerId, message_id: gossipsub::MessageId, data: Vec<u8>) {
+        // Verification and the store run off the swarm task; the verdict comes back as a
+        // command, and gossipsub holds the message (unforwarded) until then.
+        let store = self.store.clone();
+        let me = self.me();
+        let client = self.client.clone();
+        let work = self.inbound.clone();
+        self.client.tasks.spawn(async move {
+            let Ok(_permit) = work.acquire_owned().await else {
+                return;
+            };
+            let verdict = tokio::task::spawn_blocking(move || {
+                match wire::decode::<SignedStatement>(&data, MAX_GOSSIP_LEN) {
+                    Ok(statement) => federation::accept(&store, &me, &statement, Via::Gossip),
+                    Err(e) => Verdict::Rejected(format!("malformed gossip message: {e}")),
+                }
+            })
+            .await
+            .unwrap_or_else(|e| Verdict::Rejected(format!("validation failed: {e}")));
+            client.note(&verdict, "gossip");
+            let acceptance = match verdict {
+                Verdict::Accepted(_) => gossipsub::MessageAcceptance::Accept,
+                Verdict::Known => gossipsub::MessageAcceptance::Ignore,
+                Verdict::Rejected(_) => gossipsub::MessageAcceptance::Reject,
+            };
+            let _ = client
+                .commands
+                .send(Command::Validated {
+                    message_id,
+                    source,
+                    acceptance,
+                })
+                .await;
+        });
     }
 
     fn on_direct(&mut self, event: request_response::Event<DirectRequest, DirectResponse>) {
@@ -435,25 +468,42 @@ impl EventLoop {
         let store = self.store.clone();
         let commands = self.client.commands.clone();
         let tasks = self.client.tasks.clone();
+        let work = self.inbound.clone();
         match request {
             DirectRequest::Deliver(statement) => {
-                let verdict = federation::accept(&store, &self.me(), &statement, Via::Direct(peer));
-                self.record(&verdict, "direct");
-                let response = match verdict {
-                    Verdict::Rejected(reason) => DirectResponse::Rejected { reason },
-                    _ => DirectResponse::Ack,
-                };
-                // Acknowledge only what is on disk.
+                let me = self.me();
+                let client = self.client.clone();
                 tasks.spawn(async move {
-                    if let Err(e) = store.flush().await {
-                        tracing::warn!(error = %e, "flush failed; not acknowledging");
+                    let Ok(_permit) = work.acquire_owned().await else {
                         return;
-                    }
+                    };
+                    let checked = store.clone();
+                    let verdict = tokio::task::spawn_blocking(move || {
+                        federation::accept(&checked, &me, &statement, Via::Direct(peer))
+                    })
+                    .await
+                    .unwrap_or_else(|e| Verdict::Rejected(format!("validation failed: {e}")));
+                    client.note(&verdict, "direct");
+                    let response = match verdict {
+                        Verdict::Rejected(reason) => DirectResponse::Rejected { reason },
+                        Verdict::Known => DirectResponse::Ack,
+                        // Acknowledge only what is on disk.
+                        Verdict::Accepted(_) => match store.flush().await {
+                            Ok(()) => DirectResponse::Ack,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "flush failed; not acknowledging");
+                                return;
+                            }
+                        },
+                    };
                     let _ = commands.send(Command::Respond { channel, response }).await;
                 });
             }
             DirectRequest::CatchUp { from } => {
                 tasks.spawn(async move {
+                    let Ok(_permit) = work.acquire_owned().await else {
+                        return;
+                    };
                     let response = tokio::task::spawn_blocking(move || {
                         let requester = federation::member_of(&store, &peer);
                         catch_up_page(&store, requester.as_ref(), from)
@@ -468,7 +518,16 @@ impl EventLoop {
             DirectRequest::Receipt(bytes) => {
                 let me = self.home.member.clone();
                 tasks.spawn(async move {
-                    let response = match federation::accept_receipt(&store, &me, peer, &bytes) {
+                    let Ok(_permit) = work.acquire_owned().await else {
+                        return;
+                    };
+                    let checked = store.clone();
+                    let result = tokio::task::spawn_blocking(move || {
+                        federation::accept_receipt(&checked, &me, peer, &bytes)
+                    })
+                    .await
+                    .unwrap_or_else(|_| Err(federation::RECEIPT_NOT_ACCEPTED.to_owned()));
+                    let response = match result {
                         Ok(seq) => {
                             tracing::info!(%peer, entry = seq, "receipt stored");
                             match store.flush().await {
@@ -478,10 +537,7 @@ impl EventLoop {
                                 },
                             }
                         }
-                        Err(reason) => {
-                            tracing::debug!(%peer, %reason, "receipt rejected");
-                            DirectResponse::Rejected { reason }
-                        }
+                        Err(reason) => DirectResponse::Rejected { reason },
                     };
                     let _ = commands.send(Command::Respond { channel, response }).await;
                 });

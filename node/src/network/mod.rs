@@ -57,6 +57,7 @@ pub struct ConnectedPeer {
 }
 
 /// What the rest of the node can ask the swarm task.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Command {
     /// Publish a `public` statement on gossip.
     Publish {
@@ -73,6 +74,12 @@ pub(crate) enum Command {
     Respond {
         channel: libp2p::request_response::ResponseChannel<DirectResponse>,
         response: DirectResponse,
+    },
+    /// The verdict on a gossip message, reached off the swarm task.
+    Validated {
+        message_id: libp2p::gossipsub::MessageId,
+        source: PeerId,
+        acceptance: libp2p::gossipsub::MessageAcceptance,
     },
     /// The connected peers.
     Peers {

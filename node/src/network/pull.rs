@@ -208,10 +208,21 @@ async fn serve_one(
     let mut entry = LogEntry::new(LogEvent::Pull, now());
     entry.peer = Some(peer.to_string());
     entry.member = requester.as_ref().map(ToString::to_string);
-    entry.dataset = Some(request.id.chars().take(100).collect());
+    // The requester's text goes into the log only as a well-formed id: no control characters
+    // or lookalike rows in `datapact log`.
+    let asked = match request.id.parse::<DatasetId>() {
+        Ok(id) => id.to_string(),
+        Err(_) => "(malformed id)".to_owned(),
+    };
+    entry.dataset = Some(asked.clone());
     entry.granted = Some(granted);
     entry.reason = reason;
-    if let Err(e) = store.append_log(entry) {
+    let logged = match store.append_log(entry) {
+        // Durable before the requester hears anything.
+        Ok(_) => store.flush().await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = logged {
         tracing::warn!(error = %e, "cannot write the access log; refusing the pull");
         write_frame(
             &mut stream,
@@ -222,7 +233,7 @@ async fn serve_one(
         .await?;
         return Ok(());
     }
-    tracing::info!(%peer, member = ?requester, dataset = %request.id, granted, "pull request");
+    tracing::info!(%peer, member = ?requester, dataset = %asked, granted, "pull request");
     match answer {
         Answer::NotFound => write_frame(&mut stream, &PullResponse::NotFound).await,
         Answer::Denied(reason) => {
@@ -363,11 +374,25 @@ pub async fn fetch(
             "chunk digests do not match the signed chunk root".into(),
         ));
     }
+    if store.blobs().contains(&a.sha256) {
+        // The same content is already here (another version or dataset with identical bytes):
+        // the owner granted the pull, and nothing needs to travel.
+        store.put_chunks(&a.sha256, &chunks)?;
+        store.clear_transfer(id)?;
+        return Ok(Fetched::Done(Box::new(signed)));
+    }
+    // Recorded before any byte is written, so the blob is never taken for an orphan.
+    store.put_chunks(&a.sha256, &chunks)?;
     let from_chunk = if known.is_some() { from_chunk } else { 0 };
     let partial = store
         .blobs()
         .partial(&a.sha256, from_chunk.saturating_mul(CHUNK_SIZE))
-        .map_err(StoreError::Io)?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock => FetchError::Verification(
+                "the same content is being pulled right now (another dataset id); try again when it is done".into(),
+            ),
+            _ => StoreError::Io(e).into(),
+        })?;
     // The partial file may be shorter than the record says if it was removed by hand.
     let mut next = partial.len() / CHUNK_SIZE;
     if next != from_chunk {
@@ -452,7 +477,6 @@ pub async fn fetch(
         }
     }
     writer.finish();
-    store.put_chunks(&a.sha256, &chunks)?;
     store.clear_transfer(id)?;
     Ok(Fetched::Done(Box::new(signed)))
 }

@@ -56,16 +56,27 @@ pub fn deliver_backlog(ctx: &Context, member: &MemberCode, peer: PeerId) {
 /// Delivers `statements` to `peer` in order, each retried until acknowledged.
 fn deliver(ctx: &Context, peer: PeerId, statements: Vec<SignedStatement>) {
     let network = ctx.network.clone();
+    let store = ctx.store.clone();
     tokio::spawn(async move {
         for statement in statements {
-            deliver_one(&network, peer, statement).await;
+            deliver_one(&network, &store, peer, statement).await;
         }
     });
 }
 
-async fn deliver_one(network: &crate::network::Client, peer: PeerId, statement: SignedStatement) {
+async fn deliver_one(
+    network: &crate::network::Client,
+    store: &crate::store::Store,
+    peer: PeerId,
+    statement: SignedStatement,
+) {
     let mut delay = FIRST_RETRY_DELAY;
     for _ in 0..MAX_ATTEMPTS {
+        // The roster may have changed since the release: a removed member gets nothing more.
+        if !federation::may_receive(store, &peer, &statement) {
+            tracing::debug!(%peer, "no longer in the audience; delivery dropped");
+            return;
+        }
         match network
             .request(peer, DirectRequest::Deliver(statement.clone()))
             .await

@@ -4,10 +4,12 @@
 //! sled holds the state; content lives here because sled 0.34 writes large values slowly and
 //! with several times their size on disk (measured in DESIGN.md section 3).
 
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use datapact_protocol::sdmx::{SdmxError, SdmxSummary, SdmxValidator, looks_like_sdmx};
 use datapact_protocol::{ContentDigest, ContentHasher, Digest};
@@ -56,6 +58,8 @@ pub struct Imported {
 pub struct Blobs {
     root: PathBuf,
     tmp: PathBuf,
+    /// Contents with an open [`PartialBlob`].
+    partials: Arc<Mutex<HashSet<Digest>>>,
 }
 
 /// Distinguishes temp files of concurrent writers in one process.
@@ -75,6 +79,7 @@ impl Blobs {
         Ok(Self {
             root: root.to_owned(),
             tmp,
+            partials: Arc::default(),
         })
     }
 
@@ -125,7 +130,10 @@ impl Blobs {
 
     /// Opens (creating) the partial file of an unfinished pull of the content `sha256`,
     /// keeping its first `keep` bytes (the verified chunks) and dropping anything after them.
+    /// Fails with `WouldBlock` while another [`PartialBlob`] of the same content is open: two
+    /// pulls must never write one partial file.
     pub fn partial(&self, sha256: &Digest, keep: u64) -> io::Result<PartialBlob> {
+        let claim = PartialClaim::take(&self.partials, *sha256)?;
         let dir = self.root.join("partial");
         fs::create_dir_all(&dir)?;
         let path = dir.join(format!("{sha256}.part"));
@@ -146,6 +154,7 @@ impl Blobs {
             len: keep,
             root: self.root.clone(),
             target: *sha256,
+            _claim: claim,
         })
     }
 
@@ -260,6 +269,39 @@ impl Drop for BlobWriter {
     }
 }
 
+/// Marks a content as having an open partial file; released on drop.
+#[derive(Debug)]
+struct PartialClaim {
+    set: Arc<Mutex<HashSet<Digest>>>,
+    digest: Digest,
+}
+
+impl PartialClaim {
+    fn take(set: &Arc<Mutex<HashSet<Digest>>>, digest: Digest) -> io::Result<Self> {
+        let mut held = set
+            .lock()
+            .map_err(|_| io::Error::other("partial-file registry poisoned"))?;
+        if !held.insert(digest) {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "this content is already being pulled",
+            ));
+        }
+        Ok(Self {
+            set: set.clone(),
+            digest,
+        })
+    }
+}
+
+impl Drop for PartialClaim {
+    fn drop(&mut self) {
+        if let Ok(mut held) = self.set.lock() {
+            held.remove(&self.digest);
+        }
+    }
+}
+
 /// The content of an unfinished pull: verified chunks appended in order, kept across restarts
 /// (unlike temp files) so a later pull resumes from them.
 #[derive(Debug)]
@@ -269,6 +311,8 @@ pub struct PartialBlob {
     len: u64,
     root: PathBuf,
     target: Digest,
+    /// Held while this partial file is open.
+    _claim: PartialClaim,
 }
 
 impl PartialBlob {

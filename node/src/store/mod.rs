@@ -118,7 +118,12 @@ impl Store {
 
     /// Writes every change so far to disk. Call before acknowledging anything.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        // Not `flush_async`: in sled 0.34 concurrent async flushes can deadlock sled's own
+        // thread pool. A blocking flush on tokio's blocking pool cannot.
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("flush task failed: {e}")))??;
         Ok(())
     }
 
@@ -360,29 +365,31 @@ impl Store {
             .map_or(0, |v| records::seq_of(&v)))
     }
 
-    /// Attaches a receiver's receipt to the latest granted pull of `dataset` by `peer` that has
-    /// none yet; returns that entry's sequence number, or `None` if there is no such pull.
-    pub fn attach_receipt(
+    /// The latest granted pull of `dataset` by `peer` that has no receipt yet, if any.
+    pub fn pull_awaiting_receipt(
         &self,
         peer: &str,
         dataset: &str,
-        receipt: &[u8],
     ) -> Result<Option<u64>, StoreError> {
         for kv in self.log.iter().rev() {
             let (k, v) = kv?;
             let entry: LogEntry = records::decode(&v, MAX_RECORD_LEN)?;
-            let seq = records::seq_of(&k);
             if entry.event == LogEvent::Pull
                 && entry.granted == Some(true)
                 && entry.peer.as_deref() == Some(peer)
                 && entry.dataset.as_deref() == Some(dataset)
-                && !self.receipts.contains_key(k)?
+                && !self.receipts.contains_key(&k)?
             {
-                self.receipts.insert(seq.to_be_bytes(), receipt)?;
-                return Ok(Some(seq));
+                return Ok(Some(records::seq_of(&k)));
             }
         }
         Ok(None)
+    }
+
+    /// Attaches a receipt to access-log entry `seq`.
+    pub fn attach_receipt(&self, seq: u64, receipt: &[u8]) -> Result<(), StoreError> {
+        self.receipts.insert(seq.to_be_bytes(), receipt)?;
+        Ok(())
     }
 
     /// The receipt attached to access-log entry `seq`.
