@@ -17,10 +17,13 @@
 //! datasets (default 10000). Exits 1 when the target is missed, 2 when the benchmark cannot
 //! run.
 
-use std::fs::{self, File};
+#[path = "support/mod.rs"]
+mod support;
+
+use std::fs;
 use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, ExitCode, Output, Stdio};
+use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -32,8 +35,8 @@ use datapact_protocol::{
 };
 use serde_json::Value;
 
-/// The `datapact` binary under test.
-const DATAPACT: &str = env!("CARGO_BIN_EXE_datapact");
+use support::{Daemon, best, check, datapact, env_u64, list, temp_dir};
+
 /// Environment variable with the number of datasets.
 const COUNT_VAR: &str = "DATAPACT_BENCH_DATASETS";
 /// Number of datasets when [`COUNT_VAR`] is not set.
@@ -51,22 +54,12 @@ const ME: &str = "THA";
 const OWNER: &str = "MMR";
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+    support::exit_code(run())
 }
 
 fn run() -> anyhow::Result<bool> {
     let count = env_u64(COUNT_VAR, DEFAULT_COUNT)?;
-    let tmp = tempfile::Builder::new()
-        .prefix("datapact-bench-audit-")
-        .tempdir()
-        .context("creating the temp dir")?;
+    let tmp = temp_dir("datapact-bench-audit-")?;
     let dir = tmp.path().join("node");
     println!("datapact audit benchmark: {count} received datasets ({COUNT_VAR}={count})");
     println!("  temp dir {}", tmp.path().display());
@@ -87,7 +80,12 @@ fn run() -> anyhow::Result<bool> {
     );
 
     let started = Instant::now();
-    let daemon = Daemon::start(&dir, &tmp.path().join("daemon.log"))?;
+    // The daemon's default log format; ready once it answers `peers` (`id` answers without a
+    // daemon too).
+    let daemon = Daemon::builder(&dir, &tmp.path().join("daemon.log"), DEADLINE)
+        .default_log_format()
+        .ready_when_answering()
+        .start()?;
     println!("  daemon ready in {:.2} s", started.elapsed().as_secs_f64());
     let mut runs = Vec::new();
     let mut report_len = 0;
@@ -373,104 +371,4 @@ fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// Reads a non-negative integer from the environment, or `default`.
-fn env_u64(name: &str, default: u64) -> anyhow::Result<u64> {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .with_context(|| format!("{name}={v:?} is not a whole number")),
-        Err(_) => Ok(default),
-    }
-}
-
-fn best(runs: &[f64]) -> f64 {
-    runs.iter().copied().fold(f64::INFINITY, f64::min)
-}
-
-fn list(runs: &[f64]) -> String {
-    runs.iter()
-        .map(|s| format!("{s:.3}"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn check(out: &Output, what: &str) -> anyhow::Result<()> {
-    if !out.status.success() {
-        bail!(
-            "{what} failed ({}): {}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
-}
-
-/// `datapact --dir DIR`.
-fn datapact(dir: &Path) -> Command {
-    let mut cmd = Command::new(DATAPACT);
-    cmd.arg("--dir").arg(dir).env_remove("DATAPACT_DIR");
-    cmd
-}
-
-/// A running `datapact daemon`, stopped (SIGTERM, then SIGKILL) when dropped.
-struct Daemon {
-    child: Child,
-}
-
-impl Daemon {
-    /// Starts the daemon of `dir`, logging to `log`, and waits until it answers `peers` (`id`
-    /// answers without a daemon too).
-    fn start(dir: &Path, log: &Path) -> anyhow::Result<Self> {
-        let stderr = File::create(log)?;
-        let child = datapact(dir)
-            .arg("daemon")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .context("spawning the daemon")?;
-        let mut daemon = Daemon { child };
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = daemon.child.try_wait()? {
-                bail!(
-                    "the daemon exited ({status}): {}",
-                    fs::read_to_string(log).unwrap_or_default()
-                );
-            }
-            let out = datapact(dir)
-                .arg("peers")
-                .stdin(Stdio::null())
-                .output()
-                .context("running datapact peers")?;
-            if out.status.success() {
-                return Ok(daemon);
-            }
-            if Instant::now() > deadline {
-                bail!("the daemon did not answer within {DEADLINE:?}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + DEADLINE;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

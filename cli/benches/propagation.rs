@@ -15,21 +15,22 @@
 //! `cargo test --benches` the defaults are 5 releases and 3 daemons. Exits 1
 //! when the target is missed, 2 when the benchmark cannot run.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Output, Stdio};
+use std::process::{ExitCode, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use serde_json::Value;
 
-/// The `datapact` binary under test.
-const DATAPACT: &str = env!("CARGO_BIN_EXE_datapact");
+use support::{Daemon, bench_mode, check, datapact, datapact_ok, env_u64, init_node, temp_dir};
+
 /// Environment variable with the number of measured releases.
 const RELEASES_VAR: &str = "DATAPACT_BENCH_RELEASES";
 /// Releases when [`RELEASES_VAR`] is not set.
@@ -50,14 +51,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 const MEMBERS_EVERY: usize = 4;
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+    support::exit_code(run())
 }
 
 /// One measured release.
@@ -79,10 +73,7 @@ fn run() -> anyhow::Result<bool> {
     };
     let releases = env_u64(RELEASES_VAR, default_releases)?.max(1) as usize;
     let nodes = env_u64(NODES_VAR, default_nodes)?.clamp(2, 100) as usize;
-    let tmp = tempfile::Builder::new()
-        .prefix("datapact-bench-propagation-")
-        .tempdir()
-        .context("creating the temp dir")?;
+    let tmp = temp_dir("datapact-bench-propagation-")?;
     let root = tmp.path();
     println!(
         "datapact propagation benchmark: {nodes} daemons, {releases} releases ({NODES_VAR}={nodes}, {RELEASES_VAR}={releases})"
@@ -93,17 +84,8 @@ fn run() -> anyhow::Result<bool> {
     let mut daemons = Vec::new();
     for i in 0..nodes {
         let dir = root.join(format!("m{i:02}"));
-        datapact_ok(
-            &dir,
-            &[
-                "init",
-                "--member",
-                &member(i),
-                "--listen",
-                "/ip4/127.0.0.1/tcp/0",
-            ],
-        )?;
-        daemons.push(Daemon::start(i, &dir, accepts.clone())?);
+        init_node(&dir, &member(i))?;
+        daemons.push(start_daemon(i, &dir, accepts.clone())?);
     }
     let ids = daemons
         .iter()
@@ -114,14 +96,14 @@ fn run() -> anyhow::Result<bool> {
         for (j, (peer, addr)) in ids.iter().enumerate() {
             if i != j {
                 datapact_ok(
-                    &d.dir,
+                    d.dir(),
                     &["members", "add", &member(j), peer, "--addr", addr],
                 )?;
             }
         }
     }
-    for d in &mut daemons {
-        d.wait_connected(nodes - 1)?;
+    for d in &daemons {
+        wait_connected(d.dir(), nodes - 1)?;
     }
     println!(
         "  full mesh: every daemon connected to the {} others in {:.2} s after the rosters were set",
@@ -134,7 +116,7 @@ fn run() -> anyhow::Result<bool> {
     // Warm-up, not counted: one release of each kind must reach everyone.
     for (k, policy) in ["public", "members"].into_iter().enumerate() {
         let file = small_file(root, &format!("warm-{k}"), k)?;
-        let (id, _) = release(&owner.dir, &file, &format!("warm-{k}"), policy)?;
+        let (id, _) = release(owner.dir(), &file, &format!("warm-{k}"), policy)?;
         let missing = accepts.wait(&id, &receivers, Instant::now() + DEADLINE);
         if !missing.is_empty() {
             bail!(
@@ -156,7 +138,7 @@ fn run() -> anyhow::Result<bool> {
             "public"
         };
         let start = Instant::now();
-        let (id, command) = release(&owner.dir, file, &format!("r-{i:03}"), policy)?;
+        let (id, command) = release(owner.dir(), file, &format!("r-{i:03}"), policy)?;
         let missing = accepts.wait(&id, &receivers, start + GIVE_UP);
         let times = accepts.times(&id, &receivers);
         let since = |t: Instant| t.saturating_duration_since(start);
@@ -238,12 +220,6 @@ fn run() -> anyhow::Result<bool> {
     Ok(ok)
 }
 
-/// Whether `cargo bench` runs this program: it passes `--bench`. Under `cargo test --benches`
-/// (no `--bench`) the defaults shrink to a quick smoke run.
-fn bench_mode() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
-
 /// Member code of daemon `i`.
 fn member(i: usize) -> String {
     format!("M{i:02}")
@@ -274,17 +250,6 @@ fn percentile(values: &[Option<Duration>], p: f64) -> Option<Duration> {
     v.sort_by_key(|d| d.unwrap_or(Duration::MAX));
     let rank = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len());
     v[rank - 1]
-}
-
-/// Reads a non-negative integer from the environment, or `default`.
-fn env_u64(name: &str, default: u64) -> anyhow::Result<u64> {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .with_context(|| format!("{name}={v:?} is not a whole number")),
-        Err(_) => Ok(default),
-    }
 }
 
 /// A small CSV file, different for every `seq`.
@@ -328,36 +293,6 @@ fn release(
         .as_str()
         .with_context(|| format!("no id in {info}"))?;
     Ok((id.to_owned(), took))
-}
-
-fn check(out: &Output, what: &str) -> anyhow::Result<()> {
-    if !out.status.success() {
-        bail!(
-            "{what} failed ({}): {}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
-}
-
-/// `datapact --dir DIR`.
-fn datapact(dir: &Path) -> Command {
-    let mut cmd = Command::new(DATAPACT);
-    cmd.arg("--dir").arg(dir);
-    cmd
-}
-
-/// Runs `datapact --dir DIR ARGS...`; fails unless it exits 0; returns stdout.
-fn datapact_ok(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let out = datapact(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .context("running datapact")?;
-    check(&out, &format!("datapact {}", args.join(" ")))?;
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// When each daemon first logged `accepted` for each dataset id.
@@ -412,119 +347,37 @@ impl Accepts {
     }
 }
 
-/// A running `datapact daemon` whose JSON log is read by a thread that records every
-/// `accepted` line; stopped (SIGTERM, then SIGKILL) when dropped.
-struct Daemon {
-    child: Child,
-    dir: PathBuf,
-    reader: Option<JoinHandle<()>>,
+/// Starts daemon `index` of `dir`, whose JSON log on stderr is read by a thread that records
+/// every `accepted` line in `accepts` (and copies the log to `DIR.log`).
+fn start_daemon(index: usize, dir: &Path, accepts: Arc<Accepts>) -> anyhow::Result<Daemon> {
+    Daemon::builder(dir, &dir.with_extension("log"), DEADLINE)
+        .name(format!("daemon {}", member(index)))
+        .log_reader(move |stderr, log| read_log(index, stderr, log, &accepts))
+        .start()
 }
 
-impl Daemon {
-    fn start(index: usize, dir: &Path, accepts: Arc<Accepts>) -> anyhow::Result<Self> {
-        let log_path = dir.with_extension("log");
-        let mut child = datapact(dir)
-            .args(["daemon", "--log-format", "json"])
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("spawning the daemon")?;
-        let stderr = child.stderr.take().context("no stderr pipe")?;
-        let log = File::create(&log_path)?;
-        let reader = std::thread::spawn(move || read_log(index, stderr, log, &accepts));
-        let mut daemon = Daemon {
-            child,
-            dir: dir.to_owned(),
-            reader: Some(reader),
-        };
-        let socket = dir.join("control.sock");
-        let deadline = Instant::now() + DEADLINE;
-        while UnixStream::connect(&socket).is_err() {
-            if let Some(status) = daemon.child.try_wait()? {
-                bail!(
-                    "daemon {} exited ({status}): {}",
-                    member(index),
-                    fs::read_to_string(&log_path).unwrap_or_default()
-                );
-            }
-            if Instant::now() > deadline {
-                bail!("daemon {} did not open its control socket", member(index));
-            }
-            std::thread::sleep(Duration::from_millis(20));
+/// Waits until `peers --json` of the node at `dir` lists `count` distinct roster members.
+fn wait_connected(dir: &Path, count: usize) -> anyhow::Result<()> {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let peers: Value = serde_json::from_str(&datapact_ok(dir, &["peers", "--json"])?)?;
+        let mut members: Vec<&str> = peers
+            .as_array()
+            .map(|l| l.iter().filter_map(|p| p["member"].as_str()).collect())
+            .unwrap_or_default();
+        members.sort_unstable();
+        members.dedup();
+        if members.len() >= count {
+            return Ok(());
         }
-        Ok(daemon)
-    }
-
-    /// The PeerId and the actual TCP listen address, once the daemon has one.
-    fn identity(&self) -> anyhow::Result<(String, String)> {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let id: Value = serde_json::from_str(&datapact_ok(&self.dir, &["id", "--json"])?)?;
-            let addr = id["listen"].as_array().and_then(|l| {
-                l.iter()
-                    .filter_map(Value::as_str)
-                    .find(|a| a.contains("/tcp/") && !a.ends_with("/tcp/0"))
-            });
-            if let (Some(addr), Some(peer)) = (addr, id["peer_id"].as_str()) {
-                return Ok((peer.to_owned(), addr.to_owned()));
-            }
-            if Instant::now() > deadline {
-                bail!("the daemon reports no listen address: {id}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if Instant::now() > deadline {
+            bail!(
+                "{} is connected to {} members only: {peers}",
+                dir.display(),
+                members.len()
+            );
         }
-    }
-
-    /// Waits until `peers --json` lists `count` distinct roster members.
-    fn wait_connected(&mut self, count: usize) -> anyhow::Result<()> {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let peers: Value =
-                serde_json::from_str(&datapact_ok(&self.dir, &["peers", "--json"])?)?;
-            let mut members: Vec<&str> = peers
-                .as_array()
-                .map(|l| l.iter().filter_map(|p| p["member"].as_str()).collect())
-                .unwrap_or_default();
-            members.sort_unstable();
-            members.dedup();
-            if members.len() >= count {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "{} is connected to {} members only: {peers}",
-                    self.dir.display(),
-                    members.len()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + DEADLINE;
-        let mut exited = false;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                exited = true;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if !exited {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        if let Some(reader) = self.reader.take() {
-            let _ = reader.join();
-        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -16,10 +16,11 @@
 //! (`apt-get install -y openssh-server openssh-client`). Exits 1 when a target is missed, 2
 //! when the benchmark cannot run.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::fs::{self, File};
-use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -27,8 +28,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use serde_json::Value;
 
-/// The `datapact` binary under test.
-const DATAPACT: &str = env!("CARGO_BIN_EXE_datapact");
+use support::{
+    Daemon, bench_mode, check, datapact, datapact_ok, env_u64, init_node, mib_per_s,
+    recycle_memory, temp_dir, terminate, timed, verdict, write_random_file,
+};
+
 /// Environment variable with the file size in MiB.
 const SIZE_VAR: &str = "DATAPACT_BENCH_MIB";
 /// File size when [`SIZE_VAR`] is not set.
@@ -47,14 +51,7 @@ const SSHD: &str = "/usr/sbin/sshd";
 const DEADLINE: Duration = Duration::from_secs(30);
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+    support::exit_code(run())
 }
 
 /// Times of one round, in seconds.
@@ -89,10 +86,7 @@ fn run() -> anyhow::Result<bool> {
     let mib = env_u64(SIZE_VAR, default_mib)?;
     let rounds = env_u64(ROUNDS_VAR, default_rounds)?.max(1);
     let size = mib << 20;
-    let tmp = tempfile::Builder::new()
-        .prefix("datapact-bench-pull-")
-        .tempdir()
-        .context("creating the temp dir")?;
+    let tmp = temp_dir("datapact-bench-pull-")?;
     let root = tmp.path();
     println!(
         "datapact pull benchmark: {mib} MiB public dataset, rounds: {rounds} ({SIZE_VAR}={mib}, {ROUNDS_VAR}={rounds})"
@@ -105,17 +99,8 @@ fn run() -> anyhow::Result<bool> {
 
     // The owner: releases the file once, as public.
     let owner_dir = root.join("owner");
-    datapact_ok(
-        &owner_dir,
-        &[
-            "init",
-            "--member",
-            "THA",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-        ],
-    )?;
-    let owner = Daemon::start(&owner_dir, &root.join("owner.log"))?;
+    init_node(&owner_dir, "THA")?;
+    let owner = Daemon::start(&owner_dir, &root.join("owner.log"), DEADLINE)?;
     let (owner_peer, owner_addr) = owner.identity()?;
     let released: Value = serde_json::from_str(&datapact_ok(
         &owner_dir,
@@ -146,17 +131,12 @@ fn run() -> anyhow::Result<bool> {
     for round in 0..rounds {
         // 1. datapact pull, into a fresh receiving node.
         let recv_dir = root.join(format!("receiver-{round}"));
-        datapact_ok(
+        init_node(&recv_dir, "MMR")?;
+        let receiver = Daemon::start(
             &recv_dir,
-            &[
-                "init",
-                "--member",
-                "MMR",
-                "--listen",
-                "/ip4/127.0.0.1/tcp/0",
-            ],
+            &root.join(format!("receiver-{round}.log")),
+            DEADLINE,
         )?;
-        let receiver = Daemon::start(&recv_dir, &root.join(format!("receiver-{round}.log")))?;
         let (recv_peer, recv_addr) = receiver.identity()?;
         datapact_ok(
             &recv_dir,
@@ -268,29 +248,6 @@ fn run() -> anyhow::Result<bool> {
     Ok(ok_scp && ok_scp_sha && ok_rss)
 }
 
-/// Whether `cargo bench` runs this program: it passes `--bench`. Under `cargo test --benches`
-/// (no `--bench`) the defaults shrink to a quick smoke run.
-fn bench_mode() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
-
-/// Prints one target line.
-fn verdict(ok: bool, target: &str, measured: &str) {
-    let word = if ok { "PASS" } else { "FAIL" };
-    println!("  {word}  {target:<45} measured {measured}");
-}
-
-/// Reads a non-negative integer from the environment, or `default`.
-fn env_u64(name: &str, default: u64) -> anyhow::Result<u64> {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .with_context(|| format!("{name}={v:?} is not a whole number")),
-        Err(_) => Ok(default),
-    }
-}
-
 fn median(values: impl Iterator<Item = f64>) -> f64 {
     let mut v: Vec<f64> = values.collect();
     v.sort_by(f64::total_cmp);
@@ -299,10 +256,6 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
         n if n % 2 == 1 => v[n / 2],
         n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
-}
-
-fn mib_per_s(bytes: u64, secs: f64) -> f64 {
-    bytes as f64 / (1u64 << 20) as f64 / secs
 }
 
 fn utf8(path: &Path) -> anyhow::Result<&str> {
@@ -317,97 +270,16 @@ fn json_str(v: &Value, key: &str) -> anyhow::Result<String> {
         .with_context(|| format!("no {key:?} in {v}"))
 }
 
-/// Writes `size` pseudo-random bytes (xorshift64*, seeded) to `path` and fsyncs it.
-fn write_random_file(path: &Path, size: u64, seed: u64) -> anyhow::Result<()> {
-    let mut file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let mut state = seed | 1;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut left = size;
-    while left > 0 {
-        for word in buf.chunks_exact_mut(8) {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            word.copy_from_slice(&state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-        }
-        let n = left.min(buf.len() as u64) as usize;
-        file.write_all(&buf[..n])?;
-        left -= n as u64;
-    }
-    file.sync_all()?;
-    Ok(())
-}
-
-/// Writes `size` bytes to a scratch file and deletes it, so that the next command writes into
-/// recently freed page-cache memory. Without this, whichever command follows a pause pays for
-/// fresh memory: on a VM that hands free pages back to its host (virtio-balloon free page
-/// reporting), first touching them cost about 0.8 s of system time per GiB here, against
-/// 0.2 s for memory freed a moment ago. Every timed command gets the same treatment.
-fn recycle_memory(root: &Path, size: u64) -> anyhow::Result<()> {
-    let scratch = root.join("scratch.bin");
-    let mut file = File::create(&scratch)?;
-    let buf = vec![0u8; 1 << 20];
-    let mut left = size;
-    while left > 0 {
-        let n = left.min(buf.len() as u64) as usize;
-        file.write_all(&buf[..n])?;
-        left -= n as u64;
-    }
-    drop(file);
-    fs::remove_file(&scratch)?;
-    Ok(())
-}
-
-/// Runs a command to completion with its output captured; returns seconds from spawn to exit.
-fn timed(cmd: &mut Command) -> anyhow::Result<(f64, Output)> {
-    let start = Instant::now();
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("running {cmd:?}"))?;
-    Ok((start.elapsed().as_secs_f64(), out))
-}
-
 fn timed_scp(sshd: &Sshd, file: &Path, user: &str, dest: &Path) -> anyhow::Result<(f64, Output)> {
     let start = Instant::now();
     let out = sshd.scp(file, user, dest)?;
     Ok((start.elapsed().as_secs_f64(), out))
 }
 
-fn check(out: &Output, what: &str) -> anyhow::Result<()> {
-    if !out.status.success() {
-        bail!(
-            "{what} failed ({}): {}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
-}
-
 fn current_user() -> anyhow::Result<String> {
     let out = Command::new("id").arg("-un").output()?;
     check(&out, "id -un")?;
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-/// `datapact --dir DIR`.
-fn datapact(dir: &Path) -> Command {
-    let mut cmd = Command::new(DATAPACT);
-    cmd.arg("--dir").arg(dir);
-    cmd
-}
-
-/// Runs `datapact --dir DIR ARGS...`; fails unless it exits 0; returns stdout.
-fn datapact_ok(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let out = datapact(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .context("running datapact")?;
-    check(&out, &format!("datapact {}", args.join(" ")))?;
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Waits until `id` is in the catalogue of the node at `dir`: the receiver is connected to
@@ -427,111 +299,6 @@ fn wait_in_catalog(dir: &Path, id: &str) -> anyhow::Result<()> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// A running `datapact daemon`, stopped (SIGTERM, then SIGKILL) when dropped.
-struct Daemon {
-    child: Child,
-    dir: PathBuf,
-    log: PathBuf,
-}
-
-impl Daemon {
-    /// Starts the daemon of `dir`, logging to `log`, and waits until its control socket
-    /// accepts connections.
-    fn start(dir: &Path, log: &Path) -> anyhow::Result<Self> {
-        let stderr = File::create(log)?;
-        let child = datapact(dir)
-            .args(["daemon", "--log-format", "json"])
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .context("spawning the daemon")?;
-        let mut daemon = Daemon {
-            child,
-            dir: dir.to_owned(),
-            log: log.to_owned(),
-        };
-        let socket = dir.join("control.sock");
-        let deadline = Instant::now() + DEADLINE;
-        while UnixStream::connect(&socket).is_err() {
-            daemon.check_alive()?;
-            if Instant::now() > deadline {
-                bail!("the daemon did not open {}", socket.display());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(daemon)
-    }
-
-    fn check_alive(&mut self) -> anyhow::Result<()> {
-        if let Some(status) = self.child.try_wait()? {
-            bail!(
-                "the daemon exited ({status}): {}",
-                fs::read_to_string(&self.log).unwrap_or_default()
-            );
-        }
-        Ok(())
-    }
-
-    /// The PeerId and the actual TCP listen address, once the daemon has one.
-    fn identity(&self) -> anyhow::Result<(String, String)> {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let id: Value = serde_json::from_str(&datapact_ok(&self.dir, &["id", "--json"])?)?;
-            let addr = id["listen"].as_array().and_then(|l| {
-                l.iter()
-                    .filter_map(Value::as_str)
-                    .find(|a| a.contains("/tcp/") && !a.ends_with("/tcp/0"))
-            });
-            if let Some(addr) = addr {
-                return Ok((json_str(&id, "peer_id")?, addr.to_owned()));
-            }
-            if Instant::now() > deadline {
-                bail!("the daemon reports no listen address: {id}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// `VmHWM` of the daemon process, in KiB.
-    fn peak_rss_kib(&self) -> anyhow::Result<u64> {
-        vm_hwm_kib(self.child.id())
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        terminate(&mut self.child);
-    }
-}
-
-/// `VmHWM` of process `pid`, in KiB.
-fn vm_hwm_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmHWM in /proc/PID/status")
-}
-
-/// SIGTERM, then SIGKILL if the process has not exited within [`DEADLINE`]; reaps it.
-fn terminate(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + DEADLINE;
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// A private OpenSSH server on 127.0.0.1 with its own host key, config and authorized key,
@@ -653,7 +420,7 @@ impl Sshd {
 
 impl Drop for Sshd {
     fn drop(&mut self) {
-        terminate(&mut self.child);
+        terminate(&mut self.child, DEADLINE);
     }
 }
 
