@@ -145,6 +145,12 @@ fn accept_announcement(
         // Stored a moment ago by a concurrent receiver of the same statement.
         return Ok(Verdict::Known);
     }
+    // The owner's revocation may have overtaken its announcement (separate retries).
+    if let Some(revocation) = store.take_pending_revocation(&id)? {
+        let mut revoked = record;
+        revoked.revocation = Some(revocation);
+        store.put_dataset(&id, &revoked)?;
+    }
     warn_if_clock_off(&a.owner, a.issued_at);
     Ok(Verdict::Accepted(id))
 }
@@ -176,9 +182,13 @@ fn accept_revocation(
         )));
     }
     let id = r.id();
-    // A revocation of something we never saw: nothing to mark, and nothing to pass on (it
-    // could name a restricted release). Catch-up brings announcement and revocation together.
+    // A revocation of something we never saw: nothing to pass on (it could name a restricted
+    // release). From the owner directly, keep it for when the announcement arrives: the two
+    // are retried separately and may arrive out of order.
     let Some(mut record) = store.dataset(&id)? else {
+        if let Via::Direct(_) = via {
+            store.put_pending_revocation(&id, bytes)?;
+        }
         return Ok(Verdict::Known);
     };
     if via == Via::Gossip {
@@ -331,5 +341,130 @@ fn warn_if_clock_off(owner: &MemberCode, issued_at: u64) {
             "clock far off: {owner} signed a statement {} s in our future; check both clocks (NTP)",
             issued_at - now
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datapact_protocol::{
+        Announcement, DatasetName, Digest, Identity, Meta, Policy, Revocation, SignedRevocation,
+    };
+
+    use super::*;
+    use crate::home::Layout;
+    use crate::store::RosterEntry;
+
+    fn setup() -> (tempfile::TempDir, Store, Identity, Local) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&Layout::new(dir.path())).unwrap();
+        let owner = Identity::from_seed(&[7; 32]);
+        store
+            .roster_put(&RosterEntry {
+                member: "THA".into(),
+                peer_id: owner.peer_id().to_string(),
+                addrs: vec![],
+                added_at: 0,
+            })
+            .unwrap();
+        let me = Identity::from_seed(&[8; 32]);
+        let local = Local {
+            member: MemberCode::new("MMR").unwrap(),
+            key: me.public_key(),
+        };
+        (dir, store, owner, local)
+    }
+
+    fn announcement(owner: &Identity, audience: &str) -> SignedStatement {
+        let a = Announcement {
+            owner: MemberCode::new("THA").unwrap(),
+            name: DatasetName::new("x").unwrap(),
+            version: 1,
+            sha256: Digest::of(b"x"),
+            size: 1,
+            file_name: "x.csv".into(),
+            chunk_root: Digest::of(b""),
+            policy: Policy {
+                audience: audience.parse().unwrap(),
+                ..Policy::default()
+            },
+            meta: Meta {
+                title: "X".into(),
+                ..Meta::default()
+            },
+            issued_at: 1,
+        };
+        SignedStatement::Announcement(SignedAnnouncement::sign(a, owner).unwrap().bytes().to_vec())
+    }
+
+    fn revocation(owner: &Identity) -> SignedStatement {
+        let r = Revocation {
+            owner: MemberCode::new("THA").unwrap(),
+            name: DatasetName::new("x").unwrap(),
+            version: 1,
+            reason: None,
+            issued_at: 2,
+        };
+        SignedStatement::Revocation(SignedRevocation::sign(r, owner).unwrap().bytes().to_vec())
+    }
+
+    #[test]
+    fn a_revocation_that_overtakes_its_announcement_still_applies() {
+        let (_dir, store, owner, me) = setup();
+        let from = Via::Direct(owner.peer_id());
+        assert_eq!(
+            accept(&store, &me, &revocation(&owner), from),
+            Verdict::Known
+        );
+        let id: DatasetId = "THA/x@1".parse().unwrap();
+        assert!(matches!(
+            accept(&store, &me, &announcement(&owner, "members"), from),
+            Verdict::Accepted(_)
+        ));
+        assert!(store.dataset(&id).unwrap().unwrap().revocation.is_some());
+    }
+
+    #[test]
+    fn restricted_announcements_are_refused_on_gossip_and_from_relays() {
+        let (_dir, store, owner, me) = setup();
+        let relay = Identity::from_seed(&[9; 32]).peer_id();
+        let restricted = announcement(&owner, "members");
+        assert!(matches!(
+            accept(&store, &me, &restricted, Via::Gossip),
+            Verdict::Rejected(_)
+        ));
+        assert!(matches!(
+            accept(&store, &me, &restricted, Via::Direct(relay)),
+            Verdict::Rejected(_)
+        ));
+        assert!(store.datasets().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_statement_naming_us_with_another_key_is_a_forgery() {
+        let (_dir, store, owner, _) = setup();
+        // Pretend to be THA: a statement naming THA but signed by THA's own key is ours.
+        let as_owner = Local {
+            member: MemberCode::new("THA").unwrap(),
+            key: owner.public_key(),
+        };
+        assert_eq!(
+            accept(
+                &store,
+                &as_owner,
+                &announcement(&owner, "public"),
+                Via::Gossip
+            ),
+            Verdict::Known
+        );
+        let forger = Identity::from_seed(&[3; 32]);
+        assert!(matches!(
+            accept(
+                &store,
+                &as_owner,
+                &announcement(&forger, "public"),
+                Via::Gossip
+            ),
+            Verdict::Rejected(_)
+        ));
     }
 }

@@ -83,17 +83,21 @@ pub(crate) async fn serve(
     mut shutdown: broadcast::Receiver<()>,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SERVES));
+    let mut budget = RequestBudget::default();
     loop {
         tokio::select! {
             next = incoming.next() => match next {
                 Some((peer, stream)) => {
                     let home = home.clone();
                     let store = store.clone();
+                    let within_budget = budget.allow(peer, std::time::Instant::now());
                     let slot = slots.clone().try_acquire_owned().ok();
                     tasks.spawn(async move {
                         let result = match slot {
-                            Some(_slot) => serve_one(&home, &store, peer, stream).await,
-                            None => refuse_busy(stream).await,
+                            Some(_slot) if within_budget => {
+                                serve_one(&home, &store, peer, stream).await
+                            }
+                            _ => refuse_busy(stream).await,
                         };
                         if let Err(e) = result {
                             tracing::debug!(%peer, error = %e, "pull stream ended early");
@@ -107,6 +111,34 @@ pub(crate) async fn serve(
     }
 }
 
+/// Pull requests one peer may make per [`REQUEST_WINDOW`]; beyond that it is told to come
+/// back later and nothing is logged, so a stranger cannot fill the owner's access log.
+pub const MAX_REQUESTS_PER_WINDOW: u32 = 120;
+/// The window of [`MAX_REQUESTS_PER_WINDOW`].
+pub const REQUEST_WINDOW: Duration = Duration::from_secs(60);
+
+/// Counts each peer's pull requests in the current window.
+#[derive(Default)]
+struct RequestBudget {
+    window_start: Option<std::time::Instant>,
+    counts: std::collections::HashMap<PeerId, u32>,
+}
+
+impl RequestBudget {
+    fn allow(&mut self, peer: PeerId, now: std::time::Instant) -> bool {
+        match self.window_start {
+            Some(start) if now.duration_since(start) < REQUEST_WINDOW => {}
+            _ => {
+                self.window_start = Some(now);
+                self.counts.clear();
+            }
+        }
+        let count = self.counts.entry(peer).or_insert(0);
+        *count += 1;
+        *count <= MAX_REQUESTS_PER_WINDOW
+    }
+}
+
 /// Pull streams served at once; a request beyond that is told to come back later, so a crowd
 /// of requesters cannot exhaust the owner's memory or file handles.
 pub const MAX_CONCURRENT_SERVES: usize = 32;
@@ -116,7 +148,7 @@ async fn refuse_busy(mut stream: Stream) -> Result<(), StreamError> {
     write_frame(
         &mut stream,
         &PullResponse::Denied {
-            reason: "denied: the owner is busy serving other pulls; try again later".into(),
+            reason: "denied: the owner is busy; try again later".into(),
         },
     )
     .await
@@ -640,6 +672,22 @@ mod tests {
     use datapact_protocol::ContentHasher;
 
     use super::*;
+
+    #[test]
+    fn each_peer_gets_a_request_budget_per_window() {
+        let mut budget = RequestBudget::default();
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let t0 = std::time::Instant::now();
+        for _ in 0..MAX_REQUESTS_PER_WINDOW {
+            assert!(budget.allow(a, t0));
+        }
+        assert!(!budget.allow(a, t0), "one over the budget");
+        assert!(budget.allow(b, t0), "another peer has its own budget");
+        assert!(
+            budget.allow(a, t0 + REQUEST_WINDOW),
+            "a new window starts afresh"
+        );
+    }
     use crate::store::blobs::Blobs;
 
     /// `chunks` chunks of pseudo-random content (the last one shorter) and their digests.

@@ -67,6 +67,8 @@ pub struct Store {
     /// access-log sequence number of a granted pull -> the receiver's signed receipt. Kept
     /// beside the log so that attaching a receipt never rewrites a chained entry.
     receipts: sled::Tree,
+    /// dataset id text -> a verified revocation that arrived before its announcement.
+    pending_revocations: sled::Tree,
     /// Small facts about the store: `log_len`, the number of access-log entries ever written,
     /// so a removed last entry is noticed too.
     meta: sled::Tree,
@@ -108,6 +110,7 @@ impl Store {
             transfers: db.open_tree("transfers")?,
             receipts: db.open_tree("receipts")?,
             meta: db.open_tree("meta")?,
+            pending_revocations: db.open_tree("pending_revocations")?,
             blobs: Blobs::open(&layout.blobs())?,
             db,
             log_lock: Mutex::new(()),
@@ -260,6 +263,25 @@ impl Store {
             self.raise_latest(id)?;
         }
         Ok(inserted)
+    }
+
+    /// Keeps a verified revocation whose announcement has not arrived yet.
+    pub fn put_pending_revocation(
+        &self,
+        id: &DatasetId,
+        revocation: &[u8],
+    ) -> Result<(), StoreError> {
+        self.pending_revocations
+            .insert(id.to_string().as_bytes(), revocation)?;
+        Ok(())
+    }
+
+    /// Takes the revocation that waited for `id`'s announcement, if any.
+    pub fn take_pending_revocation(&self, id: &DatasetId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .pending_revocations
+            .remove(id.to_string().as_bytes())?
+            .map(|v| v.to_vec()))
     }
 
     /// The record of one dataset.
