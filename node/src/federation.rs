@@ -65,15 +65,33 @@ impl Local {
     }
 }
 
-/// A statement that names us as owner: ours if it carries our key, a forgery otherwise.
-fn own_statement(me: &Local, signer: &PublicKey) -> Verdict {
-    if *signer == me.key {
-        Verdict::Known
-    } else {
-        Verdict::Rejected(format!(
-            "signed by a key that is not ours but names us ({}) as owner",
-            me.member
-        ))
+/// The checks every statement passes first. One that names us as owner must carry our key
+/// (otherwise it is a forgery; if it does, it is simply ours). Any other must be signed with the
+/// roster key of the owner it names, and when handed over directly, by that owner itself.
+/// `Err` is the verdict to return at once.
+fn check_origin(
+    store: &Store,
+    me: &Local,
+    owner: &MemberCode,
+    signer: &PublicKey,
+    via: Via,
+) -> Result<(), Verdict> {
+    if *owner == me.member {
+        return Err(if *signer == me.key {
+            Verdict::Known
+        } else {
+            Verdict::Rejected(format!(
+                "signed by a key that is not ours but names us ({}) as owner",
+                me.member
+            ))
+        });
+    }
+    let owner_peer = owner_peer(store, owner, signer).map_err(Verdict::Rejected)?;
+    match via {
+        Via::Direct(from) if from != owner_peer => Err(Verdict::Rejected(format!(
+            "only {owner} delivers its own statements"
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -97,26 +115,13 @@ fn accept_announcement(
         Err(e) => return Ok(Verdict::Rejected(format!("invalid announcement: {e}"))),
     };
     let a = signed.body();
-    if a.owner == me.member {
-        return Ok(own_statement(me, signed.signer()));
+    if let Err(verdict) = check_origin(store, me, &a.owner, signed.signer(), via) {
+        return Ok(verdict);
     }
-    let owner_peer = match owner_peer(store, &a.owner, signed.signer()) {
-        Ok(p) => p,
-        Err(why) => return Ok(Verdict::Rejected(why)),
-    };
-    match via {
-        Via::Gossip if a.policy.audience != Audience::Public => {
-            return Ok(Verdict::Rejected(
-                "a restricted announcement never travels on gossip".into(),
-            ));
-        }
-        Via::Direct(from) if from != owner_peer => {
-            return Ok(Verdict::Rejected(format!(
-                "only {} delivers its own announcements",
-                a.owner
-            )));
-        }
-        _ => {}
+    if via == Via::Gossip && a.policy.audience != Audience::Public {
+        return Ok(Verdict::Rejected(
+            "a restricted announcement never travels on gossip".into(),
+        ));
     }
     let id = a.id();
     if let Some(existing) = store.dataset(&id)? {
@@ -166,20 +171,8 @@ fn accept_revocation(
         Err(e) => return Ok(Verdict::Rejected(format!("invalid revocation: {e}"))),
     };
     let r = signed.body();
-    if r.owner == me.member {
-        return Ok(own_statement(me, signed.signer()));
-    }
-    let owner_peer = match owner_peer(store, &r.owner, signed.signer()) {
-        Ok(p) => p,
-        Err(why) => return Ok(Verdict::Rejected(why)),
-    };
-    if let Via::Direct(from) = via
-        && from != owner_peer
-    {
-        return Ok(Verdict::Rejected(format!(
-            "only {} delivers its own revocations",
-            r.owner
-        )));
+    if let Err(verdict) = check_origin(store, me, &r.owner, signed.signer(), via) {
+        return Ok(verdict);
     }
     let id = r.id();
     // A revocation of something we never saw: nothing to pass on (it could name a restricted

@@ -14,7 +14,7 @@
 //! `public_key` that `datapact id` prints). With Rust's `coset` crate and `ed25519-dalek`:
 //!
 //! ```ignore
-//! use coset::{CborSerializable, CoseSign1, TaggedCborSerializable};
+//! use coset::{CoseSign1, TaggedCborSerializable};
 //! let sign1 = CoseSign1::from_tagged_slice(&std::fs::read("announcement.cose")?)?;
 //! let key = ed25519_dalek::VerifyingKey::from_bytes(&owner_public_key)?;
 //! sign1.verify_signature(b"", |sig, data| {

@@ -550,10 +550,8 @@ fn verify_with_coset(
     cose: &[u8],
     owner_public_key: [u8; 32],
 ) -> Result<coset::CoseSign1, Box<dyn Error>> {
-    // Verbatim from lib.rs, whose import list names `CborSerializable` although only
-    // `TaggedCborSerializable` is used.
-    #[allow(unused_imports)]
-    use coset::{CborSerializable, CoseSign1, TaggedCborSerializable};
+    // Verbatim from lib.rs.
+    use coset::{CoseSign1, TaggedCborSerializable};
     let sign1 = CoseSign1::from_tagged_slice(cose)?;
     let key = ed25519_dalek::VerifyingKey::from_bytes(&owner_public_key)?;
     sign1.verify_signature(b"", |sig, data| {

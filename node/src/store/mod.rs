@@ -198,11 +198,6 @@ impl Store {
 
     // ----- datasets -----
 
-    /// The next version for a release of `name` by `owner`: one more than the highest known.
-    pub fn next_version(&self, owner: &MemberCode, name: &str) -> Result<u64, StoreError> {
-        Ok(self.latest_version(owner, name)?.map_or(1, |v| v + 1))
-    }
-
     /// The highest version known of `owner/name`.
     pub fn latest_version(
         &self,
