@@ -295,6 +295,27 @@ mod tests {
     }
 
     #[test]
+    fn garbage_and_oversize_configs_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = init(tmp.path(), &MemberCode::new("THA").unwrap(), vec![]).unwrap();
+        for bad in [
+            "\u{0}\u{1}garbage = = =".to_owned(),
+            "member = \"THA\"\nsurprise = 1\n".to_owned(),
+            "member = \"tha\"\n".to_owned(),
+            "member = \"THA\"\nlisten = [\"not a multiaddr\"]\n".to_owned(),
+            format!(
+                "# {}\nmember = \"THA\"\n",
+                "x".repeat(MAX_CONFIG_LEN as usize)
+            ),
+        ] {
+            fs::write(home.layout.config(), &bad).unwrap();
+            let err = load(tmp.path()).unwrap_err();
+            assert!(matches!(err, HomeError::Config(..)), "{bad:.40}: {err}");
+            assert!(!err.to_string().contains('\n'), "one line: {err}");
+        }
+    }
+
+    #[test]
     fn readable_key_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let home = init(tmp.path(), &MemberCode::new("MMR").unwrap(), vec![]).unwrap();
