@@ -114,9 +114,16 @@ pub fn sign(identity: &Identity, content_type: &str, payload: &[u8]) -> Vec<u8> 
     ))
 }
 
-/// Decodes a tagged COSE_Sign1 of at most `cap` bytes, checks that it is EdDSA over
-/// `content_type`, and verifies its signature against the key id it carries.
-pub fn verify(bytes: &[u8], content_type: &'static str, cap: usize) -> Result<Verified, CoseError> {
+/// The four parts of a COSE_Sign1 message, not yet checked.
+struct Parts {
+    protected: Vec<u8>,
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+/// Decodes a tagged COSE_Sign1 of at most `cap` bytes into its parts, refusing any encoding
+/// but the canonical one and any unprotected header field.
+fn split(bytes: &[u8], cap: usize) -> Result<Parts, CoseError> {
     let value = decode_value(bytes, cap)?;
     // One statement, one encoding: refuse non-minimal lengths, indefinite-length items and
     // anything else a relay could vary, so stored and exported copies are byte-identical.
@@ -145,6 +152,21 @@ pub fn verify(bytes: &[u8], content_type: &'static str, cap: usize) -> Result<Ve
     if !unprotected.is_empty() {
         return Err(shape("the unprotected header must be empty").into());
     }
+    Ok(Parts {
+        protected,
+        payload,
+        signature,
+    })
+}
+
+/// Decodes a tagged COSE_Sign1 of at most `cap` bytes, checks that it is EdDSA over
+/// `content_type`, and verifies its signature against the key id it carries.
+pub fn verify(bytes: &[u8], content_type: &'static str, cap: usize) -> Result<Verified, CoseError> {
+    let Parts {
+        protected,
+        payload,
+        signature,
+    } = split(bytes, cap)?;
     let signer = check_protected(&protected, content_type)?;
     if signature.len() != SIGNATURE_LEN {
         return Err(CoseError::BadSignature);
@@ -155,8 +177,22 @@ pub fn verify(bytes: &[u8], content_type: &'static str, cap: usize) -> Result<Ve
     Ok(Verified { payload, signer })
 }
 
-/// Checks alg and content type and returns the key id as a public key.
-fn check_protected(protected: &[u8], content_type: &'static str) -> Result<PublicKey, CoseError> {
+/// The content type that the protected header of a tagged COSE_Sign1 (at most `cap` bytes)
+/// names, so a receiver knows which kind of statement it holds before verifying it as that
+/// kind. Checks the message's shape and algorithm, not its signature.
+pub fn content_type(bytes: &[u8], cap: usize) -> Result<String, CoseError> {
+    let parts = split(bytes, cap)?;
+    Ok(read_protected(&parts.protected)?.content_type)
+}
+
+/// The protected header's fields, once its shape and algorithm are checked.
+struct Protected {
+    content_type: String,
+    kid: Option<Value>,
+}
+
+/// Checks the protected header's shape and algorithm and reads its content type and key id.
+fn read_protected(protected: &[u8]) -> Result<Protected, CoseError> {
     let Value::Map(entries) = decode_value(protected, MAX_PROTECTED_LEN)? else {
         return Err(shape("protected header is not a map").into());
     };
@@ -186,17 +222,22 @@ fn check_protected(protected: &[u8], content_type: &'static str) -> Result<Publi
         Some(Value::Integer(i)) if i64::try_from(i) == Ok(ALG_EDDSA) => {}
         _ => return Err(CoseError::Algorithm),
     }
-    let found = match ctype {
-        Some(Value::Text(t)) => t,
-        _ => return Err(shape("protected header lacks a text content type").into()),
-    };
-    if found != content_type {
+    match ctype {
+        Some(Value::Text(content_type)) => Ok(Protected { content_type, kid }),
+        _ => Err(shape("protected header lacks a text content type").into()),
+    }
+}
+
+/// Checks alg and content type and returns the key id as a public key.
+fn check_protected(protected: &[u8], content_type: &'static str) -> Result<PublicKey, CoseError> {
+    let header = read_protected(protected)?;
+    if header.content_type != content_type {
         return Err(CoseError::ContentType {
-            found: found.chars().take(100).collect(),
+            found: header.content_type.chars().take(100).collect(),
             expected: content_type,
         });
     }
-    match kid {
+    match header.kid {
         Some(Value::Bytes(k)) => PublicKey::from_bytes(&k).map_err(|_| CoseError::KeyId),
         _ => Err(CoseError::KeyId),
     }
@@ -225,6 +266,14 @@ mod tests {
             verify(&signed, "application/other", 1024),
             Err(CoseError::ContentType { .. })
         ));
+    }
+
+    #[test]
+    fn content_type_is_read_without_the_key() {
+        let id = Identity::from_seed(&[1; 32]);
+        let signed = sign(&id, CT, b"\xa0");
+        assert_eq!(content_type(&signed, 1024).unwrap(), CT);
+        assert!(content_type(b"\xa0", 1024).is_err());
     }
 
     #[test]
