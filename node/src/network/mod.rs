@@ -6,8 +6,11 @@
 //! (delivery, catch-up, receipts), and libp2p-stream on `/datapact/pull/1` (content).
 
 mod behaviour;
+mod catch_up;
 mod event_loop;
+pub mod fetch;
 pub mod pull;
+mod writer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -11,8 +11,8 @@ use datapact_protocol::{
 
 use super::{Context, OpError};
 use crate::api::{CatalogEntry, ErrorKind, PeerInfo, PullResult};
-use crate::federation::{self, Via};
-use crate::network::pull::{FetchError, Fetched, fetch};
+use crate::federation::{self, Verdict, Via};
+use crate::network::fetch::{FetchError, Fetched, fetch};
 use crate::store::{Origin, StoreError, now};
 
 /// Why a pull failed.
@@ -43,6 +43,10 @@ pub enum PullError {
     /// Network or verification failure.
     #[error("{0}")]
     Fetch(#[from] FetchError),
+    /// The content arrived, but the owner's announcement is not kept (its owner reached its
+    /// cap here, say), so the dataset is not recorded.
+    #[error("the owner's announcement was not accepted: {0}")]
+    NotAccepted(String),
     /// Writing `--out` failed.
     #[error("cannot write {path}: {source}", path = .0.display(), source = .1)]
     Write(PathBuf, std::io::Error),
@@ -148,6 +152,9 @@ pub async fn pull(
                         Via::Direct(owner_key.peer_id()),
                     );
                     ctx.network.note(&verdict, "pull");
+                    if let Verdict::Rejected(reason) = verdict {
+                        return Err(PullError::NotAccepted(reason));
+                    }
                 }
                 ctx.store.mark_pulled(&id)?;
                 ctx.store.flush().await?;
