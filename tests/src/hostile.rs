@@ -13,11 +13,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use datapact_protocol::Identity;
+use datapact_node::network::pull::{read_frame, write_frame};
 use datapact_protocol::wire::{
     DIRECT_PROTOCOL, DirectRequest, DirectResponse, GOSSIP_TOPIC, MAX_DIRECT_REQUEST_LEN,
-    MAX_DIRECT_RESPONSE_LEN, MAX_GOSSIP_LEN, PULL_PROTOCOL,
+    MAX_DIRECT_RESPONSE_LEN, MAX_GOSSIP_LEN, MAX_PULL_REQUEST_LEN, PULL_PROTOCOL, PullRequest,
+    PullResponse,
 };
+use datapact_protocol::{CHUNK_SIZE, Identity};
+use futures::AsyncWriteExt;
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
@@ -317,6 +320,77 @@ fn build_swarm(identity: &Identity) -> Swarm<HostileBehaviour> {
         .expect("hostile behaviour")
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build()
+}
+
+/// What a hostile owner sends on every pull stream, whatever is asked: this answer frame, then
+/// (for a grant) `content` from the requested chunk on, as raw bytes.
+#[derive(Debug, Clone)]
+pub struct Served {
+    /// The answer frame.
+    pub response: PullResponse,
+    /// The bytes that follow a grant.
+    pub content: Vec<u8>,
+}
+
+/// What a hostile owner's pull streams saw.
+#[derive(Debug, Default)]
+pub struct PullsServed {
+    /// Pull requests read.
+    pub requests: AtomicU64,
+    /// Content bytes written that the stream took (the requester kept reading).
+    pub bytes_sent: AtomicU64,
+}
+
+impl PullsServed {
+    /// Pull requests read so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
+    }
+    /// Content bytes sent so far.
+    pub fn bytes_sent(&self) -> u64 {
+        self.bytes_sent.load(Ordering::SeqCst)
+    }
+}
+
+impl HostilePeer {
+    /// Plays an owner that serves `served` on every inbound pull stream (content of its own
+    /// making: bytes that match its chunk list but not its digest, say). Call at most once,
+    /// instead of [`HostilePeer::accept_pull_streams`].
+    pub fn serve_pulls(&self, served: Served) -> Arc<PullsServed> {
+        let counters = Arc::new(PullsServed::default());
+        let mut incoming = self.accept_pull_streams();
+        let (served, seen) = (Arc::new(served), counters.clone());
+        tokio::spawn(async move {
+            while let Some((_, stream)) = incoming.next().await {
+                tokio::spawn(serve_one(stream, served.clone(), seen.clone()));
+            }
+        });
+        counters
+    }
+}
+
+async fn serve_one(mut stream: Stream, served: Arc<Served>, seen: Arc<PullsServed>) {
+    let Ok(request) = read_frame::<PullRequest>(&mut stream, MAX_PULL_REQUEST_LEN).await else {
+        return;
+    };
+    seen.requests.fetch_add(1, Ordering::SeqCst);
+    if write_frame(&mut stream, &served.response).await.is_err() {
+        return;
+    }
+    if !matches!(served.response, PullResponse::Granted { .. }) {
+        return;
+    }
+    let start = usize::try_from(request.from_chunk.saturating_mul(CHUNK_SIZE))
+        .unwrap_or(usize::MAX)
+        .min(served.content.len());
+    for piece in served.content[start..].chunks(CHUNK_SIZE as usize) {
+        if stream.write_all(piece).await.is_err() {
+            return;
+        }
+        seen.bytes_sent
+            .fetch_add(piece.len() as u64, Ordering::SeqCst);
+    }
+    let _ = stream.close().await;
 }
 
 /// The task that owns the hostile peer's swarm.
