@@ -9,6 +9,7 @@
 //! scenario in `tests/tests/` is then a few lines: start a [`HostilePeer`] (with a fresh key, or a
 //! seed the victim's roster lists), [`HostilePeer::connect`] to the victim, and act.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -199,6 +200,34 @@ impl HostilePeer {
             .expect("hostile swarm task answers")
     }
 
+    /// A hostile peer with the key from `seed`, listed as member `code` (with its address) in
+    /// the roster of each of `nodes`; returns once each of them has dialled it.
+    pub async fn member_of(
+        code: &str,
+        seed: [u8; 32],
+        answer: Answer,
+        nodes: &[&crate::TestNode],
+    ) -> HostilePeer {
+        let peer = Self::start(Identity::from_seed(&seed), answer).await;
+        for node in nodes {
+            node.ok::<serde_json::Value>(datapact_node::api::Request::MembersAdd {
+                member: code.to_owned(),
+                peer_id: peer.peer_id.to_string(),
+                addrs: vec![peer.addr.to_string()],
+            })
+            .await;
+        }
+        let id = peer.peer_id.to_string();
+        for node in nodes {
+            crate::wait_until(
+                &format!("{} to connect to the hostile {code}", node.member),
+                || async { node.peers().await.iter().any(|p| p.peer_id == id) },
+            )
+            .await;
+        }
+        peer
+    }
+
     /// Dials `peer` at `addr` and waits until the connection is established.
     pub async fn connect(&self, peer: PeerId, addr: &str) {
         let addr: Multiaddr = addr.parse().expect("a multiaddr");
@@ -322,8 +351,8 @@ fn build_swarm(identity: &Identity) -> Swarm<HostileBehaviour> {
         .build()
 }
 
-/// What a hostile owner sends on every pull stream, whatever is asked: this answer frame, then
-/// (for a grant) `content` from the requested chunk on, as raw bytes.
+/// What a hostile owner sends on a pull stream that asks for one dataset id: this answer frame,
+/// then (for a grant) `content` from the requested chunk on, as raw bytes.
 #[derive(Debug, Clone)]
 pub struct Served {
     /// The answer frame.
@@ -353,13 +382,14 @@ impl PullsServed {
 }
 
 impl HostilePeer {
-    /// Plays an owner that serves `served` on every inbound pull stream (content of its own
-    /// making: bytes that match its chunk list but not its digest, say). Call at most once,
-    /// instead of [`HostilePeer::accept_pull_streams`].
-    pub fn serve_pulls(&self, served: Served) -> Arc<PullsServed> {
+    /// Plays an owner that answers a pull of each id in `offers` with what is given there
+    /// (content of its own making: bytes that match its chunk list but not its digest, say),
+    /// and any other id with `NotFound`. Call at most once, instead of
+    /// [`HostilePeer::accept_pull_streams`].
+    pub fn serve_pulls(&self, offers: HashMap<String, Served>) -> Arc<PullsServed> {
         let counters = Arc::new(PullsServed::default());
         let mut incoming = self.accept_pull_streams();
-        let (served, seen) = (Arc::new(served), counters.clone());
+        let (served, seen) = (Arc::new(offers), counters.clone());
         tokio::spawn(async move {
             while let Some((_, stream)) = incoming.next().await {
                 tokio::spawn(serve_one(stream, served.clone(), seen.clone()));
@@ -369,11 +399,19 @@ impl HostilePeer {
     }
 }
 
-async fn serve_one(mut stream: Stream, served: Arc<Served>, seen: Arc<PullsServed>) {
+async fn serve_one(
+    mut stream: Stream,
+    offers: Arc<HashMap<String, Served>>,
+    seen: Arc<PullsServed>,
+) {
     let Ok(request) = read_frame::<PullRequest>(&mut stream, MAX_PULL_REQUEST_LEN).await else {
         return;
     };
     seen.requests.fetch_add(1, Ordering::SeqCst);
+    let Some(served) = offers.get(&request.id) else {
+        let _ = write_frame(&mut stream, &PullResponse::NotFound).await;
+        return;
+    };
     if write_frame(&mut stream, &served.response).await.is_err() {
         return;
     }
