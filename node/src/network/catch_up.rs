@@ -5,7 +5,7 @@
 //! statement this catch-up has not seen already) ends it. A member that answers forever, with
 //! empty pages whose cursor moves on, is asked once.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use datapact_protocol::wire::{DirectRequest, DirectResponse, MAX_CATCHUP_PAGE, SignedStatement};
@@ -23,9 +23,10 @@ pub const MAX_CATCHUP_PAGES: u32 = 64;
 pub const MAX_CATCHUP_STATEMENTS: usize = 65_536;
 
 /// Peers being caught up from right now, so that several connections (or a roster change) to
-/// one peer never run two catch-ups of it at once.
+/// one peer never run two catch-ups of it at once. A request that comes while one runs is
+/// not lost: the running one goes round once more when it ends.
 #[derive(Debug, Default, Clone)]
-pub(super) struct Running(Arc<Mutex<HashSet<PeerId>>>);
+pub(super) struct Running(Arc<Mutex<HashMap<PeerId, bool>>>);
 
 /// Marks a peer's catch-up as running; released when the catch-up ends, however it ends.
 struct RunningGuard {
@@ -34,19 +35,50 @@ struct RunningGuard {
 }
 
 impl Running {
+    /// Claims `peer`'s catch-up, or asks the running one for another round.
     fn claim(&self, peer: PeerId) -> Option<RunningGuard> {
-        let mut set = self.0.lock().ok()?;
-        set.insert(peer).then(|| RunningGuard {
-            running: self.clone(),
-            peer,
-        })
+        let mut map = self.0.lock().ok()?;
+        match map.get_mut(&peer) {
+            Some(again) => {
+                *again = true;
+                None
+            }
+            None => {
+                map.insert(peer, false);
+                Some(RunningGuard {
+                    running: self.clone(),
+                    peer,
+                })
+            }
+        }
+    }
+}
+
+impl RunningGuard {
+    /// At the end of a round: whether another was asked for meanwhile (then it is due, and
+    /// the request is cleared); if not, the peer is released in the same step, so a request
+    /// that comes just after starts a catch-up of its own.
+    fn go_again(&self) -> bool {
+        let Ok(mut map) = self.running.0.lock() else {
+            return false;
+        };
+        match map.get_mut(&self.peer) {
+            Some(again) if *again => {
+                *again = false;
+                true
+            }
+            _ => {
+                map.remove(&self.peer);
+                false
+            }
+        }
     }
 }
 
 impl Drop for RunningGuard {
     fn drop(&mut self) {
-        if let Ok(mut set) = self.running.0.lock() {
-            set.remove(&self.peer);
+        if let Ok(mut map) = self.running.0.lock() {
+            map.remove(&self.peer);
         }
     }
 }
@@ -64,7 +96,8 @@ enum End {
     Failed,
 }
 
-/// Catches up from `peer` (our roster's `member`), unless a catch-up of it runs already.
+/// Catches up from `peer` (our roster's `member`); if a catch-up of it runs already, that one
+/// goes round once more instead.
 pub(super) async fn catch_up(
     client: Client,
     store: Arc<Store>,
@@ -73,10 +106,26 @@ pub(super) async fn catch_up(
     peer: PeerId,
     member: MemberCode,
 ) {
-    let Some(_guard) = running.claim(peer) else {
-        tracing::debug!(%member, "catch-up already running");
+    let Some(guard) = running.claim(peer) else {
+        tracing::debug!(%member, "catch-up already running; it will go round again");
         return;
     };
+    loop {
+        one_round(&client, &store, &me, peer, &member).await;
+        if !guard.go_again() {
+            break;
+        }
+    }
+}
+
+/// One catch-up from page 0, within the bounds.
+async fn one_round(
+    client: &Client,
+    store: &Arc<Store>,
+    me: &Local,
+    peer: PeerId,
+    member: &MemberCode,
+) {
     let mut from = 0u64;
     let mut seen: HashSet<Digest> = HashSet::new();
     let mut pages = 0u32;
@@ -103,7 +152,7 @@ pub(super) async fn catch_up(
             .filter(|s| seen.insert(Digest::of(s.bytes())))
             .take(room)
             .collect();
-        if judge(&client, &store, &me, peer, fresh).await == 0 {
+        if judge(client, store, me, peer, fresh).await == 0 {
             break End::NothingNew;
         }
         match next {

@@ -6,7 +6,7 @@
 //! (delivery, catch-up, receipts), and libp2p-stream on `/datapact/pull/1` (content).
 
 mod behaviour;
-mod catch_up;
+pub mod catch_up;
 mod event_loop;
 pub mod fetch;
 pub mod pull;
