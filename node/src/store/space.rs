@@ -28,17 +28,17 @@ pub const STATE_HEADROOM: u64 = 32 << 20;
 /// An operation refused because it would leave the disk too full for the state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "not enough free disk space in {dir}: {what} needs {} and the node keeps {} free for its state, but {} is free; free some space and try again",
-    mib(*.needed),
-    mib(STATE_HEADROOM),
-    mib(*.free)
+    "not enough free disk space in {dir}: {what} needs {} free, {} is free (the node keeps {} free for its state); free some space and try again",
+    mib(.needed.saturating_add(STATE_HEADROOM)),
+    mib(*.free),
+    mib(STATE_HEADROOM)
 )]
 pub struct NoSpace {
     /// The directory whose file system is too full.
     pub dir: String,
     /// The operation refused.
     pub what: String,
-    /// Bytes it would write.
+    /// Bytes it would write (the headroom comes on top).
     pub needed: u64,
     /// Bytes free.
     pub free: u64,
