@@ -5,7 +5,9 @@
 //! changes nothing in the state; once space is freed, the node starts with everything it had
 //! and pulls again.
 //!
-//! Mounting a tmpfs needs root: the test says that it skipped and passes otherwise.
+//! Mounting a tmpfs needs root: that test says that it skipped and passes otherwise. Without
+//! root, a hostile member announcing a dataset larger than the disk shows the up-front refusal:
+//! the owner is never even asked.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -17,8 +19,15 @@ use std::process::Command;
 use datapact_node::api::Request;
 use datapact_node::ops::pull;
 use datapact_node::store::STATE_HEADROOM;
-use datapact_protocol::CHUNK_SIZE;
-use datapact_tests::{DEADLINE, Federation, TestNode, pseudo_random, sha256_hex};
+use datapact_node::store::space::free_bytes;
+use datapact_protocol::digest::MAX_CONTENT_SIZE;
+use datapact_protocol::wire::{DirectRequest, DirectResponse, SignedStatement};
+use datapact_protocol::{
+    Announcement, Audience, CHUNK_SIZE, DatasetName, Digest, MemberCode, Meta, PeerId, Policy,
+    SignedAnnouncement,
+};
+use datapact_tests::hostile::{HostilePeer, polite};
+use datapact_tests::{DEADLINE, Federation, TestNode, pseudo_random, sha256_hex, unix_now};
 
 /// Size of the tmpfs that holds MMR's node directory.
 const DISK_MIB: u64 = 64;
@@ -220,4 +229,55 @@ async fn pull_while_the_disk_fills(node: &TestNode, id: &str, disk: &Path) -> St
         Ok(r) => panic!("the pull succeeded on a full disk: {r:?}"),
         Err(e) => e.to_string(),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_larger_than_the_disk_is_refused_before_the_owner_is_asked() {
+    let mut mmr = TestNode::start("MMR").await;
+    let free = free_bytes(&mmr.dir()).unwrap();
+    if free >= MAX_CONTENT_SIZE - STATE_HEADROOM {
+        eprintln!("skipped: {free} bytes free, more than the largest dataset");
+        mmr.stop().await;
+        return;
+    }
+    let aus = HostilePeer::member_of("AUS", [0xd1; 32], polite(), &[&mmr]).await;
+    let served = aus.serve_pulls(Default::default());
+    let announcement = Announcement {
+        owner: MemberCode::new("AUS").unwrap(),
+        name: DatasetName::new("everything").unwrap(),
+        version: 1,
+        sha256: Digest::of(b"never served"),
+        size: MAX_CONTENT_SIZE,
+        file_name: "everything.csv".into(),
+        chunk_root: Digest::of(b"never served either"),
+        policy: Policy {
+            audience: Audience::Members,
+            ..Policy::default()
+        },
+        meta: Meta {
+            title: "All of it".into(),
+            ..Meta::default()
+        },
+        issued_at: unix_now(),
+    };
+    let id = announcement.id().to_string();
+    let signed = SignedAnnouncement::sign(announcement, &aus.identity).unwrap();
+    let peer: PeerId = mmr.peer_id().parse().unwrap();
+    let delivery = DirectRequest::Deliver(SignedStatement::Announcement(signed.bytes().to_vec()));
+    assert_eq!(
+        aus.request(peer, delivery).await.unwrap(),
+        DirectResponse::Ack
+    );
+    mmr.wait_entry(&id).await;
+
+    let before = tree(&mmr.dir());
+    let (_, refused) = mmr.pull(&id, None).await.unwrap_err();
+    assert!(refused.contains("not enough free disk space"), "{refused}");
+    assert_eq!(
+        served.requests(),
+        0,
+        "the owner heard of a pull that cannot fit"
+    );
+    assert_eq!(tree(&mmr.dir()), before, "the refused pull left something");
+    mmr.stop().await;
 }
