@@ -1,7 +1,7 @@
 //! The node's directory (`--dir`): its layout, the config file and the identity key file.
 //!
 //! ```text
-//! DIR/config.toml     member code and listen addresses (documented in deploy/config.example.toml)
+//! DIR/config.toml     member code, listen addresses, per-member caps (see deploy/config.example.toml)
 //! DIR/identity.key    the ed25519 secret seed, 32 raw bytes, mode 0600, never logged
 //! DIR/state/          the sled database (roster, announcements, access log, transfers)
 //! DIR/blobs/          dataset content, one file per SHA-256
