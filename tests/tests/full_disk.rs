@@ -31,6 +31,8 @@ use datapact_tests::{DEADLINE, Federation, TestNode, pseudo_random, sha256_hex, 
 
 /// Size of the tmpfs that holds MMR's node directory.
 const DISK_MIB: u64 = 64;
+/// Size of the dataset that fits until another program fills the disk during its pull.
+const MEDIUM_MIB: u64 = 20;
 
 /// A tmpfs mounted on a temp directory, unmounted when dropped.
 struct Tmpfs {
@@ -123,7 +125,7 @@ async fn a_full_disk_never_damages_the_state() {
     let mut fed = Federation::join(vec![tha, mmr]).await;
     let mib = |n: u64| usize::try_from(n * CHUNK_SIZE).unwrap();
     let small = pseudo_random(mib(4), 21);
-    let medium = pseudo_random(mib(20), 22);
+    let medium = pseudo_random(mib(MEDIUM_MIB), 22);
     let huge = pseudo_random(mib(DISK_MIB + 6), 23);
     let mut ids = Vec::new();
     for (name, content) in [
@@ -207,10 +209,12 @@ async fn a_full_disk_never_damages_the_state() {
 /// Pulls `id` into `node`, filling the disk at `disk` after the first chunk arrived; returns
 /// the pull's error.
 async fn pull_while_the_disk_fills(node: &TestNode, id: &str, disk: &Path) -> String {
-    assert!(
-        (20 * CHUNK_SIZE + STATE_HEADROOM) < DISK_MIB * CHUNK_SIZE,
-        "the medium dataset must fit at first"
-    );
+    const {
+        assert!(
+            MEDIUM_MIB * CHUNK_SIZE + STATE_HEADROOM < DISK_MIB * CHUNK_SIZE,
+            "the medium dataset must fit at first"
+        );
+    }
     let disk = disk.to_owned();
     let mut filled = false;
     let result = tokio::time::timeout(
