@@ -168,23 +168,7 @@ async fn a_full_disk_never_damages_the_state() {
     // The daemon stops (its final flush may fail: the disk is full) and a restart on the
     // still-full disk is refused, writing nothing.
     fill(disk.path());
-    let stopped = fed.node_mut("MMR").try_stop().await;
-    eprintln!("stop on a full disk: {stopped:?}");
-    let state = tree(&fed["MMR"].dir().join("state"));
-    let refusal = fed
-        .node_mut("MMR")
-        .try_launch()
-        .await
-        .expect_err("MMR started on a full disk");
-    let refusal = refusal.to_string();
-    assert!(refusal.contains("not enough free disk space"), "{refusal}");
-    assert!(!refusal.contains('\n'), "one line: {refusal}");
-    assert_eq!(
-        tree(&fed["MMR"].dir().join("state")),
-        state,
-        "the refused start changed the state"
-    );
-    eprintln!("restart on a full disk: {refusal}");
+    restart_is_refused(fed.node_mut("MMR")).await;
 
     // Space freed: MMR starts with everything it had, and pulls again.
     std::fs::remove_file(disk.path().join("filler")).unwrap();
@@ -204,6 +188,27 @@ async fn a_full_disk_never_damages_the_state() {
             .is_some_and(|e| !e.pulled)
     );
     fed.shutdown().await;
+}
+
+/// Stops `node`, whose disk is full, and checks that a restart is refused cleanly and leaves
+/// its state as it was.
+async fn restart_is_refused(node: &mut TestNode) {
+    let stopped = node.try_stop().await;
+    eprintln!("stop on a full disk: {stopped:?}");
+    let state = tree(&node.dir().join("state"));
+    let refusal = node
+        .try_launch()
+        .await
+        .expect_err("the node started on a full disk")
+        .to_string();
+    assert!(refusal.contains("not enough free disk space"), "{refusal}");
+    assert!(!refusal.contains('\n'), "one line: {refusal}");
+    assert_eq!(
+        tree(&node.dir().join("state")),
+        state,
+        "the refused start changed the state"
+    );
+    eprintln!("restart on a full disk: {refusal}");
 }
 
 /// Pulls `id` into `node`, filling the disk at `disk` after the first chunk arrived; returns
