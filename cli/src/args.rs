@@ -74,7 +74,7 @@ pub enum Command {
     Members(MembersCommand),
     /// Store, sign and announce a file as a dataset
     #[command(
-        after_help = "Example:\n  datapact release trafficking_victims_tha_2017.csv --name trafficking-victims \\\n    --title \"Identified victims of trafficking, Thailand 2017\" --policy only:MMR,KHM \\\n    --embargo-until 2027-01-01T00:00:00Z --purpose \"Victim return assistance\" --licence CC-BY-4.0"
+        after_help = "Examples:\n  datapact release trafficking_victims_tha_2017.csv --name trafficking-victims \\\n    --title \"Identified victims of trafficking, Thailand 2017\" --policy only:MMR,KHM \\\n    --embargo-until 2027-01-01T00:00:00Z --purpose \"Victim return assistance\" --licence CC-BY-4.0\n  # version 2 to all members: refused unless --widen, since MMR and KHM alone had version 1\n  datapact release trafficking_victims_tha_2017_rev.csv --name trafficking-victims \\\n    --title \"Identified victims of trafficking, Thailand 2017 (revised)\" --policy members --widen"
     )]
     Release(Box<ReleaseArgs>),
     /// List own and received datasets
@@ -219,6 +219,10 @@ pub struct ReleaseArgs {
     /// public, members or only:CODE,CODE,...
     #[arg(long, default_value = "members")]
     pub policy: String,
+    /// Release even if this version reaches members that earlier versions of the name did not
+    /// (its version number tells them that those versions exist)
+    #[arg(long)]
+    pub widen: bool,
     /// Nobody may pull before this time (RFC 3339)
     #[arg(long, value_name = "RFC3339")]
     pub embargo_until: Option<String>,

@@ -101,6 +101,10 @@ pub struct ReleaseRequest {
     pub period: Option<String>,
     /// Source.
     pub source: Option<String>,
+    /// Release even if the new version reaches members that earlier versions of the name did
+    /// not, revealing that those exist (`--widen`).
+    #[serde(default)]
+    pub widen: bool,
 }
 
 /// One line of the daemon's answer.

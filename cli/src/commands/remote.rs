@@ -178,6 +178,7 @@ pub fn release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<ExitCod
         unit: args.unit,
         period: args.period,
         source: args.source,
+        widen: args.widen,
     }));
     let info: DatasetInfo = call(settings, &request)?;
     if args.json.json {
