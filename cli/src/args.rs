@@ -102,7 +102,7 @@ pub enum Command {
     },
     /// Write a dataset's signed announcement and content to a directory
     #[command(
-        after_help = "Example:\n  datapact export THA/mgi@1 --out ./bundle && datapact verify ./bundle"
+        after_help = "Examples:\n  datapact export THA/mgi@1 --out ./bundle && datapact verify ./bundle\n  datapact export THA/mgi@1 --out ./bundle --force   # replace an earlier export"
     )]
     Export {
         /// Dataset id, OWNER/NAME@VERSION
@@ -110,6 +110,9 @@ pub enum Command {
         /// Directory to write announcement.cose and the content file into
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Replace files that already exist in DIR (otherwise they are kept and export fails)
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         json: JsonFlag,
     },

@@ -53,6 +53,9 @@ pub enum Request {
         id: String,
         /// Absolute path of the directory.
         out: String,
+        /// Replace files that already exist there (`--force`).
+        #[serde(default)]
+        force: bool,
     },
     /// Revoke one of our releases.
     Revoke {

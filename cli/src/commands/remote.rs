@@ -286,11 +286,12 @@ pub fn pull(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `datapact export ID --out DIR`.
+/// `datapact export ID --out DIR [--force]`.
 pub fn export(
     settings: &Settings,
     id: String,
     out: PathBuf,
+    force: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     parse_id(&id)?;
@@ -300,6 +301,7 @@ pub fn export(
         &Request::Export {
             id,
             out: out.display().to_string(),
+            force,
         },
     )?;
     if json {
