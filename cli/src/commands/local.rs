@@ -27,7 +27,8 @@ pub fn init(
         datapact_node::home::check_multiaddr(addr).map_err(bad_input)?;
     }
     let home = datapact_node::home::init(&settings.dir, &member, listen).map_err(|e| match e {
-        datapact_node::home::HomeError::AlreadyInitialised(_) => bad_input(e.to_string()),
+        datapact_node::home::HomeError::AlreadyInitialised(_)
+        | datapact_node::home::HomeError::NotEmpty(_) => bad_input(e.to_string()),
         other => anyhow::Error::new(other),
     })?;
     let info = IdInfo {
