@@ -60,8 +60,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         log_format: LogFormat,
     },
-    /// Show this node's member code, PeerId, public key and listen addresses
-    #[command(after_help = "Example:\n  datapact id --json")]
+    /// Show this node's member code, PeerId, public key, whether its daemon runs, and its
+    /// listen addresses (the bound ones while the daemon runs)
+    #[command(
+        after_help = "Examples:\n  datapact id --json\n  until datapact id --json | grep -q '\"running\": true'; do sleep 0.2; done   # wait for the daemon"
+    )]
     Id {
         #[command(flatten)]
         json: JsonFlag,

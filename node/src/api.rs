@@ -154,6 +154,10 @@ pub struct IdInfo {
     pub peer_id: String,
     /// ed25519 public key, 64 hex characters.
     pub public_key: String,
+    /// Whether the daemon answered: then `listen` holds the addresses it actually bound,
+    /// otherwise the configured ones.
+    #[serde(default)]
+    pub running: bool,
     /// Listen multiaddrs (the actual ones while the daemon runs).
     pub listen: Vec<String>,
 }

@@ -35,6 +35,7 @@ pub fn init(
         member: home.member.to_string(),
         peer_id: home.identity.peer_id().to_string(),
         public_key: home.identity.public_key().to_string(),
+        running: false,
         listen: home.listen.clone(),
     };
     if json {
