@@ -53,6 +53,9 @@ pub enum Request {
         id: String,
         /// Absolute path of the directory.
         out: String,
+        /// Replace files that already exist there (`--force`).
+        #[serde(default)]
+        force: bool,
     },
     /// Revoke one of our releases.
     Revoke {
@@ -101,6 +104,10 @@ pub struct ReleaseRequest {
     pub period: Option<String>,
     /// Source.
     pub source: Option<String>,
+    /// Release even if the new version reaches members that earlier versions of the name did
+    /// not, revealing that those exist (`--widen`).
+    #[serde(default)]
+    pub widen: bool,
 }
 
 /// One line of the daemon's answer.
@@ -147,6 +154,10 @@ pub struct IdInfo {
     pub peer_id: String,
     /// ed25519 public key, 64 hex characters.
     pub public_key: String,
+    /// Whether the daemon answered: then `listen` holds the addresses it actually bound,
+    /// otherwise the configured ones.
+    #[serde(default)]
+    pub running: bool,
     /// Listen multiaddrs (the actual ones while the daemon runs).
     pub listen: Vec<String>,
 }

@@ -9,6 +9,7 @@
 
 use ciborium::value::Value;
 
+pub use crate::bundle::{MAX_FILE_NAME_LEN, validate_file_name};
 use crate::cbor::{CborError, TextMap, as_text, decode_value, encode_value, shape, text_map, uint};
 use crate::cose::{self, CoseError};
 use crate::digest::{CHUNK_SIZE, Digest, MAX_CONTENT_SIZE, chunk_count};
@@ -30,8 +31,6 @@ pub const MAX_SIGNED_LEN: usize = 64 * 1024;
 pub const MAX_META_TEXT_LEN: usize = 1024;
 /// Most column names recorded in the metadata.
 pub const MAX_META_COLUMNS: usize = 256;
-/// Largest original file name, in bytes.
-pub const MAX_FILE_NAME_LEN: usize = 255;
 
 /// Why a statement could not be built, decoded or trusted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -443,25 +442,6 @@ impl Statement for Revocation {
         }
         check_text("reason", self.reason.as_deref())
     }
-}
-
-/// Checks that `name` can be written as one file inside a directory: no path separators, no
-/// `.`/`..`, no control characters, at most [`MAX_FILE_NAME_LEN`] bytes.
-pub fn validate_file_name(name: &str) -> Result<(), StatementError> {
-    let bad = |why| StatementError::Field {
-        field: "file_name",
-        why,
-    };
-    if name.is_empty() || name.len() > MAX_FILE_NAME_LEN {
-        return Err(bad("must be 1 to 255 bytes"));
-    }
-    if name == "." || name == ".." || name.contains(['/', '\\']) {
-        return Err(bad("must be a plain file name"));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(bad("has control characters"));
-    }
-    Ok(())
 }
 
 fn check_text(field: &'static str, text: Option<&str>) -> Result<(), StatementError> {

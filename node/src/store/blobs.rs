@@ -5,7 +5,7 @@
 //! with several times their size on disk (measured in DESIGN.md section 3).
 
 use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use datapact_protocol::sdmx::{SdmxError, SdmxSummary, SdmxValidator, looks_like_sdmx};
 use datapact_protocol::{ContentDigest, ContentHasher, Digest};
 
-use crate::fsutil::sync_dir;
+use crate::fsutil::{owner_only_create, sync_dir};
 
 /// Size of the buffer used to copy content.
 pub const COPY_BUFFER: usize = 1 << 20;
@@ -137,7 +137,7 @@ impl Blobs {
         let dir = self.root.join("partial");
         fs::create_dir_all(&dir)?;
         let path = dir.join(format!("{sha256}.part"));
-        let file = OpenOptions::new()
+        let file = owner_only_create()
             .read(true)
             .write(true)
             .create(true)
@@ -162,7 +162,8 @@ impl Blobs {
     pub fn writer(&self) -> io::Result<BlobWriter> {
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = self.tmp.join(format!("{}-{n}.part", std::process::id()));
-        let file = OpenOptions::new()
+        // Owner-only whatever the umask; the committed blob is this file, renamed.
+        let file = owner_only_create()
             .write(true)
             .create_new(true)
             .open(&path)?;

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::io;
 use std::sync::Mutex;
 
-use datapact_protocol::{DatasetId, Digest, MemberCode, PeerId};
+use datapact_protocol::{DatasetId, DatasetName, Digest, MemberCode, PeerId};
 use sha2::{Digest as _, Sha256};
 
 pub use records::{DatasetRecord, LogEntry, LogEvent, Origin, RosterEntry};
@@ -75,6 +75,9 @@ pub struct Store {
     blobs: Blobs,
     /// Serialises appends to the access log, so each entry links to the one before.
     log_lock: Mutex<()>,
+    /// Serialises our own releases, so each gets the next version number of its name and
+    /// is checked against every version recorded before it.
+    release_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -114,6 +117,7 @@ impl Store {
             blobs: Blobs::open(&layout.blobs())?,
             db,
             log_lock: Mutex::new(()),
+            release_lock: Mutex::new(()),
         };
         store.remove_orphan_blobs()?;
         Ok(store)
@@ -211,15 +215,51 @@ impl Store {
             .map(|v| records::seq_of(&v)))
     }
 
-    /// Reserves the next version of `owner/name` atomically, so two concurrent releases of one
-    /// name never get the same version.
-    pub fn reserve_version(&self, owner: &MemberCode, name: &str) -> Result<u64, StoreError> {
-        let key = format!("{owner}/{name}");
-        let old = self.latest.fetch_and_update(key.as_bytes(), |old| {
-            let next = old.map_or(0, records::seq_of) + 1;
-            Some(next.to_be_bytes().to_vec())
-        })?;
-        Ok(old.map_or(0, |v| records::seq_of(&v)) + 1)
+    /// Every version of `owner/name` held here, own or received, in version order.
+    pub fn versions(
+        &self,
+        owner: &MemberCode,
+        name: &str,
+    ) -> Result<Vec<(DatasetId, DatasetRecord)>, StoreError> {
+        // Names are `a-z 0-9 -`, so this prefix matches no other name.
+        let prefix = format!("{owner}/{name}@");
+        let mut out = Vec::new();
+        for kv in self.datasets.scan_prefix(prefix.as_bytes()) {
+            let (k, v) = kv?;
+            let key = String::from_utf8_lossy(&k);
+            let id: DatasetId = key
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("dataset key {key:?}")))?;
+            out.push((id, records::decode(&v, MAX_RECORD_LEN)?));
+        }
+        out.sort_by_key(|(id, _)| id.version);
+        Ok(out)
+    }
+
+    /// Records the next version of one of our own names. Under the release lock, `build`
+    /// gets the versions of `owner/name` held so far and the id the new one gets, and returns
+    /// its record (with anything else the caller wants back) or refuses. Two releases of one
+    /// name never get the same version, and a refused (or failed) release uses none: the
+    /// number is taken only when the record is stored.
+    pub fn put_next_version<T, E: From<StoreError>>(
+        &self,
+        owner: &MemberCode,
+        name: &DatasetName,
+        build: impl FnOnce(&[(DatasetId, DatasetRecord)], &DatasetId) -> Result<(DatasetRecord, T), E>,
+    ) -> Result<(DatasetId, (DatasetRecord, T)), E> {
+        let _guard = self
+            .release_lock
+            .lock()
+            .map_err(|_| StoreError::Corrupt("release lock poisoned".into()))?;
+        let earlier = self.versions(owner, name.as_str())?;
+        let id = DatasetId {
+            owner: owner.clone(),
+            name: name.clone(),
+            version: self.latest_version(owner, name.as_str())?.unwrap_or(0) + 1,
+        };
+        let (record, extra) = build(&earlier, &id)?;
+        self.put_dataset(&id, &record)?;
+        Ok((id, (record, extra)))
     }
 
     /// Stores a dataset record and raises the name's latest version.
