@@ -74,7 +74,8 @@ pub async fn start(
         accepted_events: accepted_tx,
         tasks: Arc::default(),
     };
-    tokio::spawn(super::pull::serve(
+    // Counted like its tasks, so shutdown waits for its last refusal summary.
+    client.tasks.spawn(super::serve::serve(
         incoming,
         home.clone(),
         store.clone(),
@@ -283,6 +284,7 @@ impl EventLoop {
             }
             Command::Request {
                 peer,
+                addrs,
                 request,
                 reply,
             } => {
@@ -290,7 +292,7 @@ impl EventLoop {
                     .swarm
                     .behaviour_mut()
                     .direct
-                    .send_request(&peer, request);
+                    .send_request_with_addresses(&peer, request, addrs);
                 self.pending.insert(id, reply);
             }
             Command::Respond { channel, response } => {
@@ -504,14 +506,12 @@ impl EventLoop {
                     let Ok(_permit) = work.acquire_owned().await else {
                         return;
                     };
-                    let response = tokio::task::spawn_blocking(move || {
-                        let requester = federation::member_of(&store, &peer);
-                        catch_up_page(&store, requester.as_ref(), from)
-                    })
-                    .await
-                    .unwrap_or_else(|e| DirectResponse::Rejected {
-                        reason: format!("catch-up failed: {e}"),
-                    });
+                    let response =
+                        tokio::task::spawn_blocking(move || catch_up_page(&store, &peer, from))
+                            .await
+                            .unwrap_or_else(|e| DirectResponse::Rejected {
+                                reason: format!("catch-up failed: {e}"),
+                            });
                     let _ = commands.send(Command::Respond { channel, response }).await;
                 });
             }
@@ -585,9 +585,9 @@ impl EventLoop {
     }
 }
 
-/// One page of what `requester` may see of our releases.
-fn catch_up_page(store: &Store, requester: Option<&MemberCode>, from: u64) -> DirectResponse {
-    match federation::visible_to(store, requester) {
+/// One page of what `peer` is to hear of our releases (see [`federation::catch_up_for`]).
+fn catch_up_page(store: &Store, peer: &PeerId, from: u64) -> DirectResponse {
+    match federation::catch_up_for(store, peer) {
         Ok(all) => {
             let (statements, next) = wire::catch_up_page(&all, from);
             DirectResponse::CatchUp { statements, next }
