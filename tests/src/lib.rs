@@ -18,9 +18,15 @@
 //!   then fail with a message saying what was awaited. No test uses a sleep as
 //!   synchronisation; every request and network call is bounded by the same deadline.
 //!
+//! - [`hostile::HostilePeer`]: a peer of the test's own making that speaks datapact's
+//!   protocols and misbehaves as the test says (answers forever, holds streams silent, signs
+//!   what it likes), for attack scenarios.
+//!
 //! Set `RUST_LOG=datapact_node=debug` to see the nodes' logs in a failing test's output.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod hostile;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
