@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use datapact_protocol::MemberCode;
 use datapact_protocol::wire::{
     self, DirectRequest, DirectResponse, GOSSIP_TOPIC, MAX_CATCHUP_PAGE, MAX_GOSSIP_LEN,
-    PULL_PROTOCOL, SignedStatement,
+    SignedStatement,
 };
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, gossipsub};
+use libp2p::{Multiaddr, PeerId, Swarm, gossipsub};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -38,7 +38,10 @@ pub async fn start(
     listening: Arc<RwLock<Vec<String>>>,
     shutdown: broadcast::Sender<()>,
 ) -> Result<(Client, JoinHandle<()>), NetError> {
-    let mut swarm = build_swarm(&home.identity).map_err(NetError::Unreachable)?;
+    let roster_peers = super::inbound::RosterPeers::default();
+    refresh_roster_peers(&store, &roster_peers);
+    let (pulls, incoming) = super::inbound::new(roster_peers.clone());
+    let mut swarm = build_swarm(&home.identity, pulls).map_err(NetError::Unreachable)?;
     for addr in &home.listen {
         let parsed: Multiaddr = addr.parse().map_err(|_| NetError::Listen {
             addr: addr.clone(),
@@ -61,10 +64,7 @@ pub async fn start(
         .subscribe(&topic)
         .map_err(|e| NetError::Publish(e.to_string()))?;
 
-    let mut streams = swarm.behaviour().stream.new_control();
-    let incoming = streams
-        .accept(StreamProtocol::new(PULL_PROTOCOL))
-        .map_err(|e| NetError::Unreachable(e.to_string()))?;
+    let streams = swarm.behaviour().stream.new_control();
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_BUFFER);
     let (accepted_tx, _) = broadcast::channel(1024);
     let client = Client {
@@ -94,6 +94,7 @@ pub async fn start(
         connected: HashMap::new(),
         backoff: HashMap::new(),
         inbound: Arc::new(tokio::sync::Semaphore::new(MAX_INBOUND_WORK)),
+        roster_peers,
     };
     let task = tokio::spawn(event_loop.run(shutdown.subscribe()));
     Ok((client, task))
@@ -203,6 +204,22 @@ struct EventLoop {
     /// deliveries, catch-up answers, receipts), so a flood queues instead of crowding out
     /// the node's own work.
     inbound: Arc<tokio::sync::Semaphore>,
+    /// The roster's PeerIds, which sort inbound pull streams into members' and strangers'.
+    roster_peers: super::inbound::RosterPeers,
+}
+
+/// Reloads the roster's PeerIds into `peers` (kept as they were if the store cannot be read).
+fn refresh_roster_peers(store: &Store, peers: &super::inbound::RosterPeers) {
+    let Ok(roster) = store.roster() else {
+        return;
+    };
+    let fresh = roster
+        .iter()
+        .filter_map(|e| e.peer_id.parse::<PeerId>().ok())
+        .collect();
+    if let Ok(mut held) = peers.write() {
+        *held = fresh;
+    }
 }
 
 /// Inbound messages processed at once.
@@ -328,6 +345,7 @@ impl EventLoop {
                 let _ = reply.send(peers);
             }
             Command::RosterChanged => {
+                refresh_roster_peers(&self.store, &self.roster_peers);
                 self.backoff.clear();
                 self.redial();
                 // A member added while already connected (it dialled us first, as a stranger)

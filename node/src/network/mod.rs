@@ -8,6 +8,7 @@
 pub mod admission;
 mod behaviour;
 mod event_loop;
+mod inbound;
 pub mod pull;
 mod serve;
 

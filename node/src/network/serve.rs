@@ -14,7 +14,7 @@ use datapact_protocol::{
     CHUNK_SIZE, DatasetId, Decision, DenyReason, Digest, MemberCode, SignedAnnouncement,
     decide_pull,
 };
-use futures::{AsyncWriteExt, StreamExt};
+use futures::AsyncWriteExt;
 use libp2p::{PeerId, Stream};
 use tokio::io::AsyncReadExt as _;
 use tokio::sync::broadcast;
@@ -28,7 +28,7 @@ use crate::store::{LogEntry, LogEvent, Origin, PullerRecord, Store, StoreError, 
 /// were not logged one by one are written as summaries every [`REFUSAL_SUMMARY_INTERVAL`] and
 /// once more at shutdown.
 pub(crate) async fn serve(
-    mut incoming: libp2p_stream::IncomingStreams,
+    mut incoming: super::inbound::Incoming,
     home: Arc<Home>,
     store: Arc<Store>,
     tasks: Arc<super::Tasks>,
@@ -40,8 +40,6 @@ pub(crate) async fn serve(
     loop {
         tokio::select! {
             next = incoming.next() => match next {
-                // Nothing else happens here: a stream that waits in the accept channel while
-                // this loop works is dropped by libp2p-stream.
                 Some((peer, stream)) => tasks.spawn(handle_stream(
                     home.clone(),
                     store.clone(),
