@@ -36,13 +36,18 @@ async fn a_removed_member_that_pulled_still_learns_of_the_revocation() {
     let (tha, mmr, aus) = (&fed["THA"], &fed["MMR"], &fed["AUS"]);
     let id = tha.release_text("members", "members").await.id;
     mmr.wait_entry(&id).await;
-    mmr.pull(&id, None).await.expect("MMR pulls while in the roster");
+    mmr.pull(&id, None)
+        .await
+        .expect("MMR pulls while in the roster");
 
     remove_member(tha, mmr).await;
     // What removal takes back: a new version is neither announced to MMR nor served to it.
     let v2 = tha.release_text("members", "members").await.id;
     aus.wait_entry(&v2).await;
-    let (_, refused) = mmr.pull(&v2, None).await.expect_err("removed from the roster");
+    let (_, refused) = mmr
+        .pull(&v2, None)
+        .await
+        .expect_err("removed from the roster");
     assert_eq!(refused, format!("dataset {v2} not found"));
 
     // What it cannot take back: MMR holds version 1, and hears of its revocation.
