@@ -5,7 +5,7 @@
 //! member it names as owner. Restricted (`members`, `only:`) announcements are believed only
 //! from their owner directly, never from gossip, and are never passed on (DESIGN.md section 4).
 
-use datapact_protocol::wire::SignedStatement;
+use datapact_protocol::wire::{self, DirectResponse, SignedStatement};
 use datapact_protocol::{
     Audience, DatasetId, MemberCode, PeerId, PublicKey, SignedAnnouncement, SignedReceipt,
     SignedRevocation,
@@ -241,6 +241,19 @@ pub fn catch_up_for(store: &Store, peer: &PeerId) -> Result<Vec<SignedStatement>
     Ok(out)
 }
 
+/// The answer to `peer`'s request for the catch-up page starting at `from`.
+pub fn catch_up_page(store: &Store, peer: &PeerId, from: u64) -> DirectResponse {
+    match catch_up_for(store, peer) {
+        Ok(all) => {
+            let (statements, next) = wire::catch_up_page(&all, from);
+            DirectResponse::CatchUp { statements, next }
+        }
+        Err(e) => DirectResponse::Rejected {
+            reason: format!("catch-up failed: {e}"),
+        },
+    }
+}
+
 /// The PeerIds of the roster members in `audience` (for direct delivery).
 pub fn audience_peers(store: &Store, audience: &Audience) -> Result<Vec<PeerId>, StoreError> {
     let mut out = Vec::new();
@@ -302,10 +315,12 @@ pub fn accept_receipt(
     {
         return Err(refuse("the receipt names another member"));
     }
+    // Our own release, verified when it was stored.
     let announced = store
         .dataset(&r.dataset)
         .map_err(|e| refuse(&e.to_string()))?
-        .and_then(|record| record.announcement().ok())
+        .filter(|record| record.origin == Origin::Own)
+        .and_then(|record| SignedAnnouncement::decode_trusted(&record.announcement).ok())
         .ok_or_else(|| refuse("dataset gone"))?;
     if announced.body().sha256 != r.sha256 {
         return Err(refuse("digest differs"));

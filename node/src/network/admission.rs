@@ -222,10 +222,12 @@ impl Refused {
         let Some(since) = self.since else {
             return Vec::new();
         };
-        let window = format!(
-            "since {}, not logged one by one: over the request budget or no free serving slot",
-            datapact_protocol::time::format_unix(since)
-        );
+        let refused = |count: u64| {
+            format!(
+                "{count} refused as busy (over the request budget or no free slot) since {}",
+                datapact_protocol::time::format_unix(since)
+            )
+        };
         let entry = |count: u64, reason: String| {
             let mut e = LogEntry::new(LogEvent::PullsRefused, time);
             e.granted = Some(false);
@@ -241,16 +243,17 @@ impl Refused {
             } else {
                 ""
             };
+            let noun = if peers == 1 { "peer" } else { "peers" };
             out.push(entry(
                 self.strangers,
                 format!(
-                    "{} pull requests from {at_least}{peers} peers outside the roster refused {window}",
-                    self.strangers
+                    "{}, from {at_least}{peers} {noun} outside the roster; not logged one by one",
+                    refused(self.strangers)
                 ),
             ));
         }
         for (peer, (member, count)) in self.members {
-            let mut e = entry(count, format!("{count} pull requests refused {window}"));
+            let mut e = entry(count, format!("{}; not logged one by one", refused(count)));
             e.peer = Some(peer.to_string());
             e.member = Some(member.to_string());
             out.push(e);
@@ -392,7 +395,12 @@ mod tests {
         assert_eq!(entries[0].member, None);
         let reason = entries[0].reason.as_deref().unwrap();
         assert!(
-            reason.starts_with("30 pull requests from 3 peers outside the roster refused since "),
+            reason
+                .starts_with("30 refused as busy (over the request budget or no free slot) since "),
+            "{reason}"
+        );
+        assert!(
+            reason.ends_with(", from 3 peers outside the roster; not logged one by one"),
             "{reason}"
         );
         assert_eq!(entries[1].count, Some(2));

@@ -39,7 +39,7 @@ pub async fn start(
     shutdown: broadcast::Sender<()>,
 ) -> Result<(Client, JoinHandle<()>), NetError> {
     let roster_peers = super::inbound::RosterPeers::default();
-    refresh_roster_peers(&store, &roster_peers);
+    super::inbound::refresh_roster_peers(&store, &roster_peers);
     let (pulls, incoming) = super::inbound::new(roster_peers.clone());
     let mut swarm = build_swarm(&home.identity, pulls).map_err(NetError::Unreachable)?;
     for addr in &home.listen {
@@ -208,20 +208,6 @@ struct EventLoop {
     roster_peers: super::inbound::RosterPeers,
 }
 
-/// Reloads the roster's PeerIds into `peers` (kept as they were if the store cannot be read).
-fn refresh_roster_peers(store: &Store, peers: &super::inbound::RosterPeers) {
-    let Ok(roster) = store.roster() else {
-        return;
-    };
-    let fresh = roster
-        .iter()
-        .filter_map(|e| e.peer_id.parse::<PeerId>().ok())
-        .collect();
-    if let Ok(mut held) = peers.write() {
-        *held = fresh;
-    }
-}
-
 /// Inbound messages processed at once.
 const MAX_INBOUND_WORK: usize = 4;
 
@@ -345,7 +331,7 @@ impl EventLoop {
                 let _ = reply.send(peers);
             }
             Command::RosterChanged => {
-                refresh_roster_peers(&self.store, &self.roster_peers);
+                super::inbound::refresh_roster_peers(&self.store, &self.roster_peers);
                 self.backoff.clear();
                 self.redial();
                 // A member added while already connected (it dialled us first, as a stranger)
@@ -524,12 +510,13 @@ impl EventLoop {
                     let Ok(_permit) = work.acquire_owned().await else {
                         return;
                     };
-                    let response =
-                        tokio::task::spawn_blocking(move || catch_up_page(&store, &peer, from))
-                            .await
-                            .unwrap_or_else(|e| DirectResponse::Rejected {
-                                reason: format!("catch-up failed: {e}"),
-                            });
+                    let response = tokio::task::spawn_blocking(move || {
+                        federation::catch_up_page(&store, &peer, from)
+                    })
+                    .await
+                    .unwrap_or_else(|e| DirectResponse::Rejected {
+                        reason: format!("catch-up failed: {e}"),
+                    });
                     let _ = commands.send(Command::Respond { channel, response }).await;
                 });
             }
@@ -600,19 +587,6 @@ impl EventLoop {
             }
             tracing::debug!(%member, "caught up");
         });
-    }
-}
-
-/// One page of what `peer` is to hear of our releases (see [`federation::catch_up_for`]).
-fn catch_up_page(store: &Store, peer: &PeerId, from: u64) -> DirectResponse {
-    match federation::catch_up_for(store, peer) {
-        Ok(all) => {
-            let (statements, next) = wire::catch_up_page(&all, from);
-            DirectResponse::CatchUp { statements, next }
-        }
-        Err(e) => DirectResponse::Rejected {
-            reason: format!("catch-up failed: {e}"),
-        },
     }
 }
 

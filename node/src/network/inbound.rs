@@ -25,6 +25,8 @@ use libp2p::swarm::{
 use libp2p::{Multiaddr, PeerId, Stream, StreamProtocol};
 use tokio::sync::mpsc;
 
+use crate::store::Store;
+
 /// Members' pull streams queued for the serving loop at once (each member's own share is
 /// enforced right after, see [`super::admission`]).
 pub const MEMBER_QUEUE: usize = 1024;
@@ -34,6 +36,20 @@ pub const STRANGER_QUEUE: usize = 64;
 /// The PeerIds our roster lists, kept in memory so that a connection sorts its streams without
 /// reading the store (the swarm's tasks never block).
 pub(crate) type RosterPeers = Arc<RwLock<HashSet<PeerId>>>;
+
+/// Reloads the roster's PeerIds into `peers` (kept as they were if the store cannot be read).
+pub(crate) fn refresh_roster_peers(store: &Store, peers: &RosterPeers) {
+    let Ok(roster) = store.roster() else {
+        return;
+    };
+    let fresh = roster
+        .iter()
+        .filter_map(|e| e.peer_id.parse::<PeerId>().ok())
+        .collect();
+    if let Ok(mut held) = peers.write() {
+        *held = fresh;
+    }
+}
 
 /// A queued inbound stream and the authenticated peer that opened it.
 type Queued = (PeerId, Stream);
