@@ -246,7 +246,8 @@ pub struct LogLine {
     pub seq: u64,
     /// RFC 3339.
     pub time: String,
-    /// `pull`, `release`, `revoke`, `member_added`, `member_removed`.
+    /// `pull`, `release`, `revoke`, `member_added`, `member_removed`, or `pulls_refused`
+    /// (one entry for many refused pull requests; see `count`).
     pub event: String,
     /// PeerId, if a peer was involved.
     pub peer: Option<String>,
@@ -258,6 +259,9 @@ pub struct LogLine {
     pub outcome: String,
     /// Reason or purpose.
     pub reason: Option<String>,
+    /// For `pulls_refused`: how many requests the entry stands for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
     /// Whether this entry's link to the one before holds.
     pub intact: bool,
     /// For granted pulls: whether the receiver's signed receipt arrived.

@@ -13,10 +13,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use datapact_node::network::pull::{read_frame, write_frame};
 use datapact_protocol::Identity;
 use datapact_protocol::wire::{
     DIRECT_PROTOCOL, DirectRequest, DirectResponse, GOSSIP_TOPIC, MAX_DIRECT_REQUEST_LEN,
-    MAX_DIRECT_RESPONSE_LEN, MAX_GOSSIP_LEN, PULL_PROTOCOL,
+    MAX_DIRECT_RESPONSE_LEN, MAX_GOSSIP_LEN, MAX_PULL_RESPONSE_LEN, PULL_PROTOCOL, PullRequest,
+    PullResponse,
 };
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
@@ -243,6 +245,28 @@ impl HostilePeer {
         .await
         .expect("pull stream opens in time")
         .expect("pull stream opens")
+    }
+
+    /// Asks `owner` for `id` on a new pull stream with a well-formed request (from chunk 0) and
+    /// returns the owner's answer frame, with the stream: a granted pull's content follows on
+    /// it, unread. `Err` says why no answer came (the stream was closed, reset, or timed out).
+    pub async fn ask_pull(
+        &self,
+        owner: PeerId,
+        id: &str,
+    ) -> Result<(PullResponse, Stream), String> {
+        let mut stream = self.open_pull_stream(owner).await;
+        let request = PullRequest {
+            id: id.to_owned(),
+            from_chunk: 0,
+        };
+        write_frame(&mut stream, &request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let answer = read_frame(&mut stream, MAX_PULL_RESPONSE_LEN)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((answer, stream))
     }
 
     /// Accepts inbound pull streams, so the hostile peer can play an owner that serves content

@@ -387,7 +387,10 @@ pub fn log(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
                     l.event.clone(),
                     l.member.clone().unwrap_or_else(|| "-".into()),
                     l.dataset.clone().unwrap_or_else(|| "-".into()),
-                    l.outcome.clone(),
+                    match l.count {
+                        Some(n) => format!("{} x{n}", l.outcome),
+                        None => l.outcome.clone(),
+                    },
                     l.reason.clone().unwrap_or_default(),
                     if l.intact { "" } else { "TAMPERED" }.to_owned(),
                 ]

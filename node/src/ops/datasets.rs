@@ -265,8 +265,9 @@ pub async fn revoke(
         .announcement()
         .map(|a| a.body().policy.audience.clone())
         .map_err(|e| DatasetError::Damaged(id.to_string(), e))?;
-    super::announce::announce(
+    super::announce::announce_revocation(
         ctx,
+        &id,
         datapact_protocol::wire::SignedStatement::Revocation(signed.bytes().to_vec()),
         &audience,
     );

@@ -7,16 +7,18 @@
 //! told that it happened.
 
 pub mod blobs;
+mod own;
 mod records;
 
 use std::collections::HashSet;
 use std::io;
 use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
 
 use datapact_protocol::{DatasetId, DatasetName, Digest, MemberCode, PeerId};
 use sha2::{Digest as _, Sha256};
 
-pub use records::{DatasetRecord, LogEntry, LogEvent, Origin, RosterEntry};
+pub use records::{DatasetRecord, LogEntry, LogEvent, Origin, PullerRecord, RosterEntry};
 
 use crate::home::Layout;
 use blobs::Blobs;
@@ -72,6 +74,16 @@ pub struct Store {
     /// Small facts about the store: `log_len`, the number of access-log entries ever written,
     /// so a removed last entry is noticed too.
     meta: sled::Tree,
+    /// `CLASS\0ID` -> nothing: our releases by audience class (`public`, `members`,
+    /// `only:CODE`), so answering a peer touches only what it may see (see `own.rs`).
+    own_index: sled::Tree,
+    /// `ID\0PEER_ID` -> [`PullerRecord`]: who was granted a pull of each of our releases, and
+    /// how to reach it, so that a revocation reaches it even after it left the roster.
+    pullers: sled::Tree,
+    /// `PEER_ID\0ID` -> nothing: the same grants by peer, for that peer's catch-up.
+    pulled: sled::Tree,
+    /// Dataset records read so far (see [`Store::dataset_records_read`]).
+    records_read: AtomicU64,
     blobs: Blobs,
     /// Serialises appends to the access log, so each entry links to the one before.
     log_lock: Mutex<()>,
@@ -114,12 +126,17 @@ impl Store {
             receipts: db.open_tree("receipts")?,
             meta: db.open_tree("meta")?,
             pending_revocations: db.open_tree("pending_revocations")?,
+            own_index: db.open_tree("own_index")?,
+            pullers: db.open_tree("pullers")?,
+            pulled: db.open_tree("pulled")?,
+            records_read: AtomicU64::new(0),
             blobs: Blobs::open(&layout.blobs())?,
             db,
             log_lock: Mutex::new(()),
             release_lock: Mutex::new(()),
         };
         store.remove_orphan_blobs()?;
+        store.build_own_index()?;
         Ok(store)
     }
 
@@ -262,8 +279,16 @@ impl Store {
         Ok((id, (record, extra)))
     }
 
-    /// Stores a dataset record and raises the name's latest version.
+    /// Stores a dataset record and raises the name's latest version. One of our own releases
+    /// is also listed under its audience; its signature is checked here, once, and never
+    /// again when a peer asks for it.
     pub fn put_dataset(&self, id: &DatasetId, record: &DatasetRecord) -> Result<(), StoreError> {
+        if record.origin == Origin::Own {
+            let signed = record
+                .announcement()
+                .map_err(|e| StoreError::Corrupt(format!("own release {id}: {e}")))?;
+            self.index_own(id, &signed.body().policy.audience)?;
+        }
         self.datasets
             .insert(id.to_string().as_bytes(), records::encode(record))?;
         self.raise_latest(id)
@@ -321,10 +346,18 @@ impl Store {
 
     /// The record of one dataset.
     pub fn dataset(&self, id: &DatasetId) -> Result<Option<DatasetRecord>, StoreError> {
-        self.datasets
-            .get(id.to_string().as_bytes())?
+        let found = self.datasets.get(id.to_string().as_bytes())?;
+        if found.is_some() {
+            self.count_records_read(1);
+        }
+        found
             .map(|v| records::decode(&v, MAX_RECORD_LEN))
             .transpose()
+    }
+
+    /// Whether a record of `id` exists (without reading it).
+    pub fn has_dataset(&self, id: &DatasetId) -> Result<bool, StoreError> {
+        Ok(self.datasets.contains_key(id.to_string().as_bytes())?)
     }
 
     /// Every dataset record, own and received.
@@ -338,6 +371,7 @@ impl Store {
                 .map_err(|_| StoreError::Corrupt(format!("dataset key {key:?}")))?;
             out.push((id, records::decode(&v, MAX_RECORD_LEN)?));
         }
+        self.count_records_read(out.len() as u64);
         Ok(out)
     }
 
