@@ -60,8 +60,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         log_format: LogFormat,
     },
-    /// Show this node's member code, PeerId, public key and listen addresses
-    #[command(after_help = "Example:\n  datapact id --json")]
+    /// Show this node's member code, PeerId, public key, whether its daemon runs, and its
+    /// listen addresses (the bound ones while the daemon runs)
+    #[command(
+        after_help = "Examples:\n  datapact id --json\n  until datapact id --json | grep -q '\"running\": true'; do sleep 0.2; done   # wait for the daemon"
+    )]
     Id {
         #[command(flatten)]
         json: JsonFlag,
@@ -74,7 +77,7 @@ pub enum Command {
     Members(MembersCommand),
     /// Store, sign and announce a file as a dataset
     #[command(
-        after_help = "Example:\n  datapact release trafficking_victims_tha_2017.csv --name trafficking-victims \\\n    --title \"Identified victims of trafficking, Thailand 2017\" --policy only:MMR,KHM \\\n    --embargo-until 2027-01-01T00:00:00Z --purpose \"Victim return assistance\" --licence CC-BY-4.0"
+        after_help = "Examples:\n  datapact release trafficking_victims_tha_2017.csv --name trafficking-victims \\\n    --title \"Identified victims of trafficking, Thailand 2017\" --policy only:MMR,KHM \\\n    --embargo-until 2027-01-01T00:00:00Z --purpose \"Victim return assistance\" --licence CC-BY-4.0\n  # version 2 to all members: refused unless --widen, since MMR and KHM alone had version 1\n  datapact release trafficking_victims_tha_2017_rev.csv --name trafficking-victims \\\n    --title \"Identified victims of trafficking, Thailand 2017 (revised)\" --policy members --widen"
     )]
     Release(Box<ReleaseArgs>),
     /// List own and received datasets
@@ -102,7 +105,7 @@ pub enum Command {
     },
     /// Write a dataset's signed announcement and content to a directory
     #[command(
-        after_help = "Example:\n  datapact export THA/mgi@1 --out ./bundle && datapact verify ./bundle"
+        after_help = "Examples:\n  datapact export THA/mgi@1 --out ./bundle && datapact verify ./bundle\n  datapact export THA/mgi@1 --out ./bundle --force   # replace an earlier export"
     )]
     Export {
         /// Dataset id, OWNER/NAME@VERSION
@@ -110,6 +113,9 @@ pub enum Command {
         /// Directory to write announcement.cose and the content file into
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Replace files that already exist in DIR (otherwise they are kept and export fails)
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -219,6 +225,10 @@ pub struct ReleaseArgs {
     /// public, members or only:CODE,CODE,...
     #[arg(long, default_value = "members")]
     pub policy: String,
+    /// Release even if this version reaches members that earlier versions of the name did not
+    /// (its version number tells them that those versions exist)
+    #[arg(long)]
+    pub widen: bool,
     /// Nobody may pull before this time (RFC 3339)
     #[arg(long, value_name = "RFC3339")]
     pub embargo_until: Option<String>,

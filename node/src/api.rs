@@ -53,6 +53,9 @@ pub enum Request {
         id: String,
         /// Absolute path of the directory.
         out: String,
+        /// Replace files that already exist there (`--force`).
+        #[serde(default)]
+        force: bool,
     },
     /// Revoke one of our releases.
     Revoke {
@@ -101,6 +104,10 @@ pub struct ReleaseRequest {
     pub period: Option<String>,
     /// Source.
     pub source: Option<String>,
+    /// Release even if the new version reaches members that earlier versions of the name did
+    /// not, revealing that those exist (`--widen`).
+    #[serde(default)]
+    pub widen: bool,
 }
 
 /// One line of the daemon's answer.
@@ -147,6 +154,10 @@ pub struct IdInfo {
     pub peer_id: String,
     /// ed25519 public key, 64 hex characters.
     pub public_key: String,
+    /// Whether the daemon answered: then `listen` holds the addresses it actually bound,
+    /// otherwise the configured ones.
+    #[serde(default)]
+    pub running: bool,
     /// Listen multiaddrs (the actual ones while the daemon runs).
     pub listen: Vec<String>,
 }
@@ -235,7 +246,8 @@ pub struct LogLine {
     pub seq: u64,
     /// RFC 3339.
     pub time: String,
-    /// `pull`, `release`, `revoke`, `member_added`, `member_removed`.
+    /// `pull`, `release`, `revoke`, `member_added`, `member_removed`, or `pulls_refused`
+    /// (one entry for many refused pull requests; see `count`).
     pub event: String,
     /// PeerId, if a peer was involved.
     pub peer: Option<String>,
@@ -247,6 +259,9 @@ pub struct LogLine {
     pub outcome: String,
     /// Reason or purpose.
     pub reason: Option<String>,
+    /// For `pulls_refused`: how many requests the entry stands for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
     /// Whether this entry's link to the one before holds.
     pub intact: bool,
     /// For granted pulls: whether the receiver's signed receipt arrived.

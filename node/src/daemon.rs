@@ -60,6 +60,8 @@ pub struct Running {
 
 /// Starts the daemon on `dir`.
 pub async fn start(dir: &Path) -> Result<Running, DaemonError> {
+    // Before the store opens: sled creates its files with the default mode.
+    crate::fsutil::restrict_umask();
     let home = Arc::new(home::load(dir)?);
     let socket_path = home.layout.control_socket();
     let socket_text = socket_path.display().to_string();
@@ -82,6 +84,8 @@ pub async fn start(dir: &Path) -> Result<Running, DaemonError> {
     )
     .await?;
 
+    // The control socket opens only now that `network::start` has bound every listen
+    // address: whoever gets an answer from it (`datapact id`) sees the real ports.
     // A socket file left by a daemon that was killed: nobody answered on it above.
     let _ = std::fs::remove_file(&socket_path);
     let socket_err = |source| DaemonError::Socket {

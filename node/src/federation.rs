@@ -7,7 +7,7 @@
 //! What one member can make this node keep is capped ([`ReceiveLimits`]): past its cap, its
 //! statements are refused, and another member's are not affected.
 
-use datapact_protocol::wire::SignedStatement;
+use datapact_protocol::wire::{self, DirectResponse, SignedStatement};
 use datapact_protocol::{
     Audience, DatasetId, MemberCode, PeerId, PublicKey, SignedAnnouncement, SignedReceipt,
     SignedRevocation,
@@ -235,29 +235,55 @@ fn accept_revocation(
 
 /// Everything this node released that `requester` (our roster's code for the asking peer,
 /// `None` outside the roster) may see: each announcement, followed by its revocation if any.
-/// Nothing else is revealed, not even a count.
+/// Nothing else is revealed, not even a count. Read from the store's audience index, so the
+/// work is in proportion to what `requester` may see; our statements were verified when they
+/// were stored and are not verified again.
 pub fn visible_to(
     store: &Store,
     requester: Option<&MemberCode>,
 ) -> Result<Vec<SignedStatement>, StoreError> {
     let mut out = Vec::new();
-    for (id, record) in store.datasets()? {
-        if record.origin != Origin::Own {
-            continue;
-        }
-        let Ok(signed) = record.announcement() else {
-            tracing::warn!(dataset = %id, "stored announcement does not verify; not offered");
+    for id in store.own_visible_ids(requester)? {
+        let Some(record) = store.dataset(&id)?.filter(|r| r.origin == Origin::Own) else {
             continue;
         };
-        if !signed.body().policy.audience.admits(requester) {
-            continue;
-        }
-        out.push(SignedStatement::Announcement(record.announcement.clone()));
+        out.push(SignedStatement::Announcement(record.announcement));
         if let Some(rev) = record.revocation {
             out.push(SignedStatement::Revocation(rev));
         }
     }
     Ok(out)
+}
+
+/// What this node tells `peer` when it asks to catch up: everything it may see now
+/// ([`visible_to`]), then the revocation of each release it was granted a pull of but may no
+/// longer see (it left our roster since). It learns nothing it did not hold already, and a
+/// revocation reaches every past puller even when its direct delivery ran out of retries.
+pub fn catch_up_for(store: &Store, peer: &PeerId) -> Result<Vec<SignedStatement>, StoreError> {
+    let requester = member_of(store, peer);
+    let mut out = visible_to(store, requester.as_ref())?;
+    for id in store.pulled_by(peer)? {
+        if store.own_visible(&id, requester.as_ref())? {
+            continue;
+        }
+        if let Some(revocation) = store.dataset(&id)?.and_then(|r| r.revocation) {
+            out.push(SignedStatement::Revocation(revocation));
+        }
+    }
+    Ok(out)
+}
+
+/// The answer to `peer`'s request for the catch-up page starting at `from`.
+pub fn catch_up_page(store: &Store, peer: &PeerId, from: u64) -> DirectResponse {
+    match catch_up_for(store, peer) {
+        Ok(all) => {
+            let (statements, next) = wire::catch_up_page(&all, from);
+            DirectResponse::CatchUp { statements, next }
+        }
+        Err(e) => DirectResponse::Rejected {
+            reason: format!("catch-up failed: {e}"),
+        },
+    }
 }
 
 /// The PeerIds of the roster members in `audience` (for direct delivery).
@@ -321,10 +347,12 @@ pub fn accept_receipt(
     {
         return Err(refuse("the receipt names another member"));
     }
+    // Our own release, verified when it was stored.
     let announced = store
         .dataset(&r.dataset)
         .map_err(|e| refuse(&e.to_string()))?
-        .and_then(|record| record.announcement().ok())
+        .filter(|record| record.origin == Origin::Own)
+        .and_then(|record| SignedAnnouncement::decode_trusted(&record.announcement).ok())
         .ok_or_else(|| refuse("dataset gone"))?;
     if announced.body().sha256 != r.sha256 {
         return Err(refuse("digest differs"));
@@ -336,18 +364,29 @@ pub fn accept_receipt(
 }
 
 /// Whether `peer` may still receive `statement` (one of ours): its roster entry may have been
-/// removed, or the release's audience may not include it.
+/// removed, or the release's audience may not include it. A revocation also goes to every peer
+/// that was granted a pull of the release, in the roster or not: it holds a copy.
 pub fn may_receive(store: &Store, peer: &PeerId, statement: &SignedStatement) -> bool {
     let member = member_of(store, peer);
     let audience = match statement {
         SignedStatement::Announcement(bytes) => SignedAnnouncement::decode(bytes)
             .ok()
             .map(|a| a.body().policy.audience.clone()),
-        SignedStatement::Revocation(bytes) => SignedRevocation::decode(bytes)
-            .ok()
-            .and_then(|r| store.dataset(&r.body().id()).ok().flatten())
-            .and_then(|record| record.announcement().ok())
-            .map(|a| a.body().policy.audience.clone()),
+        SignedStatement::Revocation(bytes) => {
+            let Ok(revocation) = SignedRevocation::decode(bytes) else {
+                return false;
+            };
+            let id = revocation.body().id();
+            if store.has_pulled(peer, &id).unwrap_or(false) {
+                return true;
+            }
+            store
+                .dataset(&id)
+                .ok()
+                .flatten()
+                .and_then(|record| record.announcement().ok())
+                .map(|a| a.body().policy.audience.clone())
+        }
     };
     audience.is_some_and(|a| a.admits(member.as_ref()))
 }

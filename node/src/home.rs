@@ -10,7 +10,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use datapact_protocol::{Identity, MemberCode};
@@ -33,6 +33,11 @@ pub enum HomeError {
     /// `init` on a directory that already has an identity.
     #[error("{0} already holds a node identity; refusing to overwrite it")]
     AlreadyInitialised(PathBuf),
+    /// `init` on a directory that holds other files: a node directory holds nothing else.
+    #[error(
+        "{0} is not empty and holds no node identity; `datapact init` needs a new or empty directory"
+    )]
+    NotEmpty(PathBuf),
     /// The directory has no identity: `datapact init` was not run.
     #[error("{0} is not a datapact node directory (run `datapact init --member CODE` first)")]
     NotInitialised(PathBuf),
@@ -168,17 +173,14 @@ pub struct Home {
 }
 
 /// Creates a node directory: config, identity key (mode 0600, created exclusively) and the
-/// empty store directories. Refuses a directory that already has an identity.
+/// empty store directories. Refuses, changing nothing, a directory that already has an
+/// identity or holds anything else.
 pub fn init(dir: &Path, member: &MemberCode, listen: Vec<String>) -> Result<Home, HomeError> {
     let layout = Layout::new(dir);
-    fs::create_dir_all(dir).map_err(io_err("cannot create", dir))?;
-    // The directory holds the key and the control socket: owner only.
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-        .map_err(io_err("cannot set permissions of", dir))?;
     let key_path = layout.identity_key();
-    if key_path.exists() {
-        return Err(HomeError::AlreadyInitialised(dir.to_owned()));
-    }
+    prepare_dir(dir, &key_path)?;
+    // sled creates its files with the default mode: see `restrict_umask`.
+    crate::fsutil::restrict_umask();
     let listen = if listen.is_empty() {
         default_listen()
     } else {
@@ -229,6 +231,42 @@ pub fn init(dir: &Path, member: &MemberCode, listen: Vec<String>) -> Result<Home
         listen,
         limits: ReceiveLimits::default(),
     })
+}
+
+/// Makes `dir` ready to become a node directory, or refuses and changes nothing. Refused: a
+/// directory that holds an identity, and any other non-empty one (a node directory holds
+/// nothing else; `init --dir ~` by mistake would otherwise fill the home directory and make
+/// it owner-only). A new directory is created, and an empty one kept; either way it is then
+/// set to mode 0700, since it holds the key and the control socket. An existing directory's
+/// mode is changed only once it is known to be empty, so a refusal leaves it as it was.
+fn prepare_dir(dir: &Path, key_path: &Path) -> Result<(), HomeError> {
+    // symlink_metadata: a key file that is a (dangling) symlink counts as an identity too.
+    if fs::symlink_metadata(key_path).is_ok() {
+        return Err(HomeError::AlreadyInitialised(dir.to_owned()));
+    }
+    let created = match fs::metadata(dir) {
+        Ok(_) => false,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = dir.parent() {
+                fs::create_dir_all(parent).map_err(io_err("cannot create", parent))?;
+            }
+            match fs::DirBuilder::new().mode(0o700).create(dir) {
+                Ok(()) => true,
+                // Created by someone else meanwhile: check it like any existing directory.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+                Err(e) => return Err(io_err("cannot create", dir)(e)),
+            }
+        }
+        Err(e) => return Err(io_err("cannot read", dir)(e)),
+    };
+    if !created {
+        let mut entries = fs::read_dir(dir).map_err(io_err("cannot read", dir))?;
+        if entries.next().is_some() {
+            return Err(HomeError::NotEmpty(dir.to_owned()));
+        }
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .map_err(io_err("cannot set permissions of", dir))
 }
 
 /// 32 bytes from the OS CSPRNG, through libp2p's ed25519 key generation.

@@ -9,6 +9,7 @@
 
 use ciborium::value::Value;
 
+pub use crate::bundle::{MAX_FILE_NAME_LEN, validate_file_name};
 use crate::cbor::{CborError, TextMap, as_text, decode_value, encode_value, shape, text_map, uint};
 use crate::cose::{self, CoseError};
 use crate::digest::{CHUNK_SIZE, Digest, MAX_CONTENT_SIZE, chunk_count};
@@ -30,8 +31,6 @@ pub const MAX_SIGNED_LEN: usize = 64 * 1024;
 pub const MAX_META_TEXT_LEN: usize = 1024;
 /// Most column names recorded in the metadata.
 pub const MAX_META_COLUMNS: usize = 256;
-/// Largest original file name, in bytes.
-pub const MAX_FILE_NAME_LEN: usize = 255;
 
 /// Why a statement could not be built, decoded or trusted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -278,6 +277,23 @@ impl<T: Statement> Signed<T> {
         })
     }
 
+    /// Decodes signed bytes like [`Signed::decode`] but without checking the signature again:
+    /// only for bytes whose signature this node verified (or made) before it stored them, read
+    /// back from its own store on a hot path (answering a peer) where a signature check per
+    /// request would make the work depend on more than what that peer may see. Never for
+    /// bytes that come from a peer.
+    pub fn decode_trusted(bytes: &[u8]) -> Result<Self, StatementError> {
+        let opened = cose::open_verified_before(bytes, T::CONTENT_TYPE, MAX_SIGNED_LEN)?;
+        let payload = decode_value(&opened.payload, MAX_SIGNED_LEN)?;
+        let body = T::from_payload(payload)?;
+        body.validate()?;
+        Ok(Self {
+            bytes: bytes.to_vec(),
+            body,
+            signer: opened.signer,
+        })
+    }
+
     /// Checks that the signer is `trusted`, the key the verifier holds for the owner.
     pub fn check_signer(&self, trusted: &PublicKey) -> Result<(), StatementError> {
         if self.signer == *trusted {
@@ -443,25 +459,6 @@ impl Statement for Revocation {
         }
         check_text("reason", self.reason.as_deref())
     }
-}
-
-/// Checks that `name` can be written as one file inside a directory: no path separators, no
-/// `.`/`..`, no control characters, at most [`MAX_FILE_NAME_LEN`] bytes.
-pub fn validate_file_name(name: &str) -> Result<(), StatementError> {
-    let bad = |why| StatementError::Field {
-        field: "file_name",
-        why,
-    };
-    if name.is_empty() || name.len() > MAX_FILE_NAME_LEN {
-        return Err(bad("must be 1 to 255 bytes"));
-    }
-    if name == "." || name == ".." || name.contains(['/', '\\']) {
-        return Err(bad("must be a plain file name"));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(bad("has control characters"));
-    }
-    Ok(())
 }
 
 fn check_text(field: &'static str, text: Option<&str>) -> Result<(), StatementError> {

@@ -114,6 +114,63 @@ pub fn sign(identity: &Identity, content_type: &str, payload: &[u8]) -> Vec<u8> 
     ))
 }
 
+/// Decodes a tagged COSE_Sign1 of at most `cap` bytes, checks that it is EdDSA over
+/// `content_type`, and verifies its signature against the key id it carries.
+pub fn verify(bytes: &[u8], content_type: &'static str, cap: usize) -> Result<Verified, CoseError> {
+    let opened = open(bytes, content_type, cap)?;
+    if !opened.signer.verify(
+        &sig_structure(&opened.protected, &opened.payload),
+        &opened.signature,
+    ) {
+        return Err(CoseError::BadSignature);
+    }
+    Ok(Verified {
+        payload: opened.payload,
+        signer: opened.signer,
+    })
+}
+
+/// Every check of [`verify`] except the signature itself: for a message whose signature the
+/// caller checked before and kept unchanged (see [`crate::Signed::decode_trusted`]).
+pub fn open_verified_before(
+    bytes: &[u8],
+    content_type: &'static str,
+    cap: usize,
+) -> Result<Verified, CoseError> {
+    let opened = open(bytes, content_type, cap)?;
+    Ok(Verified {
+        payload: opened.payload,
+        signer: opened.signer,
+    })
+}
+
+/// A COSE_Sign1 message taken apart, its signature not yet checked.
+struct Opened {
+    protected: Vec<u8>,
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+    signer: PublicKey,
+}
+
+/// Decodes and checks the shape, algorithm, content type, key id and signature length.
+fn open(bytes: &[u8], content_type: &'static str, cap: usize) -> Result<Opened, CoseError> {
+    let Parts {
+        protected,
+        payload,
+        signature,
+    } = split(bytes, cap)?;
+    let signer = check_protected(&protected, content_type)?;
+    if signature.len() != SIGNATURE_LEN {
+        return Err(CoseError::BadSignature);
+    }
+    Ok(Opened {
+        protected,
+        payload,
+        signature,
+        signer,
+    })
+}
+
 /// The four parts of a COSE_Sign1 message, not yet checked.
 struct Parts {
     protected: Vec<u8>,
@@ -157,24 +214,6 @@ fn split(bytes: &[u8], cap: usize) -> Result<Parts, CoseError> {
         payload,
         signature,
     })
-}
-
-/// Decodes a tagged COSE_Sign1 of at most `cap` bytes, checks that it is EdDSA over
-/// `content_type`, and verifies its signature against the key id it carries.
-pub fn verify(bytes: &[u8], content_type: &'static str, cap: usize) -> Result<Verified, CoseError> {
-    let Parts {
-        protected,
-        payload,
-        signature,
-    } = split(bytes, cap)?;
-    let signer = check_protected(&protected, content_type)?;
-    if signature.len() != SIGNATURE_LEN {
-        return Err(CoseError::BadSignature);
-    }
-    if !signer.verify(&sig_structure(&protected, &payload), &signature) {
-        return Err(CoseError::BadSignature);
-    }
-    Ok(Verified { payload, signer })
 }
 
 /// The content type that the protected header of a tagged COSE_Sign1 (at most `cap` bytes)
@@ -266,6 +305,20 @@ mod tests {
             verify(&signed, "application/other", 1024),
             Err(CoseError::ContentType { .. })
         ));
+    }
+
+    #[test]
+    fn opening_without_the_signature_check_still_checks_everything_else() {
+        let id = Identity::from_seed(&[1; 32]);
+        let mut signed = sign(&id, CT, b"\xa0");
+        let opened = open_verified_before(&signed, CT, 1024).unwrap();
+        assert_eq!(opened, verify(&signed, CT, 1024).unwrap());
+        assert!(matches!(
+            open_verified_before(&signed, "application/other", 1024),
+            Err(CoseError::ContentType { .. })
+        ));
+        signed.push(0);
+        assert!(open_verified_before(&signed, CT, 1024).is_err());
     }
 
     #[test]

@@ -27,6 +27,7 @@
 //! x=public_key)`, then `msg.verify_signature()`.
 
 pub mod announcement;
+pub mod bundle;
 mod cbor;
 pub mod cose;
 pub mod digest;
@@ -35,6 +36,7 @@ pub mod ids;
 pub mod policy;
 pub mod sdmx;
 pub mod time;
+pub mod versions;
 pub mod wire;
 
 pub use announcement::{

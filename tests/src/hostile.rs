@@ -9,19 +9,17 @@
 //! scenario in `tests/tests/` is then a few lines: start a [`HostilePeer`] (with a fresh key, or a
 //! seed the victim's roster lists), [`HostilePeer::connect`] to the victim, and act.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use datapact_node::network::pull::{read_frame, write_frame};
+use datapact_protocol::Identity;
 use datapact_protocol::wire::{
     DIRECT_PROTOCOL, DirectRequest, DirectResponse, GOSSIP_TOPIC, MAX_DIRECT_REQUEST_LEN,
-    MAX_DIRECT_RESPONSE_LEN, MAX_GOSSIP_LEN, MAX_PULL_REQUEST_LEN, PULL_PROTOCOL, PullRequest,
+    MAX_DIRECT_RESPONSE_LEN, MAX_GOSSIP_LEN, MAX_PULL_RESPONSE_LEN, PULL_PROTOCOL, PullRequest,
     PullResponse,
 };
-use datapact_protocol::{CHUNK_SIZE, Identity};
-use futures::AsyncWriteExt;
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
@@ -29,6 +27,9 @@ use libp2p::{Multiaddr, PeerId, Stream, StreamProtocol, Swarm, gossipsub, noise,
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::DEADLINE;
+
+mod owner;
+pub use owner::{PullsServed, Served};
 
 /// How the hostile peer answers an inbound direct request: `Some` sends that response, `None`
 /// keeps the request open without ever answering (until the requester's own timeout).
@@ -277,6 +278,28 @@ impl HostilePeer {
         .expect("pull stream opens")
     }
 
+    /// Asks `owner` for `id` on a new pull stream with a well-formed request (from chunk 0) and
+    /// returns the owner's answer frame, with the stream: a granted pull's content follows on
+    /// it, unread. `Err` says why no answer came (the stream was closed, reset, or timed out).
+    pub async fn ask_pull(
+        &self,
+        owner: PeerId,
+        id: &str,
+    ) -> Result<(PullResponse, Stream), String> {
+        let mut stream = self.open_pull_stream(owner).await;
+        let request = PullRequest {
+            id: id.to_owned(),
+            from_chunk: 0,
+        };
+        write_frame(&mut stream, &request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let answer = read_frame(&mut stream, MAX_PULL_RESPONSE_LEN)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((answer, stream))
+    }
+
     /// Accepts inbound pull streams, so the hostile peer can play an owner that serves content
     /// of its own making. Call at most once.
     pub fn accept_pull_streams(&self) -> libp2p_stream::IncomingStreams {
@@ -349,86 +372,6 @@ fn build_swarm(identity: &Identity) -> Swarm<HostileBehaviour> {
         .expect("hostile behaviour")
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build()
-}
-
-/// What a hostile owner sends on a pull stream that asks for one dataset id: this answer frame,
-/// then (for a grant) `content` from the requested chunk on, as raw bytes.
-#[derive(Debug, Clone)]
-pub struct Served {
-    /// The answer frame.
-    pub response: PullResponse,
-    /// The bytes that follow a grant.
-    pub content: Vec<u8>,
-}
-
-/// What a hostile owner's pull streams saw.
-#[derive(Debug, Default)]
-pub struct PullsServed {
-    /// Pull requests read.
-    pub requests: AtomicU64,
-    /// Content bytes written that the stream took (the requester kept reading).
-    pub bytes_sent: AtomicU64,
-}
-
-impl PullsServed {
-    /// Pull requests read so far.
-    pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::SeqCst)
-    }
-    /// Content bytes sent so far.
-    pub fn bytes_sent(&self) -> u64 {
-        self.bytes_sent.load(Ordering::SeqCst)
-    }
-}
-
-impl HostilePeer {
-    /// Plays an owner that answers a pull of each id in `offers` with what is given there
-    /// (content of its own making: bytes that match its chunk list but not its digest, say),
-    /// and any other id with `NotFound`. Call at most once, instead of
-    /// [`HostilePeer::accept_pull_streams`].
-    pub fn serve_pulls(&self, offers: HashMap<String, Served>) -> Arc<PullsServed> {
-        let counters = Arc::new(PullsServed::default());
-        let mut incoming = self.accept_pull_streams();
-        let (served, seen) = (Arc::new(offers), counters.clone());
-        tokio::spawn(async move {
-            while let Some((_, stream)) = incoming.next().await {
-                tokio::spawn(serve_one(stream, served.clone(), seen.clone()));
-            }
-        });
-        counters
-    }
-}
-
-async fn serve_one(
-    mut stream: Stream,
-    offers: Arc<HashMap<String, Served>>,
-    seen: Arc<PullsServed>,
-) {
-    let Ok(request) = read_frame::<PullRequest>(&mut stream, MAX_PULL_REQUEST_LEN).await else {
-        return;
-    };
-    seen.requests.fetch_add(1, Ordering::SeqCst);
-    let Some(served) = offers.get(&request.id) else {
-        let _ = write_frame(&mut stream, &PullResponse::NotFound).await;
-        return;
-    };
-    if write_frame(&mut stream, &served.response).await.is_err() {
-        return;
-    }
-    if !matches!(served.response, PullResponse::Granted { .. }) {
-        return;
-    }
-    let start = usize::try_from(request.from_chunk.saturating_mul(CHUNK_SIZE))
-        .unwrap_or(usize::MAX)
-        .min(served.content.len());
-    for piece in served.content[start..].chunks(CHUNK_SIZE as usize) {
-        if stream.write_all(piece).await.is_err() {
-            return;
-        }
-        seen.bytes_sent
-            .fetch_add(piece.len() as u64, Ordering::SeqCst);
-    }
-    let _ = stream.close().await;
 }
 
 /// The task that owns the hostile peer's swarm.

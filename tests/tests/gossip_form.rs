@@ -88,6 +88,7 @@ async fn a_gossip_message_is_exactly_the_announcement_the_owner_exports() {
         .ok(Request::Export {
             id: id.clone(),
             out: out.display().to_string(),
+            force: false,
         })
         .await;
     let exported = std::fs::read(out.join("announcement.cose")).unwrap();

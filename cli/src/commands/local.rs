@@ -27,13 +27,15 @@ pub fn init(
         datapact_node::home::check_multiaddr(addr).map_err(bad_input)?;
     }
     let home = datapact_node::home::init(&settings.dir, &member, listen).map_err(|e| match e {
-        datapact_node::home::HomeError::AlreadyInitialised(_) => bad_input(e.to_string()),
+        datapact_node::home::HomeError::AlreadyInitialised(_)
+        | datapact_node::home::HomeError::NotEmpty(_) => bad_input(e.to_string()),
         other => anyhow::Error::new(other),
     })?;
     let info = IdInfo {
         member: home.member.to_string(),
         peer_id: home.identity.peer_id().to_string(),
         public_key: home.identity.public_key().to_string(),
+        running: false,
         listen: home.listen.clone(),
     };
     if json {

@@ -36,7 +36,12 @@ pub fn dispatch(settings: &Settings, command: Command) -> anyhow::Result<ExitCod
         Command::Datasets { json } => remote::datasets(settings, json.json),
         Command::Catalog { json } => remote::catalog(settings, json.json),
         Command::Pull { id, out, json } => remote::pull(settings, id, out, json.json),
-        Command::Export { id, out, json } => remote::export(settings, id, out, json.json),
+        Command::Export {
+            id,
+            out,
+            force,
+            json,
+        } => remote::export(settings, id, out, force, json.json),
         Command::Verify {
             bundle,
             signer,

@@ -35,7 +35,8 @@ fn parse_id(id: &str) -> anyhow::Result<DatasetId> {
         .map_err(|e: datapact_protocol::IdError| bad_input(e.to_string()))
 }
 
-/// `datapact id`: from the daemon when it runs (actual listen addresses), else from DIR.
+/// `datapact id`: from the daemon when it runs (`running`, and the addresses it actually
+/// bound), else from DIR (the configured addresses).
 pub fn id(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     let info: IdInfo = match call(settings, &Request::Id) {
         Ok(info) => info,
@@ -50,6 +51,7 @@ pub fn id(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
                 member: home.member.to_string(),
                 peer_id: home.identity.peer_id().to_string(),
                 public_key: home.identity.public_key().to_string(),
+                running: false,
                 listen: home.listen,
             }
         }
@@ -59,8 +61,15 @@ pub fn id(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
         output::json(&info)?;
     } else {
         let mut text = format!(
-            "member      {}\npeer_id     {}\npublic_key  {}\n",
-            info.member, info.peer_id, info.public_key
+            "member      {}\npeer_id     {}\npublic_key  {}\ndaemon      {}\n",
+            info.member,
+            info.peer_id,
+            info.public_key,
+            if info.running {
+                "running"
+            } else {
+                "not running (configured addresses)"
+            }
         );
         for addr in &info.listen {
             text.push_str(&format!("listen      {addr}\n"));
@@ -178,6 +187,7 @@ pub fn release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<ExitCod
         unit: args.unit,
         period: args.period,
         source: args.source,
+        widen: args.widen,
     }));
     let info: DatasetInfo = call(settings, &request)?;
     if args.json.json {
@@ -285,11 +295,12 @@ pub fn pull(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `datapact export ID --out DIR`.
+/// `datapact export ID --out DIR [--force]`.
 pub fn export(
     settings: &Settings,
     id: String,
     out: PathBuf,
+    force: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     parse_id(&id)?;
@@ -299,6 +310,7 @@ pub fn export(
         &Request::Export {
             id,
             out: out.display().to_string(),
+            force,
         },
     )?;
     if json {
@@ -375,7 +387,10 @@ pub fn log(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
                     l.event.clone(),
                     l.member.clone().unwrap_or_else(|| "-".into()),
                     l.dataset.clone().unwrap_or_else(|| "-".into()),
-                    l.outcome.clone(),
+                    match l.count {
+                        Some(n) => format!("{} x{n}", l.outcome),
+                        None => l.outcome.clone(),
+                    },
                     l.reason.clone().unwrap_or_default(),
                     if l.intact { "" } else { "TAMPERED" }.to_owned(),
                 ]

@@ -33,12 +33,16 @@ pub(crate) struct Behaviour {
     pub ping: ping::Behaviour,
     pub gossipsub: gossipsub::Behaviour,
     pub direct: request_response::cbor::Behaviour<DirectRequest, DirectResponse>,
+    /// Outbound content streams (our pulls).
     pub stream: libp2p_stream::Behaviour,
+    /// Inbound content streams (pulls from us), queued by who opened them.
+    pub pulls: super::inbound::Behaviour,
 }
 
-/// Builds the swarm for `identity`.
+/// Builds the swarm for `identity`, serving inbound pull streams through `pulls`.
 pub(crate) fn build_swarm(
     identity: &datapact_protocol::Identity,
+    pulls: super::inbound::Behaviour,
 ) -> Result<Swarm<Behaviour>, String> {
     let keypair = libp2p::identity::Keypair::ed25519_from_bytes(identity.seed())
         .map_err(|e| format!("identity key: {e}"))?;
@@ -84,6 +88,7 @@ pub(crate) fn build_swarm(
                 gossipsub,
                 direct,
                 stream: libp2p_stream::Behaviour::new(),
+                pulls,
             })
         })
         .map_err(|e| format!("behaviour: {e}"))?

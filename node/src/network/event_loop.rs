@@ -7,14 +7,12 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use datapact_protocol::MemberCode;
-use datapact_protocol::wire::{
-    self, DirectRequest, DirectResponse, GOSSIP_TOPIC, PULL_PROTOCOL, SignedStatement,
-};
+use datapact_protocol::wire::{DirectRequest, DirectResponse, GOSSIP_TOPIC, SignedStatement};
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, gossipsub};
+use libp2p::{Multiaddr, PeerId, Swarm, gossipsub};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -37,7 +35,10 @@ pub async fn start(
     listening: Arc<RwLock<Vec<String>>>,
     shutdown: broadcast::Sender<()>,
 ) -> Result<(Client, JoinHandle<()>), NetError> {
-    let mut swarm = build_swarm(&home.identity).map_err(NetError::Unreachable)?;
+    let roster_peers = super::inbound::RosterPeers::default();
+    super::inbound::refresh_roster_peers(&store, &roster_peers);
+    let (pulls, incoming) = super::inbound::new(roster_peers.clone());
+    let mut swarm = build_swarm(&home.identity, pulls).map_err(NetError::Unreachable)?;
     for addr in &home.listen {
         let parsed: Multiaddr = addr.parse().map_err(|_| NetError::Listen {
             addr: addr.clone(),
@@ -60,10 +61,7 @@ pub async fn start(
         .subscribe(&topic)
         .map_err(|e| NetError::Publish(e.to_string()))?;
 
-    let mut streams = swarm.behaviour().stream.new_control();
-    let incoming = streams
-        .accept(StreamProtocol::new(PULL_PROTOCOL))
-        .map_err(|e| NetError::Unreachable(e.to_string()))?;
+    let streams = swarm.behaviour().stream.new_control();
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_BUFFER);
     let (accepted_tx, _) = broadcast::channel(1024);
     let client = Client {
@@ -73,7 +71,8 @@ pub async fn start(
         accepted_events: accepted_tx,
         tasks: Arc::default(),
     };
-    tokio::spawn(super::pull::serve(
+    // Counted like its tasks, so shutdown waits for its last refusal summary.
+    client.tasks.spawn(super::serve::serve(
         incoming,
         home.clone(),
         store.clone(),
@@ -92,6 +91,7 @@ pub async fn start(
         connected: HashMap::new(),
         backoff: HashMap::new(),
         inbound: Arc::new(tokio::sync::Semaphore::new(MAX_INBOUND_WORK)),
+        roster_peers,
         catching_up: super::catch_up::Running::default(),
     };
     let task = tokio::spawn(event_loop.run(shutdown.subscribe()));
@@ -202,6 +202,8 @@ struct EventLoop {
     /// deliveries, catch-up answers, receipts), so a flood queues instead of crowding out
     /// the node's own work.
     inbound: Arc<tokio::sync::Semaphore>,
+    /// The roster's PeerIds, which sort inbound pull streams into members' and strangers'.
+    roster_peers: super::inbound::RosterPeers,
     /// Peers whose catch-up runs now: one at a time per peer.
     catching_up: super::catch_up::Running,
 }
@@ -287,6 +289,7 @@ impl EventLoop {
             }
             Command::Request {
                 peer,
+                addrs,
                 request,
                 reply,
             } => {
@@ -294,7 +297,7 @@ impl EventLoop {
                     .swarm
                     .behaviour_mut()
                     .direct
-                    .send_request(&peer, request);
+                    .send_request_with_addresses(&peer, request, addrs);
                 self.pending.insert(id, reply);
             }
             Command::Respond { channel, response } => {
@@ -330,6 +333,7 @@ impl EventLoop {
                 let _ = reply.send(peers);
             }
             Command::RosterChanged => {
+                super::inbound::refresh_roster_peers(&self.store, &self.roster_peers);
                 self.backoff.clear();
                 self.redial();
                 // A member added while already connected (it dialled us first, as a stranger)
@@ -508,8 +512,7 @@ impl EventLoop {
                         return;
                     };
                     let response = tokio::task::spawn_blocking(move || {
-                        let requester = federation::member_of(&store, &peer);
-                        catch_up_page(&store, requester.as_ref(), from)
+                        federation::catch_up_page(&store, &peer, from)
                     })
                     .await
                     .unwrap_or_else(|e| DirectResponse::Rejected {
@@ -560,19 +563,6 @@ impl EventLoop {
             member,
         );
         self.client.tasks.spawn(catch_up);
-    }
-}
-
-/// One page of what `requester` may see of our releases.
-fn catch_up_page(store: &Store, requester: Option<&MemberCode>, from: u64) -> DirectResponse {
-    match federation::visible_to(store, requester) {
-        Ok(all) => {
-            let (statements, next) = wire::catch_up_page(&all, from);
-            DirectResponse::CatchUp { statements, next }
-        }
-        Err(e) => DirectResponse::Rejected {
-            reason: format!("catch-up failed: {e}"),
-        },
     }
 }
 

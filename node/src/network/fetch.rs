@@ -24,7 +24,7 @@ use futures::AsyncReadExt;
 use libp2p::{PeerId, Stream};
 use tokio::sync::mpsc;
 
-use super::pull::{STREAM_IDLE_TIMEOUT, StreamError, read_frame, write_frame};
+use super::pull::{StreamError, read_frame, with_timeout, write_frame};
 use super::writer::{PIPELINE_CHUNKS, Piece, WriteFailure, Writer, Written};
 use crate::store::blobs::{PartialBlob, PartialKey};
 use crate::store::space::mib;
@@ -285,15 +285,9 @@ async fn receive(
     Ok(())
 }
 
-/// Reads one raw chunk, giving up after [`STREAM_IDLE_TIMEOUT`] of silence.
+/// Reads one raw chunk, giving up after [`super::pull::STREAM_IDLE_TIMEOUT`] of silence.
 async fn read_chunk(stream: &mut Stream, buf: &mut [u8]) -> Result<(), StreamError> {
-    match tokio::time::timeout(STREAM_IDLE_TIMEOUT, stream.read_exact(buf)).await {
-        Ok(read) => Ok(read?),
-        Err(_) => Err(StreamError::Io(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            "the peer went silent",
-        ))),
-    }
+    Ok(with_timeout(stream.read_exact(buf)).await?)
 }
 
 /// Turns the writer's reports into progress, checkpoints and errors.

@@ -5,11 +5,14 @@
 //! validation, `public` statements only), request-response CBOR on `/datapact/direct/1`
 //! (delivery, catch-up, receipts), and libp2p-stream on `/datapact/pull/1` (content).
 
+pub mod admission;
 mod behaviour;
 pub mod catch_up;
 mod event_loop;
 pub mod fetch;
+mod inbound;
 pub mod pull;
+mod serve;
 mod writer;
 
 use std::sync::Arc;
@@ -67,9 +70,11 @@ pub(crate) enum Command {
         statement: SignedStatement,
         reply: oneshot::Sender<Result<(), NetError>>,
     },
-    /// Send a direct request and wait for the answer.
+    /// Send a direct request and wait for the answer; `addrs` are tried too if the peer must
+    /// be dialled (a past puller no longer in the roster).
     Request {
         peer: PeerId,
+        addrs: Vec<Multiaddr>,
         request: DirectRequest,
         reply: oneshot::Sender<Result<DirectResponse, NetError>>,
     },
@@ -198,8 +203,19 @@ impl Client {
         peer: PeerId,
         request: DirectRequest,
     ) -> Result<DirectResponse, NetError> {
+        self.request_at(peer, Vec::new(), request).await
+    }
+
+    /// Like [`Client::request`], also trying `addrs` if `peer` must be dialled.
+    pub async fn request_at(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        request: DirectRequest,
+    ) -> Result<DirectResponse, NetError> {
         self.ask(|reply| Command::Request {
             peer,
+            addrs,
             request,
             reply,
         })

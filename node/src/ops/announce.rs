@@ -1,12 +1,14 @@
 //! Getting our own statements to their audience: `public` ones on gossip, restricted ones
-//! directly to each roster member of the audience, retried until acknowledged. Catch-up
-//! covers whoever stays unreachable longer than the retries.
+//! directly to each roster member of the audience, retried until acknowledged. A revocation
+//! also goes directly to every peer that was granted a pull of the release, in the roster or
+//! not, at the addresses recorded with its pull. Catch-up covers whoever stays unreachable
+//! longer than the retries.
 
 use std::time::Duration;
 
 use datapact_protocol::wire::{DirectRequest, DirectResponse, SignedStatement};
-use datapact_protocol::{Audience, MemberCode};
-use libp2p::PeerId;
+use datapact_protocol::{Audience, DatasetId, MemberCode};
+use libp2p::{Multiaddr, PeerId};
 
 use super::Context;
 use crate::federation;
@@ -39,7 +41,41 @@ pub fn announce(ctx: &Context, statement: SignedStatement, audience: &Audience) 
         }
     };
     for peer in peers {
-        deliver(ctx, peer, vec![statement.clone()]);
+        deliver(ctx, peer, Vec::new(), vec![statement.clone()]);
+    }
+}
+
+/// Sends the revocation of our release `id` (whose audience is `audience`) to that audience,
+/// like [`announce`], and directly to every peer ever granted a pull of it: a member removed
+/// from the roster since, or a stranger that pulled a `public` release, holds a copy too.
+pub fn announce_revocation(
+    ctx: &Context,
+    id: &DatasetId,
+    revocation: SignedStatement,
+    audience: &Audience,
+) {
+    announce(ctx, revocation.clone(), audience);
+    let pullers = match ctx.store.pullers(id) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read who pulled {id}; left to catch-up");
+            return;
+        }
+    };
+    // Gossip is not acknowledged, so for a `public` release every puller gets it directly.
+    let reached = match audience {
+        Audience::Public => Vec::new(),
+        _ => federation::audience_peers(&ctx.store, audience).unwrap_or_default(),
+    };
+    for puller in pullers {
+        let Ok(peer) = puller.peer_id.parse::<PeerId>() else {
+            continue;
+        };
+        if reached.contains(&peer) {
+            continue;
+        }
+        let addrs = puller.addrs.iter().filter_map(|a| a.parse().ok()).collect();
+        deliver(ctx, peer, addrs, vec![revocation.clone()]);
     }
 }
 
@@ -47,19 +83,20 @@ pub fn announce(ctx: &Context, statement: SignedStatement, audience: &Audience) 
 /// earlier catch-up (while it was a stranger to us) showed it only what strangers see.
 pub fn deliver_backlog(ctx: &Context, member: &MemberCode, peer: PeerId) {
     match federation::visible_to(&ctx.store, Some(member)) {
-        Ok(statements) if !statements.is_empty() => deliver(ctx, peer, statements),
+        Ok(statements) if !statements.is_empty() => deliver(ctx, peer, Vec::new(), statements),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "cannot read our releases; left to catch-up"),
     }
 }
 
-/// Delivers `statements` to `peer` in order, each retried until acknowledged.
-fn deliver(ctx: &Context, peer: PeerId, statements: Vec<SignedStatement>) {
+/// Delivers `statements` to `peer` in order, each retried until acknowledged; `addrs` are
+/// dialled too when `peer` is not connected (empty: the roster's addresses suffice).
+fn deliver(ctx: &Context, peer: PeerId, addrs: Vec<Multiaddr>, statements: Vec<SignedStatement>) {
     let network = ctx.network.clone();
     let store = ctx.store.clone();
     tokio::spawn(async move {
         for statement in statements {
-            deliver_one(&network, &store, peer, statement).await;
+            deliver_one(&network, &store, peer, &addrs, statement).await;
         }
     });
 }
@@ -68,17 +105,23 @@ async fn deliver_one(
     network: &crate::network::Client,
     store: &crate::store::Store,
     peer: PeerId,
+    addrs: &[Multiaddr],
     statement: SignedStatement,
 ) {
     let mut delay = FIRST_RETRY_DELAY;
     for _ in 0..MAX_ATTEMPTS {
-        // The roster may have changed since the release: a removed member gets nothing more.
+        // The roster may have changed since the release: a removed member gets nothing more,
+        // except the revocation of what it pulled.
         if !federation::may_receive(store, &peer, &statement) {
             tracing::debug!(%peer, "no longer in the audience; delivery dropped");
             return;
         }
         match network
-            .request(peer, DirectRequest::Deliver(statement.clone()))
+            .request_at(
+                peer,
+                addrs.to_vec(),
+                DirectRequest::Deliver(statement.clone()),
+            )
             .await
         {
             Ok(DirectResponse::Ack) => {

@@ -1,7 +1,7 @@
 //! `datasets`, `export` and `revoke`: what the node holds, writing a verifiable bundle, and
 //! withdrawing one of our releases.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -12,11 +12,11 @@ use datapact_protocol::{
 
 use super::{Context, OpError};
 use crate::api::{DatasetInfo, ErrorKind, ExportResult};
-use crate::fsutil::sync_dir;
-use crate::store::{DatasetRecord, LogEntry, LogEvent, Origin, StoreError, now};
+use crate::fsutil::{IfExists, Staged};
+use crate::store::{DatasetRecord, LogEntry, LogEvent, Origin, Store, StoreError, now};
 
 /// File name of the signed announcement in an exported bundle.
-pub const BUNDLE_ANNOUNCEMENT: &str = "announcement.cose";
+pub use datapact_protocol::bundle::BUNDLE_ANNOUNCEMENT;
 
 /// Why `datasets`, `export` or `revoke` failed.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,9 @@ pub enum DatasetError {
     /// Signing failed.
     #[error("{0}")]
     Statement(#[from] StatementError),
+    /// A file of the bundle exists already and `--force` was not given.
+    #[error("{path} already exists; pass --force to replace it", path = .0.display())]
+    Exists(PathBuf),
     /// Writing the bundle failed.
     #[error("cannot write {path}: {source}", path = .0.display(), source = .1)]
     Write(PathBuf, io::Error),
@@ -62,7 +65,9 @@ pub enum DatasetError {
 impl OpError for DatasetError {
     fn kind(&self) -> ErrorKind {
         match self {
-            DatasetError::Id(_) | DatasetError::RelativePath(_) => ErrorKind::BadInput,
+            DatasetError::Id(_) | DatasetError::RelativePath(_) | DatasetError::Exists(_) => {
+                ErrorKind::BadInput
+            }
             _ => ErrorKind::Failed,
         }
     }
@@ -136,8 +141,14 @@ fn find(ctx: &Context, id: &str) -> Result<(DatasetId, DatasetRecord), DatasetEr
     Ok((id, record))
 }
 
-/// `datapact export ID --out DIR`: writes `DIR/announcement.cose` and `DIR/<file_name>`.
-pub async fn export(ctx: &Context, id: &str, out: &str) -> Result<ExportResult, DatasetError> {
+/// `datapact export ID --out DIR [--force]`: writes `DIR/announcement.cose` and
+/// `DIR/<file_name>`; refuses to replace a file that exists there unless `force`.
+pub async fn export(
+    ctx: &Context,
+    id: &str,
+    out: &str,
+    force: bool,
+) -> Result<ExportResult, DatasetError> {
     let (id, record) = find(ctx, id)?;
     if !record.has_content {
         return Err(DatasetError::NoContent(id.to_string()));
@@ -151,49 +162,71 @@ pub async fn export(ctx: &Context, id: &str, out: &str) -> Result<ExportResult, 
         .map_err(|e| DatasetError::Damaged(id.to_string(), e))?;
     let store = ctx.store.clone();
     let dir = out_dir.clone();
-    let result = tokio::task::spawn_blocking(move || -> Result<ExportResult, DatasetError> {
-        fs::create_dir_all(&dir).map_err(|e| DatasetError::Write(dir.clone(), e))?;
-        let cose_path = dir.join(BUNDLE_ANNOUNCEMENT);
-        crate::fsutil::write_atomic(&cose_path, signed.bytes())
-            .map_err(|e| DatasetError::Write(cose_path.clone(), e))?;
-        let content_path = dir.join(&signed.body().file_name);
-        let mut source = store
-            .blobs()
-            .open_read(&signed.body().sha256)
-            .map_err(|e| DatasetError::Write(content_path.clone(), e))?;
-        copy_durably(&mut source, &content_path)
-            .map_err(|e| DatasetError::Write(content_path.clone(), e))?;
-        Ok(ExportResult {
-            id: signed.body().id().to_string(),
-            announcement: cose_path.display().to_string(),
-            content: content_path.display().to_string(),
-        })
-    })
-    .await
-    .map_err(|e| DatasetError::Write(out_dir, io::Error::other(e.to_string())))??;
-    Ok(result)
+    let if_exists = if force {
+        IfExists::Replace
+    } else {
+        IfExists::Keep
+    };
+    tokio::task::spawn_blocking(move || write_bundle(&store, &signed, &dir, if_exists))
+        .await
+        .map_err(|e| DatasetError::Write(out_dir, io::Error::other(e.to_string())))?
 }
 
-/// Copies `source` to `target` through a temp file, fsync and rename.
-pub fn copy_durably(source: &mut impl io::Read, target: &Path) -> io::Result<()> {
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let tmp = target.with_extension(format!("part.{}", std::process::id()));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        io::copy(source, &mut file)?;
-        file.flush()?;
-        file.sync_all()?;
-        fs::rename(&tmp, target)?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+/// Writes the bundle of `signed` into `dir`. Both files are staged whole before either is put
+/// in place, so a failure leaves the directory as it was (or, when replacing, with the new
+/// content but the old announcement, which `verify` reports).
+fn write_bundle(
+    store: &Store,
+    signed: &SignedAnnouncement,
+    dir: &Path,
+    if_exists: IfExists,
+) -> Result<ExportResult, DatasetError> {
+    fs::create_dir_all(dir).map_err(|e| DatasetError::Write(dir.to_owned(), e))?;
+    let cose_path = dir.join(BUNDLE_ANNOUNCEMENT);
+    let content_path = dir.join(&signed.body().file_name);
+    if if_exists == IfExists::Keep {
+        for path in [&content_path, &cose_path] {
+            // symlink_metadata: a dangling symlink is in the way too.
+            if fs::symlink_metadata(path).is_ok() {
+                return Err(DatasetError::Exists(path.clone()));
+            }
+        }
     }
-    result
+    let write_err = |path: &Path| {
+        let path = path.to_owned();
+        move |e: io::Error| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                DatasetError::Exists(path)
+            } else {
+                DatasetError::Write(path, e)
+            }
+        }
+    };
+    let mut content = Staged::new(&content_path).map_err(write_err(&content_path))?;
+    let mut source = store
+        .blobs()
+        .open_read(&signed.body().sha256)
+        .map_err(write_err(&content_path))?;
+    io::copy(&mut source, content.file()).map_err(write_err(&content_path))?;
+    let mut cose = Staged::new(&cose_path).map_err(write_err(&cose_path))?;
+    cose.file()
+        .write_all(signed.bytes())
+        .map_err(write_err(&cose_path))?;
+    content
+        .commit(if_exists)
+        .map_err(write_err(&content_path))?;
+    if let Err(e) = cose.commit(if_exists) {
+        if if_exists == IfExists::Keep {
+            // The content file is the one just placed: take it back, leaving no half bundle.
+            let _ = fs::remove_file(&content_path);
+        }
+        return Err(write_err(&cose_path)(e));
+    }
+    Ok(ExportResult {
+        id: signed.body().id().to_string(),
+        announcement: cose_path.display().to_string(),
+        content: content_path.display().to_string(),
+    })
 }
 
 /// `datapact revoke ID [--reason TEXT]`: signs a revocation of one of our releases.
@@ -232,8 +265,9 @@ pub async fn revoke(
         .announcement()
         .map(|a| a.body().policy.audience.clone())
         .map_err(|e| DatasetError::Damaged(id.to_string(), e))?;
-    super::announce::announce(
+    super::announce::announce_revocation(
         ctx,
+        &id,
         datapact_protocol::wire::SignedStatement::Revocation(signed.bytes().to_vec()),
         &audience,
     );

@@ -29,6 +29,7 @@ pub fn event_name(event: &LogEvent) -> &'static str {
         LogEvent::Revoke => "revoke",
         LogEvent::MemberAdded => "member_added",
         LogEvent::MemberRemoved => "member_removed",
+        LogEvent::PullsRefused => "pulls_refused",
     }
 }
 
@@ -74,6 +75,7 @@ fn entries(ctx: &Context) -> Result<Vec<LogLine>, LogError> {
                     .unwrap_or(false)
             }),
             reason: e.reason,
+            count: e.count,
             intact: check == LogCheck::Ok,
         })
         .collect())

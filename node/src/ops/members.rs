@@ -57,6 +57,7 @@ pub fn id(ctx: &Context) -> IdInfo {
         member: ctx.home.member.to_string(),
         peer_id: ctx.home.identity.peer_id().to_string(),
         public_key: ctx.home.identity.public_key().to_string(),
+        running: true,
         listen: if listening.is_empty() {
             ctx.home.listen.clone()
         } else {

@@ -82,7 +82,7 @@ pub async fn handle(
         Request::MembersList => reply(members::list(ctx)),
         Request::Release(req) => reply(release::release(ctx, *req).await),
         Request::Datasets => reply(datasets::list(ctx)),
-        Request::Export { id, out } => reply(datasets::export(ctx, &id, &out).await),
+        Request::Export { id, out, force } => reply(datasets::export(ctx, &id, &out, force).await),
         Request::Revoke { id, reason } => reply(match datasets::revoke(ctx, &id, reason).await {
             Ok(_) => datasets::show(ctx, &id),
             Err(e) => Err(e),

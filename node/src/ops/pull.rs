@@ -154,7 +154,9 @@ pub async fn pull(
         let target = out.clone();
         tokio::task::spawn_blocking(move || {
             let mut source = store.blobs().open_read(&sha)?;
-            super::datasets::copy_durably(&mut source, &target)
+            // The user named the file, so an existing one is replaced (a symlink there too,
+            // without following it).
+            crate::fsutil::copy_durably(&mut source, &target, crate::fsutil::IfExists::Replace)
         })
         .await
         .map_err(|e| PullError::Write(out.clone(), std::io::Error::other(e.to_string())))?

@@ -5,7 +5,7 @@
 //! with several times their size on disk (measured in DESIGN.md section 3).
 
 use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
@@ -17,7 +17,7 @@ use datapact_protocol::{ContentDigest, ContentHasher, Digest};
 use sha2::{Digest as _, Sha256};
 
 use super::space::{self, NoSpace};
-use crate::fsutil::sync_dir;
+use crate::fsutil::{owner_only_create, sync_dir};
 
 /// Size of the buffer used to copy content.
 pub const COPY_BUFFER: usize = 1 << 20;
@@ -216,7 +216,7 @@ impl Blobs {
         let dir = self.root.join("partial");
         fs::create_dir_all(&dir)?;
         let path = dir.join(key.file_name());
-        let file = OpenOptions::new()
+        let file = owner_only_create()
             .read(true)
             .write(true)
             .create(true)
@@ -243,7 +243,8 @@ impl Blobs {
     pub fn writer(&self) -> io::Result<BlobWriter> {
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = self.tmp.join(format!("{}-{n}.part", std::process::id()));
-        let file = OpenOptions::new()
+        // Owner-only whatever the umask; the committed blob is this file, renamed.
+        let file = owner_only_create()
             .write(true)
             .create_new(true)
             .open(&path)?;

@@ -7,6 +7,8 @@
 //! told that it happened.
 
 pub mod blobs;
+mod chunks;
+mod own;
 mod records;
 pub mod space;
 mod usage;
@@ -14,11 +16,12 @@ mod usage;
 use std::collections::HashSet;
 use std::io;
 use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
 
-use datapact_protocol::{DatasetId, Digest, MemberCode, PeerId};
+use datapact_protocol::{DatasetId, DatasetName, Digest, MemberCode, PeerId};
 use sha2::{Digest as _, Sha256};
 
-pub use records::{DatasetRecord, LogEntry, LogEvent, Origin, RosterEntry};
+pub use records::{DatasetRecord, LogEntry, LogEvent, Origin, PullerRecord, RosterEntry};
 pub use space::{NoSpace, STATE_HEADROOM};
 pub use usage::{Admission, Usage};
 
@@ -82,9 +85,22 @@ pub struct Store {
     /// Small facts about the store: `log_len`, the number of access-log entries ever written,
     /// so a removed last entry is noticed too.
     meta: sled::Tree,
+    /// `CLASS\0ID` -> nothing: our releases by audience class (`public`, `members`,
+    /// `only:CODE`), so answering a peer touches only what it may see (see `own.rs`).
+    own_index: sled::Tree,
+    /// `ID\0PEER_ID` -> [`PullerRecord`]: who was granted a pull of each of our releases, and
+    /// how to reach it, so that a revocation reaches it even after it left the roster.
+    pullers: sled::Tree,
+    /// `PEER_ID\0ID` -> nothing: the same grants by peer, for that peer's catch-up.
+    pulled: sled::Tree,
+    /// Dataset records read so far (see [`Store::dataset_records_read`]).
+    records_read: AtomicU64,
     blobs: Blobs,
     /// Serialises appends to the access log, so each entry links to the one before.
     log_lock: Mutex<()>,
+    /// Serialises our own releases, so each gets the next version number of its name and
+    /// is checked against every version recorded before it.
+    release_lock: Mutex<()>,
     /// What each member has stored here, counted at open and kept up to date, for the caps.
     usage: usage::Ledger,
 }
@@ -125,13 +141,19 @@ impl Store {
             receipts: db.open_tree("receipts")?,
             meta: db.open_tree("meta")?,
             pending_revocations: db.open_tree("pending_revocations")?,
+            own_index: db.open_tree("own_index")?,
+            pullers: db.open_tree("pullers")?,
+            pulled: db.open_tree("pulled")?,
+            records_read: AtomicU64::new(0),
             blobs: Blobs::open(&layout.blobs())?,
             db,
             log_lock: Mutex::new(()),
+            release_lock: Mutex::new(()),
             usage: usage::Ledger::default(),
         };
         store.migrate_chunk_keys()?;
         store.remove_orphan_blobs()?;
+        store.build_own_index()?;
         store.count_usage()?;
         Ok(store)
     }
@@ -229,19 +251,63 @@ impl Store {
             .map(|v| records::seq_of(&v)))
     }
 
-    /// Reserves the next version of `owner/name` atomically, so two concurrent releases of one
-    /// name never get the same version.
-    pub fn reserve_version(&self, owner: &MemberCode, name: &str) -> Result<u64, StoreError> {
-        let key = format!("{owner}/{name}");
-        let old = self.latest.fetch_and_update(key.as_bytes(), |old| {
-            let next = old.map_or(0, records::seq_of) + 1;
-            Some(next.to_be_bytes().to_vec())
-        })?;
-        Ok(old.map_or(0, |v| records::seq_of(&v)) + 1)
+    /// Every version of `owner/name` held here, own or received, in version order.
+    pub fn versions(
+        &self,
+        owner: &MemberCode,
+        name: &str,
+    ) -> Result<Vec<(DatasetId, DatasetRecord)>, StoreError> {
+        // Names are `a-z 0-9 -`, so this prefix matches no other name.
+        let prefix = format!("{owner}/{name}@");
+        let mut out = Vec::new();
+        for kv in self.datasets.scan_prefix(prefix.as_bytes()) {
+            let (k, v) = kv?;
+            let key = String::from_utf8_lossy(&k);
+            let id: DatasetId = key
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("dataset key {key:?}")))?;
+            out.push((id, records::decode(&v, MAX_RECORD_LEN)?));
+        }
+        out.sort_by_key(|(id, _)| id.version);
+        Ok(out)
     }
 
-    /// Stores a dataset record and raises the name's latest version.
+    /// Records the next version of one of our own names. Under the release lock, `build`
+    /// gets the versions of `owner/name` held so far and the id the new one gets, and returns
+    /// its record (with anything else the caller wants back) or refuses. Two releases of one
+    /// name never get the same version, and a refused (or failed) release uses none: the
+    /// number is taken only when the record is stored.
+    pub fn put_next_version<T, E: From<StoreError>>(
+        &self,
+        owner: &MemberCode,
+        name: &DatasetName,
+        build: impl FnOnce(&[(DatasetId, DatasetRecord)], &DatasetId) -> Result<(DatasetRecord, T), E>,
+    ) -> Result<(DatasetId, (DatasetRecord, T)), E> {
+        let _guard = self
+            .release_lock
+            .lock()
+            .map_err(|_| StoreError::Corrupt("release lock poisoned".into()))?;
+        let earlier = self.versions(owner, name.as_str())?;
+        let id = DatasetId {
+            owner: owner.clone(),
+            name: name.clone(),
+            version: self.latest_version(owner, name.as_str())?.unwrap_or(0) + 1,
+        };
+        let (record, extra) = build(&earlier, &id)?;
+        self.put_dataset(&id, &record)?;
+        Ok((id, (record, extra)))
+    }
+
+    /// Stores a dataset record and raises the name's latest version. One of our own releases
+    /// is also listed under its audience; its signature is checked here, once, and never
+    /// again when a peer asks for it.
     pub fn put_dataset(&self, id: &DatasetId, record: &DatasetRecord) -> Result<(), StoreError> {
+        if record.origin == Origin::Own {
+            let signed = record
+                .announcement()
+                .map_err(|e| StoreError::Corrupt(format!("own release {id}: {e}")))?;
+            self.index_own(id, &signed.body().policy.audience)?;
+        }
         self.datasets
             .insert(id.to_string().as_bytes(), records::encode(record))?;
         self.raise_latest(id)
@@ -259,10 +325,18 @@ impl Store {
 
     /// The record of one dataset.
     pub fn dataset(&self, id: &DatasetId) -> Result<Option<DatasetRecord>, StoreError> {
-        self.datasets
-            .get(id.to_string().as_bytes())?
+        let found = self.datasets.get(id.to_string().as_bytes())?;
+        if found.is_some() {
+            self.count_records_read(1);
+        }
+        found
             .map(|v| records::decode(&v, MAX_RECORD_LEN))
             .transpose()
+    }
+
+    /// Whether a record of `id` exists (without reading it).
+    pub fn has_dataset(&self, id: &DatasetId) -> Result<bool, StoreError> {
+        Ok(self.datasets.contains_key(id.to_string().as_bytes())?)
     }
 
     /// Every dataset record, own and received.
@@ -276,49 +350,11 @@ impl Store {
                 .map_err(|_| StoreError::Corrupt(format!("dataset key {key:?}")))?;
             out.push((id, records::decode(&v, MAX_RECORD_LEN)?));
         }
+        self.count_records_read(out.len() as u64);
         Ok(out)
     }
 
     // ----- chunk digests and unfinished pulls -----
-
-    /// Records the chunk digests of a content, under its digest and their root.
-    pub fn put_chunks(&self, sha256: &Digest, chunks: &[Digest]) -> Result<(), StoreError> {
-        let bytes: Vec<u8> = chunks.iter().flat_map(|d| d.0).collect();
-        let key = chunk_key(sha256, &datapact_protocol::digest::chunk_root(chunks));
-        self.chunks.insert(key, bytes)?;
-        Ok(())
-    }
-
-    /// The chunk digests of the content `sha256` whose root is `chunk_root`, if recorded.
-    pub fn chunks(
-        &self,
-        sha256: &Digest,
-        chunk_root: &Digest,
-    ) -> Result<Option<Vec<Digest>>, StoreError> {
-        self.chunks
-            .get(chunk_key(sha256, chunk_root))?
-            .map(|v| {
-                datapact_protocol::wire::split_chunk_digests(&v)
-                    .map_err(|_| StoreError::Corrupt("chunk digest list".into()))
-            })
-            .transpose()
-    }
-
-    /// Re-keys chunk lists that an older version stored under the content digest alone.
-    fn migrate_chunk_keys(&self) -> Result<(), StoreError> {
-        for kv in self.chunks.iter() {
-            let (key, value) = kv?;
-            let Ok(sha256) = Digest::from_slice(&key) else {
-                continue;
-            };
-            let chunks = datapact_protocol::wire::split_chunk_digests(&value)
-                .map_err(|_| StoreError::Corrupt("chunk digest list".into()))?;
-            let root = datapact_protocol::digest::chunk_root(&chunks);
-            self.chunks.insert(chunk_key(&sha256, &root), value)?;
-            self.chunks.remove(key)?;
-        }
-        Ok(())
-    }
 
     /// Chunks verified so far of an unfinished pull of `id`.
     pub fn transfer(&self, id: &DatasetId) -> Result<u64, StoreError> {
@@ -464,14 +500,6 @@ pub enum LogCheck {
     Missing,
 }
 
-/// Key of a chunk list: the content digest, then the chunk root.
-fn chunk_key(sha256: &Digest, chunk_root: &Digest) -> [u8; 64] {
-    let mut key = [0u8; 64];
-    key[..32].copy_from_slice(&sha256.0);
-    key[32..].copy_from_slice(&chunk_root.0);
-    key
-}
-
 fn entry_hash(bytes: &[u8]) -> Digest {
     Digest(Sha256::digest(bytes).into())
 }
@@ -488,49 +516,7 @@ pub fn now() -> u64 {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use datapact_protocol::digest::chunk_root;
-
     use super::*;
-
-    #[test]
-    fn chunk_lists_of_one_digest_with_other_roots_are_kept_apart() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&Layout::new(dir.path())).unwrap();
-        let sha = Digest::of(b"the owner's content");
-        let genuine = vec![Digest::of(b"chunk 0"), Digest::of(b"chunk 1")];
-        let substitute = vec![Digest::of(b"other bytes")];
-        store.put_chunks(&sha, &genuine).unwrap();
-        // Another member's announcement pairs the same digest with its own chunk list.
-        store.put_chunks(&sha, &substitute).unwrap();
-        assert_eq!(
-            store.chunks(&sha, &chunk_root(&genuine)).unwrap(),
-            Some(genuine)
-        );
-        assert_eq!(
-            store.chunks(&sha, &chunk_root(&substitute)).unwrap(),
-            Some(substitute)
-        );
-    }
-
-    #[test]
-    fn chunk_lists_under_the_digest_alone_are_rekeyed_at_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let layout = Layout::new(dir.path());
-        let sha = Digest::of(b"released before the upgrade");
-        let chunks = vec![Digest::of(b"only chunk")];
-        {
-            let store = Store::open(&layout).unwrap();
-            let bytes: Vec<u8> = chunks.iter().flat_map(|d| d.0).collect();
-            store.chunks.insert(sha.0, bytes).unwrap();
-            store.flush_blocking().unwrap();
-        }
-        let store = Store::open(&layout).unwrap();
-        assert_eq!(
-            store.chunks(&sha, &chunk_root(&chunks)).unwrap(),
-            Some(chunks)
-        );
-        assert!(store.chunks.get(sha.0).unwrap().is_none());
-    }
 
     #[test]
     fn an_unfinished_snapshot_left_by_a_full_disk_does_not_break_the_next_open() {

@@ -58,6 +58,20 @@ pub struct RosterEntry {
     pub added_at: u64,
 }
 
+/// A peer that was granted a pull of one of our releases: where its revocation must go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullerRecord {
+    /// The puller's PeerId, which the revocation is delivered to.
+    pub peer_id: String,
+    /// Its member code per our roster when it pulled, if it was listed (for the operator).
+    pub member: Option<String>,
+    /// Addresses to dial it at, as our roster listed them when it pulled: a member removed
+    /// since then can still be reached.
+    pub addrs: Vec<String>,
+    /// Unix seconds of its latest granted pull.
+    pub pulled_at: u64,
+}
+
 /// What an access-log entry records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -72,6 +86,9 @@ pub enum LogEvent {
     MemberAdded,
     /// We removed a member from the roster.
     MemberRemoved,
+    /// Pull requests refused without an entry each (over a request budget, or no free
+    /// serving slot), counted over a window and written as this one entry.
+    PullsRefused,
 }
 
 /// One entry of the owner's access log. Each entry holds the hash of the one before it, so an
@@ -94,6 +111,10 @@ pub struct LogEntry {
     pub granted: Option<bool>,
     /// Why (the denial reason, the purpose, a revocation reason).
     pub reason: Option<String>,
+    /// For an entry that stands for several requests ([`LogEvent::PullsRefused`]): how many.
+    /// Absent from other entries, so entries written before it existed decode and hash alike.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
     /// SHA-256 of the previous entry's stored bytes (zeros for the first; set by the store).
     #[serde(with = "serde_bytes")]
     pub prev: Vec<u8>,
@@ -111,6 +132,7 @@ impl LogEntry {
             dataset: None,
             granted: None,
             reason: None,
+            count: None,
             prev: Vec::new(),
         }
     }
