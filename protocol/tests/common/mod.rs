@@ -165,6 +165,13 @@ pub mod raw {
         message(body, payload.to_vec(), signatures)
     }
 
+    /// `payload` with the crate's headers, signed by each of `signers`, key ids ascending.
+    pub fn signed_sorted(payload: &[u8], signers: &[&Identity]) -> Vec<u8> {
+        let mut ids = signers.to_vec();
+        ids.sort_by_key(|id| id.public_key().to_bytes());
+        signed(payload, &ids)
+    }
+
     /// The payload map of a message as (text key, value) entries.
     pub fn payload_entries(message_bytes: &[u8]) -> Vec<(Value, Value)> {
         let Value::Tag(98, inner) = decode(message_bytes) else {
