@@ -340,3 +340,33 @@ fn the_payload_is_read_in_its_one_encoding_only() {
     raw::set_key(&mut text_threshold, "threshold", Value::Text("2".into()));
     assert!(is_shape(resign(text_threshold)));
 }
+
+#[test]
+fn a_chain_decodes_as_each_of_its_messages_does() {
+    let pool = nodes(4);
+    let v1 = founded(&pool[..3], 2);
+    let change = datapact_protocol::charter::Change::Add {
+        code: pool[3].code.clone(),
+        public_key: pool[3].identity.public_key(),
+        addrs: Vec::new(),
+    };
+    let v2 = common::next_signed(&v1, change, &[&pool[0], &pool[1], &pool[3]]);
+    let messages = vec![v1.signed().bytes().to_vec(), v2.bytes().to_vec()];
+    assert_eq!(
+        SignedCharter::decode_chain(&messages).unwrap(),
+        [v1.signed().clone(), v2.clone()]
+    );
+    let mut broken = messages.clone();
+    broken[1].push(0);
+    assert_eq!(
+        SignedCharter::decode_chain(&broken),
+        Err(CharterError::Cbor(CborError::TrailingBytes))
+    );
+    let too_many = vec![messages[0].clone(); datapact_protocol::charter::MAX_CHAIN_STEPS + 2];
+    assert_eq!(
+        SignedCharter::decode_chain(&too_many),
+        Err(CharterError::ChainTooLong(
+            datapact_protocol::charter::MAX_CHAIN_STEPS + 2
+        ))
+    );
+}

@@ -8,13 +8,13 @@
 //! have one spelling. Unknown keys are refused rather than ignored: membership is what every
 //! node must read the same way, and a later change of meaning gets a new `v`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use ciborium::value::Value;
 
 use crate::cbor::{CborError, TextMap, as_text, decode_value, encode_value, shape, text_map, uint};
 use crate::digest::Digest;
-use crate::identity::PublicKey;
+use crate::identity::{KEY_LEN, PublicKey};
 use crate::ids::MemberCode;
 
 use super::{
@@ -142,7 +142,12 @@ impl Charter {
     /// Parses payload bytes, refusing anything but the encoding [`Charter::encode`] writes, and
     /// validates the result.
     pub fn decode(payload: &[u8]) -> Result<Self, CharterError> {
-        let charter = Self::from_value(decode_value(payload, MAX_CHARTER_LEN)?)?;
+        Self::decode_with(payload, &mut KeyCache::default())
+    }
+
+    /// [`Charter::decode`], taking member keys already seen from `keys`.
+    pub(crate) fn decode_with(payload: &[u8], keys: &mut KeyCache) -> Result<Self, CharterError> {
+        let charter = Self::from_value(decode_value(payload, MAX_CHARTER_LEN)?, keys)?;
         if charter.encode() != payload {
             return Err(shape("the payload is not in its canonical encoding").into());
         }
@@ -172,7 +177,7 @@ impl Charter {
         text_map(entries)
     }
 
-    fn from_value(value: Value) -> Result<Self, CharterError> {
+    fn from_value(value: Value, keys: &mut KeyCache) -> Result<Self, CharterError> {
         let mut map = TextMap::new(value, "charter")?;
         let v = map.uint("v")?;
         if v != CHARTER_PAYLOAD_VERSION {
@@ -185,16 +190,44 @@ impl Charter {
             threshold: map.uint("threshold")?,
             members: array(map.required("members")?, "members", MAX_MEMBERS)?
                 .into_iter()
-                .map(member_from)
+                .map(|v| member_from(v, keys))
                 .collect::<Result<_, _>>()?,
             retired: array(map.required("retired")?, "retired", MAX_MEMBERS)?
                 .into_iter()
-                .map(retired_from)
+                .map(|v| retired_from(v, keys))
                 .collect::<Result<_, _>>()?,
             issued_at: map.uint("issued_at")?,
         };
         map.finish("charter")?;
         Ok(charter)
+    }
+}
+
+/// Public keys already decompressed, by their bytes. The versions of one chain list mostly the
+/// same keys, and turning 32 bytes into a curve point costs about as much as a tenth of a
+/// signature check; a chain of 1,000 versions of 46 members would do it 46,000 times.
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    /// Keys seen so far, at most [`KeyCache::MAX_KEYS`].
+    keys: HashMap<[u8; KEY_LEN], PublicKey>,
+}
+
+impl KeyCache {
+    /// Most keys kept: a hostile chain can list new keys in every version, and past this many
+    /// the cache just stops growing.
+    const MAX_KEYS: usize = 4 * MAX_MEMBERS;
+
+    /// The public key of `bytes`, if they are one.
+    pub(crate) fn get(&mut self, bytes: &[u8]) -> Option<PublicKey> {
+        let bytes: [u8; KEY_LEN] = bytes.try_into().ok()?;
+        if let Some(key) = self.keys.get(&bytes) {
+            return Some(*key);
+        }
+        let key = PublicKey::from_bytes(&bytes).ok()?;
+        if self.keys.len() < Self::MAX_KEYS {
+            self.keys.insert(bytes, key);
+        }
+        Some(key)
     }
 }
 
@@ -337,16 +370,16 @@ fn digest_from(value: Value) -> Result<Digest, CharterError> {
     }
 }
 
-fn key_from(map: &mut TextMap) -> Result<PublicKey, CharterError> {
-    PublicKey::from_bytes(&map.bytes("public_key")?)
-        .map_err(|_| field("public_key", "not an ed25519 public key"))
+fn key_from(map: &mut TextMap, keys: &mut KeyCache) -> Result<PublicKey, CharterError> {
+    keys.get(&map.bytes("public_key")?)
+        .ok_or_else(|| field("public_key", "not an ed25519 public key"))
 }
 
-fn member_from(value: Value) -> Result<CharterMember, CharterError> {
+fn member_from(value: Value, keys: &mut KeyCache) -> Result<CharterMember, CharterError> {
     let mut map = TextMap::new(value, "member")?;
     let member = CharterMember {
         code: MemberCode::new(&map.text("code")?)?,
-        public_key: key_from(&mut map)?,
+        public_key: key_from(&mut map, keys)?,
         addrs: array(map.required("addrs")?, "addrs", MAX_MEMBER_ADDRS)?
             .into_iter()
             .map(|v| as_text(v, "addrs"))
@@ -356,11 +389,11 @@ fn member_from(value: Value) -> Result<CharterMember, CharterError> {
     Ok(member)
 }
 
-fn retired_from(value: Value) -> Result<RetiredKey, CharterError> {
+fn retired_from(value: Value, keys: &mut KeyCache) -> Result<RetiredKey, CharterError> {
     let mut map = TextMap::new(value, "retired key")?;
     let retired = RetiredKey {
         code: MemberCode::new(&map.text("code")?)?,
-        public_key: key_from(&mut map)?,
+        public_key: key_from(&mut map, keys)?,
         statements: array(
             map.required("statements")?,
             "statements",
