@@ -327,17 +327,19 @@ fn the_unsigned_draft_decodes_and_is_not_a_valid_version_1() {
     );
 }
 
-/// Verifies signature `which` of a COSE_Sign with `coset` and `ed25519-dalek` alone, given only
-/// the signer's 32-byte public key: no datapact code takes part.
+/// Verifies signature `i` of a COSE_Sign with `coset` and `ed25519-dalek` alone, given only
+/// the signer's 32-byte public key: the snippet documented in `protocol/src/lib.rs`, in which no
+/// datapact code takes part.
 fn verify_with_coset(
     message: &[u8],
-    which: usize,
-    public_key: [u8; 32],
+    i: usize,
+    signer_public_key: [u8; 32],
 ) -> Result<coset::CoseSign, Box<dyn Error>> {
+    // Verbatim from lib.rs, reading `message` instead of a file.
     use coset::{CoseSign, TaggedCborSerializable};
     let sign = CoseSign::from_tagged_slice(message)?;
-    let key = ed25519_dalek::VerifyingKey::from_bytes(&public_key)?;
-    sign.verify_signature(which, b"", |sig, data| {
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&signer_public_key)?;
+    sign.verify_signature(i, b"", |sig, data| {
         key.verify_strict(data, &ed25519_dalek::Signature::from_slice(sig)?)
     })?;
     Ok(sign)

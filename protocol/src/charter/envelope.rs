@@ -243,10 +243,7 @@ impl SignedCharter {
 
     fn reencode(&mut self) -> Result<(), CharterError> {
         if self.signatures.len() > MAX_SIGNATURES {
-            return Err(CharterError::TooLarge(format!(
-                "{} signatures, at most {MAX_SIGNATURES}",
-                self.signatures.len()
-            )));
+            return Err(CharterError::TooManySignatures(self.signatures.len()));
         }
         let entries = self
             .signatures
@@ -269,7 +266,7 @@ impl SignedCharter {
             ])),
         ));
         if bytes.len() > MAX_CHARTER_LEN {
-            return Err(CharterError::TooLarge(format!("{} bytes", bytes.len())));
+            return Err(CharterError::TooLarge(bytes.len()));
         }
         self.bytes = bytes;
         Ok(())
@@ -332,10 +329,7 @@ fn split_message(value: Value) -> Result<(Vec<u8>, Vec<Value>), CharterError> {
         return Err(shape("the body's unprotected header must be empty").into());
     }
     if signatures.len() > MAX_SIGNATURES {
-        return Err(CharterError::TooLarge(format!(
-            "{} signatures, at most {MAX_SIGNATURES}",
-            signatures.len()
-        )));
+        return Err(CharterError::TooManySignatures(signatures.len()));
     }
     let mut headers = header_entries(&protected)?;
     match headers.pop() {

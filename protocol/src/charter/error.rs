@@ -4,7 +4,7 @@
 use crate::cbor::CborError;
 use crate::ids::{IdError, MemberCode};
 
-use super::{MAX_CHAIN_STEPS, MAX_CHARTER_LEN};
+use super::{MAX_CHAIN_STEPS, MAX_CHARTER_LEN, MAX_SIGNATURES};
 
 /// Why a charter message, or one version of a chain, was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,9 +33,12 @@ pub enum CharterError {
         /// The PeerId of the failing signature's key id.
         signer: String,
     },
-    /// The message would exceed [`MAX_CHARTER_LEN`], or carry more signatures than allowed.
-    #[error("charter too large: {0}, the limit is {MAX_CHARTER_LEN} bytes")]
-    TooLarge(String),
+    /// The message would exceed [`MAX_CHARTER_LEN`] bytes once encoded.
+    #[error("charter too large: {0} bytes, the limit is {MAX_CHARTER_LEN}")]
+    TooLarge(usize),
+    /// The message carries, or would carry, more than [`MAX_SIGNATURES`] signatures.
+    #[error("{0} signatures, at most {MAX_SIGNATURES} are accepted")]
+    TooManySignatures(usize),
     /// A payload format version this node does not know.
     #[error("unsupported charter payload version {0}")]
     Version(u64),
