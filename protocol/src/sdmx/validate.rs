@@ -231,9 +231,10 @@ impl Checker {
     /// Reports a problem; builds its message only while it will be shown.
     fn error(&mut self, line: u64, column: Option<&str>, message: impl FnOnce() -> String) {
         if self.report.errors.len() < MAX_REPORTED_ERRORS {
+            // Column names come from the file: keep each error on one line.
             self.report.errors.push(DataError {
                 line,
-                column: column.map(str::to_owned),
+                column: column.map(|name| shown(name).escape_debug().to_string()),
                 message: message(),
             });
         } else {
