@@ -8,8 +8,8 @@ use datapact_protocol::sdmx::resolve::MAX_STRUCTURE_MESSAGE_LEN;
 use datapact_protocol::sdmx::time_period::TimeForm;
 use datapact_protocol::sdmx::value::DataType;
 use datapact_protocol::sdmx::{
-    ConsistencyError, StructureError, StructureSet, check_consistency, parse_structure_message,
-    validate_data,
+    ConsistencyError, StructureError, StructureSet, check_consistency,
+    looks_like_structure_message, parse_structure_message, validate_data,
 };
 
 const V1: &str = include_str!("fixtures/sdmx_json_1_0.json");
@@ -373,4 +373,19 @@ fn a_dataflow_with_another_structure_is_refused() {
         err.to_string(),
         "data.dataflows[0]: dataflow BPX:DF_MIG_STOCK(1.0) is already held with structure BPX:DSD_MIG_STOCK(1.0), not BPX:DSD_MIG_STOCK_B(1.0); give the changed dataflow a new version"
     );
+}
+
+#[test]
+fn structure_messages_are_recognised_by_their_content() {
+    for text in [V1, PYSDMX_JSON, PYSDMX_XML] {
+        assert!(looks_like_structure_message(text.as_bytes()));
+    }
+    for text in [
+        "{\"data\": {\"dataSets\": []}}",
+        "STRUCTURE,STRUCTURE_ID\ndataflow,A:B(1.0)\n",
+        "<html><body>Structure</body></html>",
+        "",
+    ] {
+        assert!(!looks_like_structure_message(text.as_bytes()), "{text}");
+    }
 }

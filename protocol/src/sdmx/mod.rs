@@ -32,7 +32,7 @@ pub mod xml;
 pub use consistency::{ConsistencyError, StructureInfo, check_consistency};
 pub use csv::{MAX_COLUMNS, MAX_RECORD_LEN};
 pub use model::{ArtefactRef, StructureKind, StructureSet};
-pub use resolve::{StructureError, parse_structure_message};
+pub use resolve::{StructureError, looks_like_structure_message, parse_structure_message};
 pub use syntax::{SdmxError, SdmxSummary, SdmxValidator, looks_like_sdmx};
 pub use validate::{
     DataError, DataValidator, MAX_REPORTED_ERRORS, ValidationReport, structure_named, validate_data,

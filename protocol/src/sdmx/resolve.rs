@@ -101,6 +101,19 @@ pub fn parse_structure_message(bytes: &[u8]) -> Result<StructureSet, StructureEr
     resolve(raw)
 }
 
+/// True when `bytes` look like a structure message: JSON with a `dataStructures` member, or XML
+/// in an SDMX-ML namespace with a `Structure` element. This only sniffs, to decide whether a
+/// file is released as a structure; [`parse_structure_message`] then checks it.
+pub fn looks_like_structure_message(bytes: &[u8]) -> bool {
+    let text = bytes.strip_prefix(&super::csv::BOM[..]).unwrap_or(bytes);
+    let contains = |needle: &[u8]| text.windows(needle.len()).any(|window| window == needle);
+    match text.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => contains(b"\"dataStructures\""),
+        Some(b'<') => contains(b"sdmx.org/resources/sdmxml/schemas/") && contains(b"Structure"),
+        _ => false,
+    }
+}
+
 /// Checks and resolves what a reader read.
 pub(crate) fn resolve(raw: RawMessage) -> Result<StructureSet, StructureError> {
     if raw.dsds.is_empty() {

@@ -156,7 +156,13 @@ struct Checker {
     hasher: KeyHasher,
     /// First line of a run of empty lines not yet followed by a record.
     pending_blank: Option<u64>,
+    out: Output,
+}
+
+/// What the check has found so far.
+struct Output {
     report: ValidationReport,
+    /// Whether a fatal error stopped the check.
     stopped: bool,
 }
 
@@ -173,15 +179,17 @@ impl DataValidator {
                 keys: KeySet::new(),
                 hasher: KeyHasher::default(),
                 pending_blank: None,
-                report: ValidationReport::default(),
-                stopped: false,
+                out: Output {
+                    report: ValidationReport::default(),
+                    stopped: false,
+                },
             },
         }
     }
 
     /// Checks the next bytes of the file.
     pub fn feed(&mut self, bytes: &[u8]) {
-        if self.checker.stopped {
+        if self.checker.out.stopped {
             return;
         }
         let checker = &mut self.checker;
@@ -193,12 +201,12 @@ impl DataValidator {
 
     /// Whether a fatal error stopped the check (further input is ignored).
     pub fn is_stopped(&self) -> bool {
-        self.checker.stopped
+        self.checker.out.stopped
     }
 
     /// Ends the input and reports.
     pub fn finish(mut self) -> ValidationReport {
-        if !self.checker.stopped {
+        if !self.checker.out.stopped {
             let checker = &mut self.checker;
             let outcome = self
                 .reader
@@ -206,28 +214,21 @@ impl DataValidator {
             self.checker.stop_on(outcome);
         }
         let checker = &mut self.checker;
-        if !checker.stopped {
+        if !checker.out.stopped {
             match &checker.header {
-                None => checker.fatal_syntax(SdmxError::Empty { line: 1 }),
+                None => checker.out.fatal_syntax(SdmxError::Empty { line: 1 }),
                 Some(header) if checker.layout.is_none() => {
                     let line = header.end_line.saturating_add(1);
-                    checker.fatal_syntax(SdmxError::NoDataRows { line });
+                    checker.out.fatal_syntax(SdmxError::NoDataRows { line });
                 }
                 Some(_) => {}
             }
         }
-        self.checker.report
+        self.checker.out.report
     }
 }
 
-impl Checker {
-    fn stop_on(&mut self, outcome: Result<(), Stop>) {
-        match outcome {
-            Ok(()) | Err(Stop::Fatal) => {}
-            Err(Stop::Syntax(err)) => self.fatal_syntax(err),
-        }
-    }
-
+impl Output {
     /// Reports a problem; builds its message only while it will be shown.
     fn error(&mut self, line: u64, column: Option<&str>, message: impl FnOnce() -> String) {
         if self.report.errors.len() < MAX_REPORTED_ERRORS {
@@ -255,6 +256,15 @@ impl Checker {
         let message = text.strip_prefix(&prefix).unwrap_or(&text).to_owned();
         let _ = self.fatal(line, None, || message);
     }
+}
+
+impl Checker {
+    fn stop_on(&mut self, outcome: Result<(), Stop>) {
+        match outcome {
+            Ok(()) | Err(Stop::Fatal) => {}
+            Err(Stop::Syntax(err)) => self.out.fatal_syntax(err),
+        }
+    }
 
     fn record(&mut self, record: &Record<'_>) -> Result<(), Stop> {
         let Some(header) = &self.header else {
@@ -269,17 +279,17 @@ impl Checker {
         }
         let expected = header.ids.len();
         if let Some(blank) = self.pending_blank.take() {
-            self.error(blank, None, || {
+            self.out.error(blank, None, || {
                 format!("expected {expected} fields, found 0")
             });
         }
         if self.layout.is_none() {
             self.layout = Some(self.layout_for(record)?);
         }
-        self.report.rows = self.report.rows.saturating_add(1);
+        self.out.report.rows = self.out.report.rows.saturating_add(1);
         if record.count != expected {
             let found = record.count;
-            self.error(record.line, None, || {
+            self.out.error(record.line, None, || {
                 format!("expected {expected} fields, found {found}")
             });
             return Ok(());
@@ -307,13 +317,13 @@ impl Checker {
             Some("dataflow") => Some(StructureKind::Dataflow),
             Some("datastructure") => Some(StructureKind::DataStructure),
             Some("dataprovision") => {
-                return Err(self.fatal(line, Some("STRUCTURE"), || {
+                return Err(self.out.fatal(line, Some("STRUCTURE"), || {
                     "dataprovision structures are not supported (expected dataflow or datastructure)".into()
                 }));
             }
             Some(other) => {
                 let other = shown(other);
-                return Err(self.fatal(line, Some("STRUCTURE"), || {
+                return Err(self.out.fatal(line, Some("STRUCTURE"), || {
                     format!(
                         "{other:?} is not a kind of structure (expected dataflow or datastructure)"
                     )
@@ -327,12 +337,12 @@ impl Checker {
         let Some(rules) = found else {
             let defined = self.set.defined_ids().join(", ");
             let shown_id = shown(&written_id);
-            return Err(self.fatal(line, Some(&id_column), || {
+            return Err(self.out.fatal(line, Some(&id_column), || {
                 format!("structure {shown_id:?} is not defined in the structure message (it defines {defined})")
             }));
         };
-        self.report.structure_id = Some(written_id.clone());
-        self.report.dsd = Some(rules.dsd.clone());
+        self.out.report.structure_id = Some(written_id.clone());
+        self.out.report.dsd = Some(rules.dsd.clone());
         Ok(self.map_columns(rules, written_id))
     }
 
@@ -362,7 +372,7 @@ impl Checker {
                 }
                 Column::Unknown => {
                     let (dsd, components) = (rules.dsd.to_string(), rules.component_ids());
-                    self.error(1, Some(id), || {
+                    self.out.error(1, Some(id), || {
                         format!("not a component of {dsd} (expected one of {components}, or {CSV_COLUMNS})")
                     });
                 }

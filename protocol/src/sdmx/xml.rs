@@ -344,7 +344,7 @@ fn head(node: &Node) -> RawHead {
 fn codelist(node: &Node, item: &str) -> RawCodelist {
     RawCodelist {
         head: head(node),
-        partial: node.attribute("isPartial").as_deref() == Some("true"),
+        partial: matches!(node.attribute("isPartial").as_deref(), Some("true" | "1")),
         codes: node
             .children(item)
             .map(|code| RawCode {
