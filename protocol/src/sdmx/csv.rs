@@ -20,6 +20,16 @@ pub const MAX_RECORD_LEN: usize = 1 << 20;
 /// Most columns accepted in the header; data records with more fields are counted, not kept.
 pub const MAX_COLUMNS: usize = 1024;
 
+/// Bytes that end a run of unquoted field content: comma, quote, CR, LF.
+const ENDS_UNQUOTED: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b',' as usize] = true;
+    table[b'"' as usize] = true;
+    table[b'\r' as usize] = true;
+    table[b'\n' as usize] = true;
+    table
+};
+
 /// The UTF-8 byte-order mark.
 pub(crate) const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
@@ -34,6 +44,9 @@ pub(crate) struct Record<'a> {
     text: &'a str,
     /// End offset in `text` of each kept field.
     ends: &'a [usize],
+    /// Bytes between one field's end and the next one's start: 1 (the comma) when `text` is
+    /// the record as written, 0 when it holds the fields' content only.
+    gap: usize,
     /// Number of fields in the record, kept or not (0 for an empty line).
     pub count: usize,
 }
@@ -43,7 +56,7 @@ impl<'a> Record<'a> {
     pub fn get(&self, index: usize) -> Option<&'a str> {
         let end = *self.ends.get(index)?;
         let start = match index.checked_sub(1) {
-            Some(previous) => *self.ends.get(previous)?,
+            Some(previous) => self.ends.get(previous)?.saturating_add(self.gap),
             None => 0,
         };
         self.text.get(start..end)
@@ -156,12 +169,23 @@ impl RecordReader {
         E: From<SdmxError>,
         F: FnMut(&Record<'_>) -> Result<(), E>,
     {
-        while !input.is_empty() {
+        while let Some(&first) = input.first() {
+            if self.state == State::FieldStart && self.record_len == 0 {
+                // At the start of a record: most records are plain lines read at once.
+                if let Some(rest) = self.plain_record(input, sink)? {
+                    input = rest;
+                    continue;
+                }
+            }
+            // A plain byte at the start of a field starts an unquoted field: take it in the run.
+            if self.state == State::FieldStart && !ENDS_UNQUOTED[usize::from(first)] {
+                self.state = State::Unquoted;
+            }
             // Fast path: take a run of plain content bytes at once.
             let run = match self.state {
                 State::Unquoted => input
                     .iter()
-                    .position(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+                    .position(|&b| ENDS_UNQUOTED[usize::from(b)])
                     .unwrap_or(input.len()),
                 State::Quoted => input.iter().position(|&b| b == b'"').unwrap_or(input.len()),
                 State::FieldStart | State::QuoteInQuoted | State::Cr => 0,
@@ -179,6 +203,77 @@ impl RecordReader {
             self.step(byte, sink)?;
         }
         Ok(())
+    }
+
+    /// Reads a whole record without copying it when the input holds all of it and it is a plain
+    /// line: no quote, no carriage return but one before the line feed, not too long. Returns
+    /// the input after it, or `None` (nothing consumed) to read it byte by byte instead.
+    fn plain_record<'i, E, F>(
+        &mut self,
+        input: &'i [u8],
+        sink: &mut F,
+    ) -> Result<Option<&'i [u8]>, E>
+    where
+        E: From<SdmxError>,
+        F: FnMut(&Record<'_>) -> Result<(), E>,
+    {
+        let Some(newline) = input
+            .iter()
+            .take(MAX_RECORD_LEN.saturating_add(2))
+            .position(|&b| b == b'\n')
+        else {
+            return Ok(None);
+        };
+        let (line, rest) = (
+            input.get(..newline).unwrap_or_default(),
+            input.get(newline.saturating_add(1)..).unwrap_or_default(),
+        );
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.len() > MAX_RECORD_LEN || line.iter().any(|&b| b == b'"' || b == b'\r') {
+            return Ok(None);
+        }
+        let record_line = self.record_line;
+        let text =
+            std::str::from_utf8(line).map_err(|_| SdmxError::InvalidUtf8 { line: record_line })?;
+        self.ends.clear();
+        let mut count = 0usize;
+        if !line.is_empty() {
+            for (at, _) in line.iter().enumerate().filter(|&(_, &b)| b == b',') {
+                self.keep_end(at)?;
+                count = count.saturating_add(1);
+            }
+            self.keep_end(line.len())?;
+            count = count.saturating_add(1);
+        }
+        let record = Record {
+            line: record_line,
+            end_line: record_line,
+            text,
+            ends: &self.ends,
+            gap: 1,
+            count,
+        };
+        sink(&record)?;
+        self.ends.clear();
+        self.past_header = true;
+        self.line = self.line.saturating_add(1);
+        self.record_line = self.line;
+        Ok(Some(rest))
+    }
+
+    /// Keeps the end of one more field of a plain record (see [`Self::end_field`]).
+    fn keep_end(&mut self, end: usize) -> Result<(), SdmxError> {
+        if self.ends.len() < MAX_COLUMNS {
+            self.ends.push(end);
+            Ok(())
+        } else if !self.past_header {
+            Err(SdmxError::TooManyColumns {
+                line: self.record_line,
+                max: MAX_COLUMNS,
+            })
+        } else {
+            Ok(())
+        }
     }
 
     /// Handles one structural byte (or one content byte at the start of a field).
@@ -290,6 +385,7 @@ impl RecordReader {
             end_line: self.line,
             text,
             ends: &self.ends,
+            gap: 0,
             count: self.count,
         };
         sink(&record)?;

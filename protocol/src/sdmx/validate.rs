@@ -25,7 +25,7 @@
 use std::fmt;
 
 use super::csv::{Record, RecordReader};
-use super::keys::{KeyHasher, KeySet, MAX_SERIES_KEYS};
+use super::keys::MAX_SERIES_KEYS;
 use super::model::{ArtefactRef, StructureKind, StructureSet};
 use super::rules::{self, Role, Rule, Rules, ValueRule};
 use super::syntax::{Header, SdmxError};
@@ -152,8 +152,7 @@ struct Checker {
     /// Whether the header was written with labels (`FREQ: Frequency`), and values may be too.
     labels: bool,
     layout: Option<Layout>,
-    keys: KeySet,
-    hasher: KeyHasher,
+    keys: row::KeyBatch,
     /// First line of a run of empty lines not yet followed by a record.
     pending_blank: Option<u64>,
     out: Output,
@@ -176,8 +175,7 @@ impl DataValidator {
                 header: None,
                 labels: false,
                 layout: None,
-                keys: KeySet::new(),
-                hasher: KeyHasher::default(),
+                keys: row::KeyBatch::default(),
                 pending_blank: None,
                 out: Output {
                     report: ValidationReport::default(),
@@ -215,6 +213,10 @@ impl DataValidator {
         }
         let checker = &mut self.checker;
         if !checker.out.stopped {
+            let outcome = checker.keys.flush(&mut checker.out);
+            checker.stop_on(outcome);
+        }
+        if !checker.out.stopped {
             match &checker.header {
                 None => checker.out.fatal_syntax(SdmxError::Empty { line: 1 }),
                 Some(header) if checker.layout.is_none() => {
@@ -230,15 +232,25 @@ impl DataValidator {
 
 impl Output {
     /// Reports a problem; builds its message only while it will be shown.
+    /// Keeps the errors sorted by line (duplicate keys are found a few rows late, see
+    /// [`row::KeyBatch`]), so the ones kept are those of the first lines.
     fn error(&mut self, line: u64, column: Option<&str>, message: impl FnOnce() -> String) {
-        if self.report.errors.len() < MAX_REPORTED_ERRORS {
-            // Column names come from the file: keep each error on one line.
-            self.report.errors.push(DataError {
-                line,
-                column: column.map(|name| shown(name).escape_debug().to_string()),
-                message: message(),
-            });
-        } else {
+        let errors = &mut self.report.errors;
+        let full = errors.len() >= MAX_REPORTED_ERRORS;
+        if full && errors.last().is_some_and(|last| last.line <= line) {
+            self.report.more_errors = self.report.more_errors.saturating_add(1);
+            return;
+        }
+        let at = errors.partition_point(|error| error.line <= line);
+        // Column names come from the file: keep each error on one line.
+        let error = DataError {
+            line,
+            column: column.map(|name| shown(name).escape_debug().to_string()),
+            message: message(),
+        };
+        errors.insert(at, error);
+        if errors.len() > MAX_REPORTED_ERRORS {
+            errors.pop();
             self.report.more_errors = self.report.more_errors.saturating_add(1);
         }
     }
@@ -262,7 +274,11 @@ impl Checker {
     fn stop_on(&mut self, outcome: Result<(), Stop>) {
         match outcome {
             Ok(()) | Err(Stop::Fatal) => {}
-            Err(Stop::Syntax(err)) => self.out.fatal_syntax(err),
+            Err(Stop::Syntax(err)) => {
+                // The rows before the bad record are still checked for duplicates.
+                let _ = self.keys.flush(&mut self.out);
+                self.out.fatal_syntax(err);
+            }
         }
     }
 

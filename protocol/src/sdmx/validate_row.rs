@@ -7,6 +7,84 @@ use super::super::shown;
 use super::super::syntax::Header;
 use super::{Checker, Layout, Output, Stop, too_many_keys, value_id, value_problem};
 
+/// Rows whose keys are inserted into the key set together (see [`KeySet::touch`]).
+const KEY_BATCH: usize = 32;
+
+/// The duplicate check: keys of recent rows wait here and go into the key set in batches, so
+/// that the memory of the set is read in parallel. Their errors are reported in line order all
+/// the same ([`Output::error`] keeps errors sorted).
+#[derive(Debug, Default)]
+pub(super) struct KeyBatch {
+    set: KeySet,
+    hasher: KeyHasher,
+    digests: Vec<u64>,
+    /// Per waiting row: its line, where its series key and its time period end in `text`.
+    rows: Vec<(u64, usize, usize)>,
+    /// The waiting keys: the series key (dimension values joined by `.`), then the time period.
+    text: String,
+}
+
+impl KeyBatch {
+    /// Queues a row's key; inserts the batch when it is full.
+    fn push<'k>(
+        &mut self,
+        out: &mut Output,
+        line: u64,
+        digest: u64,
+        series: impl Iterator<Item = &'k str>,
+        time: Option<&str>,
+    ) -> Result<(), Stop> {
+        self.digests.push(digest);
+        let start = self.text.len();
+        for value in series {
+            if self.text.len() > start {
+                self.text.push('.');
+            }
+            self.text.push_str(value);
+        }
+        let series_end = self.text.len();
+        self.text.push_str(time.unwrap_or_default());
+        self.rows.push((line, series_end, self.text.len()));
+        if self.digests.len() >= KEY_BATCH {
+            self.flush(out)?;
+        }
+        Ok(())
+    }
+
+    /// Inserts every waiting key, reporting duplicates.
+    pub(super) fn flush(&mut self, out: &mut Output) -> Result<(), Stop> {
+        self.set.touch(&self.digests);
+        let mut start = 0;
+        let mut outcome = Ok(());
+        for (&digest, &(line, series_end, end)) in self.digests.iter().zip(&self.rows) {
+            let series = self.text.get(start..series_end).unwrap_or_default();
+            let time = self.text.get(series_end..end).unwrap_or_default();
+            start = end;
+            match self.set.insert(digest) {
+                Ok(true) => {}
+                Ok(false) => out.error(line, None, || {
+                    let time = match time {
+                        "" => String::new(),
+                        time => format!(" and time period {}", shown(time)),
+                    };
+                    format!(
+                        "series key {}{time} already appear on an earlier row (expected each once)",
+                        shown(series)
+                    )
+                }),
+                Err(KeySetFull) => {
+                    outcome = Err(out.fatal(line, None, too_many_keys));
+                    break;
+                }
+            }
+        }
+        self.digests.clear();
+        self.rows.clear();
+        self.text.clear();
+        outcome
+    }
+}
+
 /// Actions whose rows must carry mandatory attributes and measures: `I` (the default, also
 /// written as an empty `ACTION`) and `R`. `M`, `A` and `D` rows need not.
 fn adds_data(action: &str) -> bool {
@@ -41,7 +119,6 @@ impl Checker {
             layout: Some(layout),
             out,
             keys,
-            hasher,
             labels,
             ..
         } = self
@@ -55,7 +132,7 @@ impl Checker {
             out,
             labels: *labels,
         };
-        row.check(keys, hasher)
+        row.check(keys)
     }
 }
 
@@ -70,7 +147,7 @@ struct Row<'c, 'r> {
 }
 
 impl<'r> Row<'_, 'r> {
-    fn check(&mut self, keys: &mut KeySet, hasher: &mut KeyHasher) -> Result<(), Stop> {
+    fn check(&mut self, keys: &mut KeyBatch) -> Result<(), Stop> {
         let action = self.action();
         self.check_structure();
         let Layout {
@@ -87,7 +164,7 @@ impl<'r> Row<'_, 'r> {
                 None => missing_column(self.out, line, rule, action, reported),
             }
         }
-        self.check_key(keys, hasher)
+        self.check_key(keys)
     }
 
     /// The row's action; an invalid one is reported and read as `I`.
@@ -137,8 +214,8 @@ impl<'r> Row<'_, 'r> {
         }
     }
 
-    /// No two rows share a series key and time period.
-    fn check_key(&mut self, keys: &mut KeySet, hasher: &mut KeyHasher) -> Result<(), Stop> {
+    /// No two rows share a series key and time period: queues the row's key.
+    fn check_key(&mut self, keys: &mut KeyBatch) -> Result<(), Stop> {
         let (record, layout, labels) = (self.record, &*self.layout, self.labels);
         let key = |index: usize| -> &str {
             let raw = layout
@@ -154,31 +231,22 @@ impl<'r> Row<'_, 'r> {
             }
         };
         let key_len = layout.rules.key_len;
-        match keys.insert(hasher.digest((0..key_len).map(key))) {
-            Ok(true) => Ok(()),
-            Ok(false) => {
-                let last = layout.rules.components.get(key_len.wrapping_sub(1));
-                let has_time = last.is_some_and(|rule| rule.role == Role::Time);
-                let series_len = if has_time {
-                    key_len.saturating_sub(1)
-                } else {
-                    key_len
-                };
-                let series = (0..series_len).map(key).collect::<Vec<_>>().join(".");
-                let time = match has_time {
-                    true => format!(" and time period {}", shown(key(series_len))),
-                    false => String::new(),
-                };
-                self.out.error(record.line, None, || {
-                    format!(
-                        "series key {}{time} already appear on an earlier row (expected each once)",
-                        shown(&series)
-                    )
-                });
-                Ok(())
-            }
-            Err(KeySetFull) => Err(self.out.fatal(record.line, None, too_many_keys)),
-        }
+        let digest = keys.hasher.digest((0..key_len).map(key));
+        let last = layout.rules.components.get(key_len.wrapping_sub(1));
+        let has_time = last.is_some_and(|rule| rule.role == Role::Time);
+        let series_len = if has_time {
+            key_len.saturating_sub(1)
+        } else {
+            key_len
+        };
+        let time = has_time.then(|| key(series_len));
+        keys.push(
+            self.out,
+            record.line,
+            digest,
+            (0..series_len).map(key),
+            time,
+        )
     }
 }
 
