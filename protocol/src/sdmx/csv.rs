@@ -30,6 +30,26 @@ const ENDS_UNQUOTED: [bool; 256] = {
     table
 };
 
+/// What a byte means to [`RecordReader::plain_record`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Content,
+    Comma,
+    LineFeed,
+    CarriageReturn,
+    Quote,
+}
+
+/// The class of every byte.
+const PLAIN_CLASS: [Class; 256] = {
+    let mut table = [Class::Content; 256];
+    table[b',' as usize] = Class::Comma;
+    table[b'\n' as usize] = Class::LineFeed;
+    table[b'\r' as usize] = Class::CarriageReturn;
+    table[b'"' as usize] = Class::Quote;
+    table
+};
+
 /// The UTF-8 byte-order mark.
 pub(crate) const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
@@ -217,34 +237,41 @@ impl RecordReader {
         E: From<SdmxError>,
         F: FnMut(&Record<'_>) -> Result<(), E>,
     {
-        let Some(newline) = input
-            .iter()
-            .take(MAX_RECORD_LEN.saturating_add(2))
-            .position(|&b| b == b'\n')
-        else {
-            return Ok(None);
+        // One pass: field ends at commas, up to the line feed; give up at a quote, a carriage
+        // return not before the line feed, or a record too long.
+        self.ends.clear();
+        let mut count = 0usize;
+        let mut at = 0;
+        let (line_len, rest_at) = loop {
+            let Some(&byte) = input.get(at) else {
+                return Ok(self.give_up());
+            };
+            match PLAIN_CLASS[usize::from(byte)] {
+                Class::Content => {}
+                Class::Comma => {
+                    self.keep_end(at)?;
+                    count = count.saturating_add(1);
+                }
+                Class::LineFeed => break (at, at.saturating_add(1)),
+                Class::CarriageReturn if input.get(at.saturating_add(1)) == Some(&b'\n') => {
+                    break (at, at.saturating_add(2));
+                }
+                Class::CarriageReturn | Class::Quote => return Ok(self.give_up()),
+            }
+            at = at.saturating_add(1);
+            if at > MAX_RECORD_LEN {
+                return Ok(self.give_up());
+            }
         };
-        let (line, rest) = (
-            input.get(..newline).unwrap_or_default(),
-            input.get(newline.saturating_add(1)..).unwrap_or_default(),
-        );
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.len() > MAX_RECORD_LEN || line.iter().any(|&b| b == b'"' || b == b'\r') {
-            return Ok(None);
+        let line = input.get(..line_len).unwrap_or_default();
+        let rest = input.get(rest_at..).unwrap_or_default();
+        if !line.is_empty() {
+            self.keep_end(line.len())?;
+            count = count.saturating_add(1);
         }
         let record_line = self.record_line;
         let text =
             std::str::from_utf8(line).map_err(|_| SdmxError::InvalidUtf8 { line: record_line })?;
-        self.ends.clear();
-        let mut count = 0usize;
-        if !line.is_empty() {
-            for (at, _) in line.iter().enumerate().filter(|&(_, &b)| b == b',') {
-                self.keep_end(at)?;
-                count = count.saturating_add(1);
-            }
-            self.keep_end(line.len())?;
-            count = count.saturating_add(1);
-        }
         let record = Record {
             line: record_line,
             end_line: record_line,
@@ -259,6 +286,12 @@ impl RecordReader {
         self.line = self.line.saturating_add(1);
         self.record_line = self.line;
         Ok(Some(rest))
+    }
+
+    /// Leaves a record to the byte-by-byte reader.
+    fn give_up<T>(&mut self) -> Option<T> {
+        self.ends.clear();
+        None
     }
 
     /// Keeps the end of one more field of a plain record (see [`Self::end_field`]).

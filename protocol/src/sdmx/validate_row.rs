@@ -18,10 +18,12 @@ pub(super) struct KeyBatch {
     set: KeySet,
     hasher: KeyHasher,
     digests: Vec<u64>,
-    /// Per waiting row: its line, where its series key and its time period end in `text`.
-    rows: Vec<(u64, usize, usize)>,
-    /// The waiting keys: the series key (dimension values joined by `.`), then the time period.
-    text: String,
+    /// Per waiting row: its line, and where its key ends in `keys`.
+    rows: Vec<(u64, usize)>,
+    /// The waiting keys as hashed: each value followed by [`KeyHasher::SEPARATOR`].
+    keys: Vec<u8>,
+    /// Whether the last value of a key is a time period.
+    has_time: bool,
 }
 
 impl KeyBatch {
@@ -30,21 +32,12 @@ impl KeyBatch {
         &mut self,
         out: &mut Output,
         line: u64,
-        digest: u64,
-        series: impl Iterator<Item = &'k str>,
-        time: Option<&str>,
+        key: impl Iterator<Item = &'k str>,
     ) -> Result<(), Stop> {
+        let (digest, bytes) = self.hasher.digest(key);
         self.digests.push(digest);
-        let start = self.text.len();
-        for value in series {
-            if self.text.len() > start {
-                self.text.push('.');
-            }
-            self.text.push_str(value);
-        }
-        let series_end = self.text.len();
-        self.text.push_str(time.unwrap_or_default());
-        self.rows.push((line, series_end, self.text.len()));
+        self.keys.extend_from_slice(bytes);
+        self.rows.push((line, self.keys.len()));
         if self.digests.len() >= KEY_BATCH {
             self.flush(out)?;
         }
@@ -56,22 +49,12 @@ impl KeyBatch {
         self.set.touch(&self.digests);
         let mut start = 0;
         let mut outcome = Ok(());
-        for (&digest, &(line, series_end, end)) in self.digests.iter().zip(&self.rows) {
-            let series = self.text.get(start..series_end).unwrap_or_default();
-            let time = self.text.get(series_end..end).unwrap_or_default();
+        for (&digest, &(line, end)) in self.digests.iter().zip(&self.rows) {
+            let key = self.keys.get(start..end).unwrap_or_default();
             start = end;
             match self.set.insert(digest) {
                 Ok(true) => {}
-                Ok(false) => out.error(line, None, || {
-                    let time = match time {
-                        "" => String::new(),
-                        time => format!(" and time period {}", shown(time)),
-                    };
-                    format!(
-                        "series key {}{time} already appear on an earlier row (expected each once)",
-                        shown(series)
-                    )
-                }),
+                Ok(false) => out.error(line, None, || duplicate(key, self.has_time)),
                 Err(KeySetFull) => {
                     outcome = Err(out.fatal(line, None, too_many_keys));
                     break;
@@ -80,9 +63,27 @@ impl KeyBatch {
         }
         self.digests.clear();
         self.rows.clear();
-        self.text.clear();
+        self.keys.clear();
         outcome
     }
+}
+
+/// The message for a duplicate key, from the key as hashed.
+fn duplicate(key: &[u8], has_time: bool) -> String {
+    let mut values: Vec<String> = key
+        .split(|&b| b == KeyHasher::SEPARATOR)
+        .map(|value| shown(&String::from_utf8_lossy(value)))
+        .collect();
+    values.pop(); // After the last separator.
+    let time = match has_time {
+        true => values.pop().map(|t| format!(" and time period {t}")),
+        false => None,
+    };
+    format!(
+        "series key {}{} already appear on an earlier row (expected each once)",
+        values.join("."),
+        time.unwrap_or_default()
+    )
 }
 
 /// Actions whose rows must carry mandatory attributes and measures: `I` (the default, also
@@ -231,22 +232,9 @@ impl<'r> Row<'_, 'r> {
             }
         };
         let key_len = layout.rules.key_len;
-        let digest = keys.hasher.digest((0..key_len).map(key));
         let last = layout.rules.components.get(key_len.wrapping_sub(1));
-        let has_time = last.is_some_and(|rule| rule.role == Role::Time);
-        let series_len = if has_time {
-            key_len.saturating_sub(1)
-        } else {
-            key_len
-        };
-        let time = has_time.then(|| key(series_len));
-        keys.push(
-            self.out,
-            record.line,
-            digest,
-            (0..series_len).map(key),
-            time,
-        )
+        keys.has_time = last.is_some_and(|rule| rule.role == Role::Time);
+        keys.push(self.out, record.line, (0..key_len).map(key))
     }
 }
 
