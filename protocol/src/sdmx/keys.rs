@@ -2,11 +2,13 @@
 //! so that duplicate rows are found in memory proportional to the number of rows, about 8
 //! bytes per key, with a named cap ([`MAX_SERIES_KEYS`]).
 //!
-//! The digests are spread by their top 12 bits over [`PARTITIONS`] small open-addressing tables
-//! that store the low 48 bits and each grow on their own by a quarter, so memory never doubles
-//! at once while a table grows; the table headers stay in cache. Keys are thus told apart by 60
-//! bits: a collision between two different keys (about one chance in 10^4 for fifteen million
-//! rows) would report a duplicate that is not one; a real duplicate is never missed.
+//! Keys are spread over [`PARTITIONS`] small open-addressing tables by a digest of their series
+//! key alone, so that the rows of one series, which files usually keep together, all land in
+//! one table that stays in cache; the table stores 48 bits of the digest of the whole key (time
+//! period included). Each table grows on its own by a quarter, so memory never doubles at once.
+//! Keys are thus told apart by about 60 bits: a collision between two different keys (about one
+//! chance in 10^4 for fifteen million rows) would report a duplicate that is not one; a real
+//! duplicate is never missed.
 
 /// Most distinct series keys (with time period) one file may hold: at most about 190 MiB of
 /// digests.
@@ -29,6 +31,15 @@ const EMPTY: Slot = [0; 6];
 /// The key set is full: the file has more than [`MAX_SERIES_KEYS`] distinct keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeySetFull;
+
+/// The digests of one key: of its series part (which picks the table) and of the whole key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyDigest {
+    /// Digest of the series key (the dimensions but time).
+    pub series: u64,
+    /// Digest of the whole key, time period included.
+    pub key: u64,
+}
 
 /// Digests of the keys seen so far.
 #[derive(Debug, Clone)]
@@ -73,7 +84,7 @@ impl KeySet {
     /// Reads the first slot that each digest's insertion will look at, all at once, so that
     /// the processor fetches them from memory in parallel: inserting a batch of digests after
     /// touching them waits for memory once rather than once per digest.
-    pub fn touch(&self, digests: &[u64]) {
+    pub fn touch(&self, digests: &[KeyDigest]) {
         let mut seen = 0u64;
         for &digest in digests {
             let (partition, stored) = split(digest);
@@ -87,7 +98,7 @@ impl KeySet {
     }
 
     /// Adds a digest; `Ok(false)` when it was already there.
-    pub fn insert(&mut self, digest: u64) -> Result<bool, KeySetFull> {
+    pub fn insert(&mut self, digest: KeyDigest) -> Result<bool, KeySetFull> {
         let (partition, stored) = split(digest);
         let Some(table) = self.tables.get_mut(partition) else {
             return Ok(false);
@@ -114,10 +125,10 @@ impl KeySet {
     }
 }
 
-/// A digest's partition and the value stored for it (never 0, which marks an empty slot).
-fn split(digest: u64) -> (usize, u64) {
-    let partition = usize::try_from(digest >> (64 - PARTITION_BITS)).unwrap_or(0);
-    (partition, (digest & ((1 << STORED_BITS) - 1)).max(1))
+/// A key's partition and the value stored for it (never 0, which marks an empty slot).
+fn split(digest: KeyDigest) -> (usize, u64) {
+    let partition = usize::try_from(digest.series >> (64 - PARTITION_BITS)).unwrap_or(0);
+    (partition, (digest.key & ((1 << STORED_BITS) - 1)).max(1))
 }
 
 /// Where the probe for `stored` starts in a table of `len` slots.
@@ -186,14 +197,29 @@ impl KeyHasher {
     /// The byte after each field: UTF-8 text never contains it.
     pub const SEPARATOR: u8 = 0xFF;
 
-    /// The digest of a key made of these fields, in order, and the bytes hashed.
-    pub fn digest<'a>(&mut self, fields: impl IntoIterator<Item = &'a str>) -> (u64, &[u8]) {
+    /// The digests of a key made of these fields, in order, the first `series_len` of them its
+    /// series key; and the bytes hashed.
+    pub fn digest<'a>(
+        &mut self,
+        fields: impl IntoIterator<Item = &'a str>,
+        series_len: usize,
+    ) -> (KeyDigest, &[u8]) {
         self.buffer.clear();
-        for field in fields {
+        let mut series_end = None;
+        for (index, field) in fields.into_iter().enumerate() {
+            if index == series_len {
+                series_end = Some(self.buffer.len());
+            }
             self.buffer.extend_from_slice(field.as_bytes());
             self.buffer.push(Self::SEPARATOR);
         }
-        (hash(&self.buffer), &self.buffer)
+        let series_end = series_end.unwrap_or(self.buffer.len());
+        let series = hash(self.buffer.get(..series_end).unwrap_or_default());
+        let digest = KeyDigest {
+            series,
+            key: hash(&self.buffer),
+        };
+        (digest, &self.buffer)
     }
 }
 
@@ -236,7 +262,7 @@ mod tests {
         for i in 0..100_000u32 {
             let text = i.to_string();
             assert_eq!(
-                keys.insert(hasher.digest([text.as_str(), "2017"]).0),
+                keys.insert(hasher.digest([text.as_str(), "2017"], 1).0),
                 Ok(true)
             );
         }
@@ -244,13 +270,18 @@ mod tests {
         for i in (0..100_000u32).step_by(997) {
             let text = i.to_string();
             assert_eq!(
-                keys.insert(hasher.digest([text.as_str(), "2017"]).0),
+                keys.insert(hasher.digest([text.as_str(), "2017"], 1).0),
                 Ok(false)
             );
         }
-        let ab_c = hasher.digest(["ab", "c"]).0;
-        assert_ne!(ab_c, hasher.digest(["a", "bc"]).0);
-        assert_eq!(keys.insert(0), Ok(true));
-        assert_eq!(keys.insert(1), Ok(false), "0 is stored as 1");
+        let ab_c = hasher.digest(["ab", "c"], 1).0;
+        assert_ne!(ab_c, hasher.digest(["a", "bc"], 1).0);
+        let zero = KeyDigest { series: 0, key: 0 };
+        assert_eq!(keys.insert(zero), Ok(true));
+        assert_eq!(
+            keys.insert(KeyDigest { series: 0, key: 1 }),
+            Ok(false),
+            "0 is stored as 1"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The checks of one data row against its structure (see [`super`] for the list).
 
 use super::super::csv::Record;
-use super::super::keys::{KeyHasher, KeySet, KeySetFull};
+use super::super::keys::{KeyDigest, KeyHasher, KeySet, KeySetFull};
 use super::super::rules::{Role, Rule, ValueRule};
 use super::super::shown;
 use super::super::syntax::Header;
@@ -17,7 +17,7 @@ const KEY_BATCH: usize = 32;
 pub(super) struct KeyBatch {
     set: KeySet,
     hasher: KeyHasher,
-    digests: Vec<u64>,
+    digests: Vec<KeyDigest>,
     /// Per waiting row: its line, and where its key ends in `keys`.
     rows: Vec<(u64, usize)>,
     /// The waiting keys as hashed: each value followed by [`KeyHasher::SEPARATOR`].
@@ -33,8 +33,9 @@ impl KeyBatch {
         out: &mut Output,
         line: u64,
         key: impl Iterator<Item = &'k str>,
+        series_len: usize,
     ) -> Result<(), Stop> {
-        let (digest, bytes) = self.hasher.digest(key);
+        let (digest, bytes) = self.hasher.digest(key, series_len);
         self.digests.push(digest);
         self.keys.extend_from_slice(bytes);
         self.rows.push((line, self.keys.len()));
@@ -234,7 +235,8 @@ impl<'r> Row<'_, 'r> {
         let key_len = layout.rules.key_len;
         let last = layout.rules.components.get(key_len.wrapping_sub(1));
         keys.has_time = last.is_some_and(|rule| rule.role == Role::Time);
-        keys.push(self.out, record.line, (0..key_len).map(key))
+        let series_len = key_len.saturating_sub(usize::from(keys.has_time));
+        keys.push(self.out, record.line, (0..key_len).map(key), series_len)
     }
 }
 
