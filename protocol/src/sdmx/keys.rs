@@ -5,7 +5,7 @@
 //! Keys are spread over [`PARTITIONS`] small open-addressing tables by a digest of their series
 //! key alone, so that the rows of one series, which files usually keep together, all land in
 //! one table that stays in cache; the table stores 48 bits of the digest of the whole key (time
-//! period included). Each table grows on its own by a quarter, so memory never doubles at once.
+//! period included). Each table grows on its own by half, so memory never doubles at once.
 //! Keys are thus told apart by about 60 bits: a collision between two different keys (about one
 //! chance in 10^4 for fifteen million rows) would report a duplicate that is not one; a real
 //! duplicate is never missed.
@@ -170,10 +170,10 @@ fn probe(table: &[Slot], stored: u64) -> Option<usize> {
     Some(index)
 }
 
-/// Rebuilds a table a quarter larger (at least 8 slots).
+/// Rebuilds a table half as large again (at least 8 slots): each key moves about twice.
 fn grow(table: &mut Vec<Slot>) {
     let len = table.len();
-    let new_len = (len + len / 4 + 1).max(8);
+    let new_len = (len + len / 2 + 1).max(8);
     let old = std::mem::replace(table, vec![EMPTY; new_len]);
     for stored in old.into_iter().map(from_slot).filter(|&v| v != 0) {
         if let Some(index) = probe(table, stored)
