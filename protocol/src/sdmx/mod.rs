@@ -7,7 +7,7 @@
 //!   dataflows), whichever format it was read from.
 //! * [`json`] and [`xml`]: the readers of SDMX-JSON (1.0 and 2.0/2.1 layouts) and SDMX-ML 3.0
 //!   structure messages; [`resolve`] turns what they read into the model, refusing unresolved
-//!   references.
+//!   references and ids that are not well-formed (`ids.rs`).
 //! * [`consistency`]: whether a message agrees with the structures a node already holds.
 //! * [`validate`]: the validation of SDMX-CSV data against a structure ([`DataValidator`]),
 //!   with [`time_period`] and [`value`] checking single values and [`keys`] remembering series
@@ -17,6 +17,7 @@
 
 pub mod consistency;
 mod csv;
+mod ids;
 pub mod json;
 pub mod keys;
 pub mod model;

@@ -44,9 +44,9 @@ impl FromStr for ArtefactRef {
             .strip_suffix(')')
             .and_then(|rest| rest.split_once('('))
             .ok_or_else(bad)?;
-        let ok = super::resolve::is_agency(agency)
-            && super::resolve::is_artefact_id(id)
-            && super::resolve::is_version(version);
+        let ok = super::ids::is_agency(agency)
+            && super::ids::is_artefact_id(id)
+            && super::ids::is_version(version);
         if !ok {
             return Err(bad());
         }

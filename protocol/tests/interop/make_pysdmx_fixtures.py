@@ -5,11 +5,14 @@ pysdmx is an independent SDMX implementation. This script builds one data struct
 an SDMX-JSON 2.0 structure message and as an SDMX-ML 3.0 structure message. The Rust test
 `protocol/tests/pysdmx_interop.rs` reads both files and checks that they give the same model.
 
-Usage (from the repository root):
+Usage (from the repository root; the committed files were written by pysdmx 1.21.0, and the
+output does not change from run to run, so `git diff --exit-code` after it shows whether a
+newer pysdmx writes anything differently):
 
     python3 -m venv .venv-pysdmx
     .venv-pysdmx/bin/pip install 'pysdmx[json,xml]'
     .venv-pysdmx/bin/python protocol/tests/interop/make_pysdmx_fixtures.py protocol/tests/fixtures/pysdmx
+    git diff --exit-code protocol/tests/fixtures/pysdmx
 """
 
 import sys
