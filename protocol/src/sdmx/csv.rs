@@ -50,6 +50,32 @@ const PLAIN_CLASS: [Class; 256] = {
     table
 };
 
+/// Seven low bits of every byte of a word.
+const LOW_SEVEN: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+
+/// A word with every byte `byte`.
+const fn splat(byte: u8) -> u64 {
+    0x0101_0101_0101_0101 * byte as u64
+}
+
+/// The top bit of every byte of `x` that is zero, exactly (no borrow between bytes).
+fn zero_bytes(x: u64) -> u64 {
+    !(((x & LOW_SEVEN).wrapping_add(LOW_SEVEN)) | x | LOW_SEVEN)
+}
+
+/// For 8 bytes, the top bit of each that is a comma, line feed, carriage return or quote (for
+/// another length, all bits: the caller then looks at each byte).
+fn special_bytes(bytes: &[u8]) -> u64 {
+    let Ok(bytes) = <[u8; 8]>::try_from(bytes) else {
+        return u64::MAX;
+    };
+    let word = u64::from_le_bytes(bytes);
+    zero_bytes(word ^ splat(b','))
+        | zero_bytes(word ^ splat(b'\n'))
+        | zero_bytes(word ^ splat(b'\r'))
+        | zero_bytes(word ^ splat(b'"'))
+}
+
 /// The UTF-8 byte-order mark.
 pub(crate) const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
@@ -241,8 +267,20 @@ impl RecordReader {
         // return not before the line feed, or a record too long.
         self.ends.clear();
         let mut count = 0usize;
-        let mut at = 0;
+        let mut at = 0usize;
         let (line_len, rest_at) = loop {
+            // Eight bytes at a time to the next byte that matters.
+            if let Some(word) = input.get(at..at.saturating_add(8)) {
+                let mask = special_bytes(word);
+                if mask == 0 {
+                    at = at.saturating_add(8);
+                    if at > MAX_RECORD_LEN {
+                        return Ok(self.give_up());
+                    }
+                    continue;
+                }
+                at = at.saturating_add(usize::try_from(mask.trailing_zeros() / 8).unwrap_or(0));
+            }
             let Some(&byte) = input.get(at) else {
                 return Ok(self.give_up());
             };

@@ -215,9 +215,11 @@ impl KeyHasher {
         }
         let series_end = series_end.unwrap_or(self.buffer.len());
         let series = hash(self.buffer.get(..series_end).unwrap_or_default());
+        let time = hash(self.buffer.get(series_end..).unwrap_or_default());
+        // The key's digest from the two, so that the series key is hashed once.
         let digest = KeyDigest {
             series,
-            key: hash(&self.buffer),
+            key: fold(series ^ 0x2D35_8DCC_AA6C_78A5, time ^ 0x8BB8_4B93_962E_ACC9),
         };
         (digest, &self.buffer)
     }
