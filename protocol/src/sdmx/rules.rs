@@ -22,15 +22,6 @@ impl Hasher for Fnv {
         self.0
     }
 
-    fn write_u64(&mut self, word: u64) {
-        // A packed code: every bit of it must reach the low bits, which pick the bucket.
-        let mut x = word ^ (word >> 33);
-        x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-        x ^= x >> 33;
-        x = x.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
-        self.0 = x ^ (x >> 33);
-    }
-
     fn write(&mut self, bytes: &[u8]) {
         let mut hash = if self.0 == 0 {
             0xcbf2_9ce4_8422_2325
@@ -51,7 +42,8 @@ impl Hasher for Fnv {
 pub(crate) struct CodeSet {
     /// The codelist's id, for error messages.
     pub reference: ArtefactRef,
-    short: HashSet<u64, BuildHasherDefault<Fnv>>,
+    /// Packed short codes in an open-addressing table (0: empty), a power of two long.
+    short: Vec<u64>,
     long: HashSet<String, BuildHasherDefault<Fnv>>,
     /// The first codes, for "expected one of ...".
     pub listing: String,
@@ -75,7 +67,7 @@ impl CodeSet {
         let (short, long): (Vec<&str>, Vec<&str>) = codes.iter().partition(|c| pack(c).is_some());
         Self {
             reference: reference.clone(),
-            short: short.iter().filter_map(|code| pack(code)).collect(),
+            short: word_table(short.iter().filter_map(|code| pack(code))),
             long: long.iter().map(|&code| code.to_owned()).collect(),
             listing,
         }
@@ -83,10 +75,51 @@ impl CodeSet {
 
     pub fn contains(&self, code: &str) -> bool {
         match pack(code) {
-            Some(word) => self.short.contains(&word),
+            Some(word) => table_contains(&self.short, word),
             None => self.long.contains(code),
         }
     }
+}
+
+/// Where a packed code's probe starts: every bit of the word mixed into the low ones.
+fn slot_of(word: u64, mask: usize) -> usize {
+    let mut x = word ^ (word >> 33);
+    x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    x ^= x >> 33;
+    usize::try_from(x).unwrap_or(0) & mask
+}
+
+/// An open-addressing table of distinct non-zero words, at most half full.
+fn word_table(words: impl Iterator<Item = u64>) -> Vec<u64> {
+    let words: Vec<u64> = words.collect();
+    let len = words.len().saturating_mul(2).next_power_of_two().max(8);
+    let mut table = vec![0u64; len];
+    for word in words {
+        let mut index = slot_of(word, len - 1);
+        while let Some(&slot) = table.get(index) {
+            if slot == 0 || slot == word {
+                break;
+            }
+            index = (index + 1) & (len - 1);
+        }
+        if let Some(slot) = table.get_mut(index) {
+            *slot = word;
+        }
+    }
+    table
+}
+
+fn table_contains(table: &[u64], word: u64) -> bool {
+    let mask = table.len().saturating_sub(1);
+    let mut index = slot_of(word, mask);
+    for _ in 0..table.len() {
+        match table.get(index) {
+            Some(&slot) if slot == word => return true,
+            Some(0) | None => return false,
+            Some(_) => index = (index + 1) & mask,
+        }
+    }
+    false
 }
 
 /// A text of at most 7 bytes as one word: its bytes, then its length in the top byte.
