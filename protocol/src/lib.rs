@@ -3,7 +3,8 @@
 //! The pure types and rules of datapact: member codes and dataset ids, the release policy and
 //! the decision of a pull, the node identity, signed announcements and revocations (COSE_Sign1
 //! with EdDSA), the federation charter (COSE_Sign, changed only by a quorum of members),
-//! SHA-256 content digests, and the wire messages nodes exchange.
+//! SHA-256 content digests, the wire messages nodes exchange, and SDMX: structure messages
+//! (SDMX-JSON, SDMX-ML 3.0), their consistency, and the validation of SDMX-CSV data.
 //!
 //! This crate does no I/O, spawns nothing and has no async: every rule that decides something
 //! is a pure function here, tested without a network.
