@@ -4,6 +4,8 @@
 //! A statement is believed only when its signature verifies against the roster key of the
 //! member it names as owner. Restricted (`members`, `only:`) announcements are believed only
 //! from their owner directly, never from gossip, and are never passed on (DESIGN.md section 4).
+//! What one member can make this node keep is capped ([`ReceiveLimits`]): past its cap, its
+//! statements are refused, and another member's are not affected.
 
 use datapact_protocol::wire::{self, DirectResponse, SignedStatement};
 use datapact_protocol::{
@@ -11,7 +13,8 @@ use datapact_protocol::{
     SignedRevocation,
 };
 
-use crate::store::{DatasetRecord, Origin, Store, StoreError, now};
+use crate::home::ReceiveLimits;
+use crate::store::{Admission, DatasetRecord, Origin, Store, StoreError, Usage, now};
 
 /// How a statement reached us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +56,8 @@ pub struct Local {
     pub member: MemberCode,
     /// Our public key.
     pub key: PublicKey,
+    /// How much we keep of each other member's statements.
+    pub limits: ReceiveLimits,
 }
 
 impl Local {
@@ -61,8 +66,30 @@ impl Local {
         Self {
             member: home.member.clone(),
             key: home.identity.public_key(),
+            limits: home.limits,
         }
     }
+}
+
+/// The verdict on a statement refused because its owner reached its cap. The refusal is
+/// logged as a warning at the 1st, 2nd, 4th, 8th... refusal of that owner, so a flood shows
+/// in the log without filling it.
+fn over_cap(owner: &MemberCode, usage: Usage, limits: &ReceiveLimits) -> Verdict {
+    if usage.refused.is_power_of_two() {
+        tracing::warn!(
+            %owner,
+            held = usage.statements,
+            held_bytes = usage.bytes,
+            refused = usage.refused,
+            cap = limits.statements_per_member,
+            cap_bytes = limits.bytes_per_member,
+            "{owner} reached its cap of stored statements; refusing more (received_per_member, received_bytes_per_member)"
+        );
+    }
+    Verdict::Rejected(format!(
+        "{owner} has reached this node's cap of {} statements or {} bytes",
+        limits.statements_per_member, limits.bytes_per_member
+    ))
 }
 
 /// The checks every statement passes first. One that names us as owner must carry our key
@@ -146,9 +173,11 @@ fn accept_announcement(
         has_content: false,
         recorded_at: now(),
     };
-    if !store.insert_new_dataset(&id, &record)? {
+    match store.insert_received(&id, &record, &me.limits)? {
+        Admission::Stored => {}
         // Stored a moment ago by a concurrent receiver of the same statement.
-        return Ok(Verdict::Known);
+        Admission::AlreadyHeld => return Ok(Verdict::Known),
+        Admission::OverCap(usage) => return Ok(over_cap(&a.owner, usage, &me.limits)),
     }
     // The owner's revocation may have overtaken its announcement (separate retries).
     if let Some(revocation) = store.take_pending_revocation(&id)? {
@@ -179,8 +208,11 @@ fn accept_revocation(
     // release). From the owner directly, keep it for when the announcement arrives: the two
     // are retried separately and may arrive out of order.
     let Some(mut record) = store.dataset(&id)? else {
-        if let Via::Direct(_) = via {
-            store.put_pending_revocation(&id, bytes)?;
+        if let Via::Direct(_) = via
+            && let Admission::OverCap(usage) =
+                store.put_pending_revocation(&id, bytes, &me.limits)?
+        {
+            return Ok(over_cap(&r.owner, usage, &me.limits));
         }
         return Ok(Verdict::Known);
     };
@@ -402,6 +434,7 @@ mod tests {
         let local = Local {
             member: MemberCode::new("MMR").unwrap(),
             key: me.public_key(),
+            limits: ReceiveLimits::default(),
         };
         (dir, store, owner, local)
     }
@@ -478,6 +511,7 @@ mod tests {
         let as_owner = Local {
             member: MemberCode::new("THA").unwrap(),
             key: owner.public_key(),
+            limits: ReceiveLimits::default(),
         };
         assert_eq!(
             accept(

@@ -1,7 +1,7 @@
 //! The node's directory (`--dir`): its layout, the config file and the identity key file.
 //!
 //! ```text
-//! DIR/config.toml     member code and listen addresses (documented in deploy/config.example.toml)
+//! DIR/config.toml     member code, listen addresses, per-member caps (see deploy/config.example.toml)
 //! DIR/identity.key    the ed25519 secret seed, 32 raw bytes, mode 0600, never logged
 //! DIR/state/          the sled database (roster, announcements, access log, transfers)
 //! DIR/blobs/          dataset content, one file per SHA-256
@@ -20,6 +20,11 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_LISTEN: &str = "/ip4/0.0.0.0/tcp/7470";
 /// Largest config file read.
 const MAX_CONFIG_LEN: u64 = 64 * 1024;
+/// Default of `received_per_member`: announcements (and revocations waiting for theirs)
+/// received from one member that the node keeps. Far above what a statistics office releases.
+pub const DEFAULT_RECEIVED_PER_MEMBER: u64 = 10_000;
+/// Default of `received_bytes_per_member`: the signed bytes of those statements, 32 MiB.
+pub const DEFAULT_RECEIVED_BYTES_PER_MEMBER: u64 = 32 << 20;
 
 /// Why the node's directory could not be created or read.
 #[derive(Debug, thiserror::Error)]
@@ -78,10 +83,44 @@ pub struct Config {
     /// Multiaddrs to listen on for peers.
     #[serde(default = "default_listen")]
     pub listen: Vec<String>,
+    /// Most announcements (and revocations waiting for theirs) kept from any one member, so
+    /// one member cannot fill this node's state.
+    #[serde(default = "default_received_per_member")]
+    pub received_per_member: u64,
+    /// Most signed bytes of those statements kept from any one member.
+    #[serde(default = "default_received_bytes_per_member")]
+    pub received_bytes_per_member: u64,
 }
 
 fn default_listen() -> Vec<String> {
     vec![DEFAULT_LISTEN.to_owned()]
+}
+
+fn default_received_per_member() -> u64 {
+    DEFAULT_RECEIVED_PER_MEMBER
+}
+
+fn default_received_bytes_per_member() -> u64 {
+    DEFAULT_RECEIVED_BYTES_PER_MEMBER
+}
+
+/// How much of what other members send this node keeps from each of them (config fields
+/// `received_per_member` and `received_bytes_per_member`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceiveLimits {
+    /// Most received announcements and waiting revocations per owner.
+    pub statements_per_member: u64,
+    /// Most signed bytes of them per owner.
+    pub bytes_per_member: u64,
+}
+
+impl Default for ReceiveLimits {
+    fn default() -> Self {
+        Self {
+            statements_per_member: DEFAULT_RECEIVED_PER_MEMBER,
+            bytes_per_member: DEFAULT_RECEIVED_BYTES_PER_MEMBER,
+        }
+    }
 }
 
 /// Paths inside a node directory.
@@ -129,6 +168,8 @@ pub struct Home {
     pub identity: Identity,
     /// Addresses to listen on.
     pub listen: Vec<String>,
+    /// What the node keeps of each other member's statements.
+    pub limits: ReceiveLimits,
 }
 
 /// Creates a node directory: config, identity key (mode 0600, created exclusively) and the
@@ -166,6 +207,8 @@ pub fn init(dir: &Path, member: &MemberCode, listen: Vec<String>) -> Result<Home
     let config = Config {
         member: member.to_string(),
         listen: listen.clone(),
+        received_per_member: DEFAULT_RECEIVED_PER_MEMBER,
+        received_bytes_per_member: DEFAULT_RECEIVED_BYTES_PER_MEMBER,
     };
     let text = toml::to_string_pretty(&config)
         .map_err(|e| HomeError::Config(layout.config(), e.to_string()))?;
@@ -186,6 +229,7 @@ pub fn init(dir: &Path, member: &MemberCode, listen: Vec<String>) -> Result<Home
         member: member.clone(),
         identity,
         listen,
+        limits: ReceiveLimits::default(),
     })
 }
 
@@ -258,6 +302,10 @@ pub fn load(dir: &Path) -> Result<Home, HomeError> {
         member,
         identity,
         listen: config.listen,
+        limits: ReceiveLimits {
+            statements_per_member: config.received_per_member,
+            bytes_per_member: config.received_bytes_per_member,
+        },
     })
 }
 
@@ -286,6 +334,20 @@ fn read_config(path: &Path) -> Result<Config, HomeError> {
             .to_owned();
         HomeError::Config(path.to_owned(), first)
     })?;
+    for (field, value) in [
+        ("received_per_member", config.received_per_member),
+        (
+            "received_bytes_per_member",
+            config.received_bytes_per_member,
+        ),
+    ] {
+        if value == 0 {
+            return Err(HomeError::Config(
+                path.to_owned(),
+                format!("{field} must be at least 1"),
+            ));
+        }
+    }
     for addr in &config.listen {
         addr.parse::<libp2p::Multiaddr>().map_err(|_| {
             HomeError::Config(
@@ -315,6 +377,20 @@ mod tests {
         let loaded = load(tmp.path()).unwrap();
         assert_eq!(loaded.identity.peer_id(), made.identity.peer_id());
         assert_eq!(loaded.listen, vec![DEFAULT_LISTEN.to_owned()]);
+        assert_eq!(loaded.limits, ReceiveLimits::default());
+        // A config written before the caps existed still loads, with the defaults.
+        fs::write(made.layout.config(), "member = \"THA\"\n").unwrap();
+        assert_eq!(load(tmp.path()).unwrap().limits, ReceiveLimits::default());
+        fs::write(
+            made.layout.config(),
+            "member = \"THA\"\nreceived_per_member = 5\nreceived_bytes_per_member = 4096\n",
+        )
+        .unwrap();
+        let limits = load(tmp.path()).unwrap().limits;
+        assert_eq!(
+            (limits.statements_per_member, limits.bytes_per_member),
+            (5, 4096)
+        );
     }
 
     #[test]
@@ -341,6 +417,8 @@ mod tests {
             "member = \"THA\"\nsurprise = 1\n".to_owned(),
             "member = \"tha\"\n".to_owned(),
             "member = \"THA\"\nlisten = [\"not a multiaddr\"]\n".to_owned(),
+            "member = \"THA\"\nreceived_per_member = 0\n".to_owned(),
+            "member = \"THA\"\nreceived_bytes_per_member = -1\n".to_owned(),
             format!(
                 "# {}\nmember = \"THA\"\n",
                 "x".repeat(MAX_CONFIG_LEN as usize)

@@ -154,6 +154,33 @@ struct Opened {
 
 /// Decodes and checks the shape, algorithm, content type, key id and signature length.
 fn open(bytes: &[u8], content_type: &'static str, cap: usize) -> Result<Opened, CoseError> {
+    let Parts {
+        protected,
+        payload,
+        signature,
+    } = split(bytes, cap)?;
+    let signer = check_protected(&protected, content_type)?;
+    if signature.len() != SIGNATURE_LEN {
+        return Err(CoseError::BadSignature);
+    }
+    Ok(Opened {
+        protected,
+        payload,
+        signature,
+        signer,
+    })
+}
+
+/// The four parts of a COSE_Sign1 message, not yet checked.
+struct Parts {
+    protected: Vec<u8>,
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+/// Decodes a tagged COSE_Sign1 of at most `cap` bytes into its parts, refusing any encoding
+/// but the canonical one and any unprotected header field.
+fn split(bytes: &[u8], cap: usize) -> Result<Parts, CoseError> {
     let value = decode_value(bytes, cap)?;
     // One statement, one encoding: refuse non-minimal lengths, indefinite-length items and
     // anything else a relay could vary, so stored and exported copies are byte-identical.
@@ -182,20 +209,29 @@ fn open(bytes: &[u8], content_type: &'static str, cap: usize) -> Result<Opened, 
     if !unprotected.is_empty() {
         return Err(shape("the unprotected header must be empty").into());
     }
-    let signer = check_protected(&protected, content_type)?;
-    if signature.len() != SIGNATURE_LEN {
-        return Err(CoseError::BadSignature);
-    }
-    Ok(Opened {
+    Ok(Parts {
         protected,
         payload,
         signature,
-        signer,
     })
 }
 
-/// Checks alg and content type and returns the key id as a public key.
-fn check_protected(protected: &[u8], content_type: &'static str) -> Result<PublicKey, CoseError> {
+/// The content type that the protected header of a tagged COSE_Sign1 (at most `cap` bytes)
+/// names, so a receiver knows which kind of statement it holds before verifying it as that
+/// kind. Checks the message's shape and algorithm, not its signature.
+pub fn content_type(bytes: &[u8], cap: usize) -> Result<String, CoseError> {
+    let parts = split(bytes, cap)?;
+    Ok(read_protected(&parts.protected)?.content_type)
+}
+
+/// The protected header's fields, once its shape and algorithm are checked.
+struct Protected {
+    content_type: String,
+    kid: Option<Value>,
+}
+
+/// Checks the protected header's shape and algorithm and reads its content type and key id.
+fn read_protected(protected: &[u8]) -> Result<Protected, CoseError> {
     let Value::Map(entries) = decode_value(protected, MAX_PROTECTED_LEN)? else {
         return Err(shape("protected header is not a map").into());
     };
@@ -225,17 +261,22 @@ fn check_protected(protected: &[u8], content_type: &'static str) -> Result<Publi
         Some(Value::Integer(i)) if i64::try_from(i) == Ok(ALG_EDDSA) => {}
         _ => return Err(CoseError::Algorithm),
     }
-    let found = match ctype {
-        Some(Value::Text(t)) => t,
-        _ => return Err(shape("protected header lacks a text content type").into()),
-    };
-    if found != content_type {
+    match ctype {
+        Some(Value::Text(content_type)) => Ok(Protected { content_type, kid }),
+        _ => Err(shape("protected header lacks a text content type").into()),
+    }
+}
+
+/// Checks alg and content type and returns the key id as a public key.
+fn check_protected(protected: &[u8], content_type: &'static str) -> Result<PublicKey, CoseError> {
+    let header = read_protected(protected)?;
+    if header.content_type != content_type {
         return Err(CoseError::ContentType {
-            found: found.chars().take(100).collect(),
+            found: header.content_type.chars().take(100).collect(),
             expected: content_type,
         });
     }
-    match kid {
+    match header.kid {
         Some(Value::Bytes(k)) => PublicKey::from_bytes(&k).map_err(|_| CoseError::KeyId),
         _ => Err(CoseError::KeyId),
     }
@@ -278,6 +319,14 @@ mod tests {
         ));
         signed.push(0);
         assert!(open_verified_before(&signed, CT, 1024).is_err());
+    }
+
+    #[test]
+    fn content_type_is_read_without_the_key() {
+        let id = Identity::from_seed(&[1; 32]);
+        let signed = sign(&id, CT, b"\xa0");
+        assert_eq!(content_type(&signed, 1024).unwrap(), CT);
+        assert!(content_type(b"\xa0", 1024).is_err());
     }
 
     #[test]

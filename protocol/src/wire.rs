@@ -6,14 +6,17 @@
 //! - `/datapact/pull/1` (a plain stream): one [`PullRequest`] frame, one [`PullResponse`] frame,
 //!   then, when granted, the content's chunks from `from_chunk` on as raw bytes. The receiver
 //!   knows every chunk's length and digest from the response, so chunks need no framing.
-//! - gossipsub topic [`GOSSIP_TOPIC`]: one [`SignedStatement`] per message, `public` releases only.
+//! - gossipsub topic [`GOSSIP_TOPIC`]: `public` releases only; the message data is exactly one
+//!   tagged COSE_Sign1 (an announcement or a revocation), nothing around it. Its protected
+//!   header's content type says which kind it is ([`SignedStatement::from_cose`]), so any peer
+//!   with a COSE library can read the topic.
 //!
 //! A frame on the pull stream is a 4-byte big-endian length followed by that many bytes of CBOR.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::announcement::MAX_SIGNED_LEN;
+use crate::announcement::{ANNOUNCEMENT_CONTENT_TYPE, MAX_SIGNED_LEN, REVOCATION_CONTENT_TYPE};
 use crate::digest::{DIGEST_LEN, MAX_CHUNKS};
 
 /// Protocol id of direct messages (delivery, catch-up, receipts).
@@ -22,8 +25,9 @@ pub const DIRECT_PROTOCOL: &str = "/datapact/direct/1";
 pub const PULL_PROTOCOL: &str = "/datapact/pull/1";
 /// The one gossipsub topic, carrying signed statements of `public` releases.
 pub const GOSSIP_TOPIC: &str = "datapact/announcements/1";
-/// Largest gossip message: one signed statement and its envelope.
-pub const MAX_GOSSIP_LEN: usize = MAX_SIGNED_LEN + 64;
+/// Largest gossipsub message on the wire: one signed statement (the message data, at most
+/// [`MAX_SIGNED_LEN`]) plus gossipsub's own fields (sender, sequence number, topic, signature).
+pub const MAX_GOSSIP_LEN: usize = MAX_SIGNED_LEN + 1024;
 /// Largest direct request.
 pub const MAX_DIRECT_REQUEST_LEN: u64 = (MAX_SIGNED_LEN as u64) + 1024;
 /// Most statements in one catch-up page.
@@ -49,6 +53,31 @@ pub enum SignedStatement {
     Announcement(#[serde(with = "serde_bytes")] Vec<u8>),
     /// A signed [`crate::Revocation`].
     Revocation(#[serde(with = "serde_bytes")] Vec<u8>),
+}
+
+impl SignedStatement {
+    /// The statement's exact COSE_Sign1 bytes: what gossip carries.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            SignedStatement::Announcement(b) | SignedStatement::Revocation(b) => b,
+        }
+    }
+
+    /// Reads a gossip message: exactly one tagged COSE_Sign1 of at most [`MAX_SIGNED_LEN`]
+    /// bytes, an announcement or a revocation as its protected content type says. The
+    /// signature is checked later, by the statement's own decoder.
+    pub fn from_cose(bytes: &[u8]) -> Result<Self, WireError> {
+        let content_type = crate::cose::content_type(bytes, MAX_SIGNED_LEN)
+            .map_err(|e| WireError::NotAStatement(e.to_string()))?;
+        match content_type.as_str() {
+            ANNOUNCEMENT_CONTENT_TYPE => Ok(SignedStatement::Announcement(bytes.to_vec())),
+            REVOCATION_CONTENT_TYPE => Ok(SignedStatement::Revocation(bytes.to_vec())),
+            other => Err(WireError::NotAStatement(format!(
+                "content type {:?} is neither an announcement nor a revocation",
+                other.chars().take(100).collect::<String>()
+            ))),
+        }
+    }
 }
 
 /// A request on [`DIRECT_PROTOCOL`].
@@ -133,6 +162,9 @@ pub enum WireError {
     /// Bytes after the message.
     #[error("trailing bytes after the message")]
     TrailingBytes,
+    /// Not a signed announcement or revocation (a gossip message must be one, bare).
+    #[error("not a signed statement: {0}")]
+    NotAStatement(String),
 }
 
 /// Encodes `msg` as CBOR (no length prefix): gossip messages and frame bodies.

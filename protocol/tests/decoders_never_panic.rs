@@ -305,6 +305,8 @@ proptest! {
     #[test]
     fn arbitrary_bytes_are_refused(bytes in vec(any::<u8>(), 0..4096)) {
         prop_assert_eq!(all_byte_decoders(&bytes), [false; 6]);
+        // The gossip reader too (it reads the content type without checking the signature).
+        prop_assert!(SignedStatement::from_cose(&bytes).is_err());
         prop_assert_eq!(all_text_parsers(&String::from_utf8_lossy(&bytes)), [false; 5]);
     }
 
@@ -319,6 +321,7 @@ proptest! {
         ], 0..512),
     ) {
         prop_assert_eq!(&all_byte_decoders(&bytes)[..2], &[false, false]);
+        let _ = SignedStatement::from_cose(&bytes);
         // The wire decoders may accept a few short messages here; they must round-trip.
         check_mutated_wire::<DirectRequest>(&bytes, DIRECT_REQUEST_CAP)?;
         check_mutated_wire::<DirectResponse>(&bytes, DIRECT_RESPONSE_CAP)?;

@@ -1,6 +1,6 @@
 //! Golden byte vectors of a signed announcement and a signed revocation (DESIGN.md section 5),
-//! so the wire encoding cannot drift, plus the decoder's refusals and a check with an
-//! independent COSE library.
+//! so the wire encoding cannot drift, plus the decoder's refusals, a check with an independent
+//! COSE library, and the gossip form: exactly these bytes, nothing around them (section 6).
 //!
 //! ed25519 signatures are deterministic, so signing the same statement with the same key gives
 //! the same bytes on every run and every machine.
@@ -11,9 +11,10 @@ use std::error::Error;
 
 use ciborium::value::Value;
 use datapact_protocol::announcement::{
-    ANNOUNCEMENT_CONTENT_TYPE, MAX_SIGNED_LEN, REVOCATION_CONTENT_TYPE,
+    ANNOUNCEMENT_CONTENT_TYPE, MAX_SIGNED_LEN, RECEIPT_CONTENT_TYPE, REVOCATION_CONTENT_TYPE,
 };
 use datapact_protocol::cose::{self, CoseError};
+use datapact_protocol::wire::{self, SignedStatement, WireError};
 use datapact_protocol::{
     Announcement, Audience, CborError, ContentHasher, DatasetName, Digest, Identity, MemberCode,
     Meta, Policy, Revocation, Signed, SignedAnnouncement, SignedRevocation, StatementError,
@@ -661,4 +662,60 @@ fn outer_encoding_variants_are_refused() {
             );
         }
     }
+}
+
+/// The old gossip form, which wrapped the message in a CBOR map naming the Rust enum variant:
+/// `a1 6c "Announcement" 59 02 91 <the 657 golden bytes>`. Independent clients cannot read it.
+const OLD_WRAPPED_PREFIX: &str = "a16c416e6e6f756e63656d656e74590291";
+
+#[test]
+fn a_gossip_message_is_the_bare_cose_statement_its_content_type_names() {
+    let announcement = golden_announcement();
+    let revocation = golden_revocation();
+    // What a node publishes is the statement's bytes, and what it reads back is judged by the
+    // protected header's content type alone.
+    for (bytes, expected) in [
+        (
+            &announcement,
+            SignedStatement::Announcement(announcement.clone()),
+        ),
+        (&revocation, SignedStatement::Revocation(revocation.clone())),
+    ] {
+        let statement = SignedStatement::from_cose(bytes).unwrap();
+        assert_eq!(statement, expected);
+        assert_eq!(statement.bytes(), bytes.as_slice());
+        assert_eq!(
+            bytes[0], 0xd2,
+            "the message starts with tag 18, nothing before it"
+        );
+    }
+    assert_eq!(
+        cose::content_type(&announcement, MAX_SIGNED_LEN).unwrap(),
+        ANNOUNCEMENT_CONTENT_TYPE
+    );
+
+    let wrapped = wire::encode(&SignedStatement::Announcement(announcement.clone()));
+    assert_eq!(hex::encode(&wrapped[..17]), OLD_WRAPPED_PREFIX);
+    assert_eq!(&wrapped[17..], announcement.as_slice());
+    assert!(matches!(
+        SignedStatement::from_cose(&wrapped),
+        Err(WireError::NotAStatement(_))
+    ));
+
+    // A receipt is a COSE_Sign1 of ours too, but never a gossip statement.
+    let receipt = cose::sign(&owner(), RECEIPT_CONTENT_TYPE, b"\xa0");
+    let refused = SignedStatement::from_cose(&receipt)
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains(RECEIPT_CONTENT_TYPE), "{refused}");
+    for garbage in [
+        &b""[..],
+        b"datapact gossip probe",
+        &announcement[..announcement.len() - 1],
+    ] {
+        assert!(SignedStatement::from_cose(garbage).is_err());
+    }
+    let mut oversize = announcement.clone();
+    oversize.resize(MAX_SIGNED_LEN + 1, 0);
+    assert!(SignedStatement::from_cose(&oversize).is_err());
 }

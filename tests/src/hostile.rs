@@ -28,6 +28,9 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::DEADLINE;
 
+mod owner;
+pub use owner::{PullsServed, Served};
+
 /// How the hostile peer answers an inbound direct request: `Some` sends that response, `None`
 /// keeps the request open without ever answering (until the requester's own timeout).
 pub type Answer = Box<dyn FnMut(PeerId, &DirectRequest) -> Option<DirectResponse> + Send>;
@@ -196,6 +199,34 @@ impl HostilePeer {
             .await
             .expect("hostile swarm task answers in time")
             .expect("hostile swarm task answers")
+    }
+
+    /// A hostile peer with the key from `seed`, listed as member `code` (with its address) in
+    /// the roster of each of `nodes`; returns once each of them has dialled it.
+    pub async fn member_of(
+        code: &str,
+        seed: [u8; 32],
+        answer: Answer,
+        nodes: &[&crate::TestNode],
+    ) -> HostilePeer {
+        let peer = Self::start(Identity::from_seed(&seed), answer).await;
+        for node in nodes {
+            node.ok::<serde_json::Value>(datapact_node::api::Request::MembersAdd {
+                member: code.to_owned(),
+                peer_id: peer.peer_id.to_string(),
+                addrs: vec![peer.addr.to_string()],
+            })
+            .await;
+        }
+        let id = peer.peer_id.to_string();
+        for node in nodes {
+            crate::wait_until(
+                &format!("{} to connect to the hostile {code}", node.member),
+                || async { node.peers().await.iter().any(|p| p.peer_id == id) },
+            )
+            .await;
+        }
+        peer
     }
 
     /// Dials `peer` at `addr` and waits until the connection is established.

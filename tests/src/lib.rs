@@ -204,10 +204,16 @@ pub struct TestNode {
 impl TestNode {
     /// Initialises a node directory for `member` listening on [`LISTEN`] and starts it.
     pub async fn start(member: &str) -> TestNode {
+        Self::start_in(member, &std::env::temp_dir()).await
+    }
+
+    /// [`TestNode::start`] with the node's temp directory inside `base` (a file system of the
+    /// test's choosing, such as a small tmpfs).
+    pub async fn start_in(member: &str, base: &Path) -> TestNode {
         init_logging();
         let tmp = tempfile::Builder::new()
             .prefix("dpt-")
-            .tempdir()
+            .tempdir_in(base)
             .expect("temp dir");
         let code = MemberCode::new(member).expect("member code");
         let home = datapact_node::home::init(&tmp.path().join("node"), &code, vec![LISTEN.into()])
@@ -229,6 +235,14 @@ impl TestNode {
     }
 
     async fn launch(&mut self) {
+        if let Err(e) = self.try_launch().await {
+            panic!("cannot start {}: {e}", self.dir().display());
+        }
+    }
+
+    /// Starts the daemon on the node's directory, returning why it refused to start (the node
+    /// then stays stopped) instead of failing the test.
+    pub async fn try_launch(&mut self) -> Result<(), DaemonError> {
         assert!(self.running.is_none(), "{} is already running", self.member);
         let dir = self.dir();
         // Stopping a daemon returns after its own tasks ended; a task it spawned may hold the
@@ -240,16 +254,16 @@ impl TestNode {
             let locked = &locked;
             async move {
                 match daemon::start(&dir).await {
-                    Ok(r) => Some(r),
+                    Ok(r) => Some(Ok(r)),
                     Err(e) if is_locked(&e) => {
                         locked.fetch_add(1, Ordering::Relaxed);
                         None
                     }
-                    Err(e) => panic!("cannot start {}: {e}", dir.display()),
+                    Err(e) => Some(Err(e)),
                 }
             }
         })
-        .await;
+        .await?;
         let locked = locked.into_inner();
         if locked > 0 {
             eprintln!(
@@ -265,6 +279,19 @@ impl TestNode {
         })
         .await;
         self.running = Some(running);
+        Ok(())
+    }
+
+    /// Stops the daemon, returning its error instead of failing the test (on a full disk the
+    /// final flush may fail).
+    pub async fn try_stop(&mut self) -> Result<(), DaemonError> {
+        let running = self
+            .running
+            .take()
+            .unwrap_or_else(|| panic!("{} is not running", self.member));
+        tokio::time::timeout(DEADLINE, running.stop())
+            .await
+            .unwrap_or_else(|_| panic!("{} did not stop within {DEADLINE:?}", self.member))
     }
 
     /// Stops the daemon cleanly (the directory stays).

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use datapact_node::network::pull::CHECKPOINT_CHUNKS;
+use datapact_node::network::fetch::CHECKPOINT_CHUNKS;
 use datapact_node::ops::pull;
 use datapact_protocol::CHUNK_SIZE;
 use datapact_tests::{DEADLINE, Federation, pseudo_random, sha256_hex};

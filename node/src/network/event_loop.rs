@@ -7,10 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use datapact_protocol::MemberCode;
-use datapact_protocol::wire::{
-    self, DirectRequest, DirectResponse, GOSSIP_TOPIC, MAX_CATCHUP_PAGE, MAX_GOSSIP_LEN,
-    SignedStatement,
-};
+use datapact_protocol::wire::{DirectRequest, DirectResponse, GOSSIP_TOPIC, SignedStatement};
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
@@ -95,6 +92,7 @@ pub async fn start(
         backoff: HashMap::new(),
         inbound: Arc::new(tokio::sync::Semaphore::new(MAX_INBOUND_WORK)),
         roster_peers,
+        catching_up: super::catch_up::Running::default(),
     };
     let task = tokio::spawn(event_loop.run(shutdown.subscribe()));
     Ok((client, task))
@@ -206,6 +204,8 @@ struct EventLoop {
     inbound: Arc<tokio::sync::Semaphore>,
     /// The roster's PeerIds, which sort inbound pull streams into members' and strangers'.
     roster_peers: super::inbound::RosterPeers,
+    /// Peers whose catch-up runs now: one at a time per peer.
+    catching_up: super::catch_up::Running,
 }
 
 /// Inbound messages processed at once.
@@ -275,7 +275,9 @@ impl EventLoop {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Publish { statement, reply } => {
-                let data = wire::encode(&statement);
+                // The message is the COSE_Sign1 itself (DESIGN.md section 6): its protected
+                // header says which kind of statement it is.
+                let data = statement.bytes().to_vec();
                 let result = self
                     .swarm
                     .behaviour_mut()
@@ -411,14 +413,13 @@ impl EventLoop {
             let Ok(_permit) = work.acquire_owned().await else {
                 return;
             };
-            let verdict = tokio::task::spawn_blocking(move || {
-                match wire::decode::<SignedStatement>(&data, MAX_GOSSIP_LEN) {
+            let verdict =
+                tokio::task::spawn_blocking(move || match SignedStatement::from_cose(&data) {
                     Ok(statement) => federation::accept(&store, &me, &statement, Via::Gossip),
                     Err(e) => Verdict::Rejected(format!("malformed gossip message: {e}")),
-                }
-            })
-            .await
-            .unwrap_or_else(|e| Verdict::Rejected(format!("validation failed: {e}")));
+                })
+                .await
+                .unwrap_or_else(|e| Verdict::Rejected(format!("validation failed: {e}")));
             client.note(&verdict, "gossip");
             let acceptance = match verdict {
                 Verdict::Accepted(_) => gossipsub::MessageAcceptance::Accept,
@@ -550,43 +551,18 @@ impl EventLoop {
         }
     }
 
-    /// After a member connects: ask it, page by page, for what it released that we may see.
+    /// After a member connects: ask it, page by page, for what it released that we may see
+    /// (bounded: see [`super::catch_up`]).
     fn spawn_catch_up(&self, peer: PeerId, member: MemberCode) {
-        let client = self.client.clone();
-        let store = self.store.clone();
-        let me = self.me();
-        let tasks = self.client.tasks.clone();
-        tasks.spawn(async move {
-            let mut from = 0u64;
-            loop {
-                match client.request(peer, DirectRequest::CatchUp { from }).await {
-                    Ok(DirectResponse::CatchUp { statements, next }) => {
-                        for statement in statements.iter().take(MAX_CATCHUP_PAGE) {
-                            let verdict =
-                                federation::accept(&store, &me, statement, Via::Direct(peer));
-                            client.note(&verdict, "catch-up");
-                        }
-                        match next {
-                            // A cursor that does not move forward would loop forever.
-                            Some(n) if n > from => from = n,
-                            _ => break,
-                        }
-                    }
-                    Ok(other) => {
-                        tracing::debug!(%member, answer = ?other, "catch-up refused");
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::debug!(%member, error = %e, "catch-up failed");
-                        break;
-                    }
-                }
-            }
-            if let Err(e) = store.flush().await {
-                tracing::warn!(error = %e, "flush after catch-up failed");
-            }
-            tracing::debug!(%member, "caught up");
-        });
+        let catch_up = super::catch_up::catch_up(
+            self.client.clone(),
+            self.store.clone(),
+            self.me(),
+            self.catching_up.clone(),
+            peer,
+            member,
+        );
+        self.client.tasks.spawn(catch_up);
     }
 }
 

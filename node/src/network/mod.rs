@@ -7,10 +7,13 @@
 
 pub mod admission;
 mod behaviour;
+pub mod catch_up;
 mod event_loop;
+pub mod fetch;
 mod inbound;
 pub mod pull;
 mod serve;
+mod writer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -181,7 +181,8 @@ fn decide(
             Ok((Answer::Denied(reason.clone()), Some(reason)))
         }
         Decision::Granted => {
-            let Some(chunks) = store.chunks(&announcement.body().sha256)? else {
+            let body = announcement.body();
+            let Some(chunks) = store.chunks(&body.sha256, &body.chunk_root)? else {
                 return not_found("chunk digests missing");
             };
             let purpose = policy.purpose.clone();

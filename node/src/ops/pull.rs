@@ -11,8 +11,8 @@ use datapact_protocol::{
 
 use super::{Context, OpError};
 use crate::api::{CatalogEntry, ErrorKind, PeerInfo, PullResult};
-use crate::federation::{self, Via};
-use crate::network::pull::{FetchError, Fetched, fetch};
+use crate::federation::{self, Verdict, Via};
+use crate::network::fetch::{FetchError, Fetched, fetch};
 use crate::store::{Origin, StoreError, now};
 
 /// Why a pull failed.
@@ -43,6 +43,10 @@ pub enum PullError {
     /// Network or verification failure.
     #[error("{0}")]
     Fetch(#[from] FetchError),
+    /// The content arrived, but the owner's announcement is not kept (its owner reached its
+    /// cap here, say), so the dataset is not recorded.
+    #[error("the owner's announcement was not accepted: {0}")]
+    NotAccepted(String),
     /// Writing `--out` failed.
     #[error("cannot write {path}: {source}", path = .0.display(), source = .1)]
     Write(PathBuf, std::io::Error),
@@ -139,21 +143,7 @@ pub async fn pull(
             Fetched::NotFound => return Err(PullError::NotFound(id.to_string())),
             Fetched::Denied(reason) => return Err(PullError::Denied(reason)),
             Fetched::Done(signed) => {
-                if record.is_none() {
-                    let statement = SignedStatement::Announcement(signed.bytes().to_vec());
-                    let verdict = federation::accept(
-                        &ctx.store,
-                        &federation::Local::of(&ctx.home),
-                        &statement,
-                        Via::Direct(owner_key.peer_id()),
-                    );
-                    ctx.network.note(&verdict, "pull");
-                }
-                ctx.store.mark_pulled(&id)?;
-                ctx.store.flush().await?;
-                send_receipt(ctx, owner_key.peer_id(), &signed);
-                tracing::info!(dataset = %id, size = signed.body().size, "pulled and verified");
-                *signed
+                record_pull(ctx, owner_key.peer_id(), *signed, record.is_none()).await?
             }
         }
     };
@@ -178,6 +168,35 @@ pub async fn pull(
         sha256: a.sha256.to_string(),
         out: out.map(|o| o.display().to_string()),
     })
+}
+
+/// Records a verified pull of `signed` from `owner` (and the announcement, when `first_seen`:
+/// pulled by id before it was announced to us), durably, then sends the receipt.
+async fn record_pull(
+    ctx: &Context,
+    owner: libp2p::PeerId,
+    signed: SignedAnnouncement,
+    first_seen: bool,
+) -> Result<SignedAnnouncement, PullError> {
+    let id = signed.body().id();
+    if first_seen {
+        let statement = SignedStatement::Announcement(signed.bytes().to_vec());
+        let verdict = federation::accept(
+            &ctx.store,
+            &federation::Local::of(&ctx.home),
+            &statement,
+            Via::Direct(owner),
+        );
+        ctx.network.note(&verdict, "pull");
+        if let Verdict::Rejected(reason) = verdict {
+            return Err(PullError::NotAccepted(reason));
+        }
+    }
+    ctx.store.mark_pulled(&id)?;
+    ctx.store.flush().await?;
+    send_receipt(ctx, owner, &signed);
+    tracing::info!(dataset = %id, size = signed.body().size, "pulled and verified");
+    Ok(signed)
 }
 
 /// Attempts to deliver a receipt before it is left undelivered (the owner's log then shows the

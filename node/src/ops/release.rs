@@ -66,7 +66,9 @@ impl OpError for ReleaseError {
     fn kind(&self) -> ErrorKind {
         match self {
             ReleaseError::Store(_) | ReleaseError::Interrupted(_) => ErrorKind::Failed,
-            ReleaseError::Import(ImportError::Store(_)) => ErrorKind::Failed,
+            ReleaseError::Import(ImportError::Store(_) | ImportError::NoSpace(_)) => {
+                ErrorKind::Failed
+            }
             _ => ErrorKind::BadInput,
         }
     }

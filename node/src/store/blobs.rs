@@ -7,13 +7,16 @@
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use datapact_protocol::sdmx::{SdmxError, SdmxSummary, SdmxValidator, looks_like_sdmx};
 use datapact_protocol::{ContentDigest, ContentHasher, Digest};
+use sha2::{Digest as _, Sha256};
 
+use super::space::{self, NoSpace};
 use crate::fsutil::{owner_only_create, sync_dir};
 
 /// Size of the buffer used to copy content.
@@ -42,6 +45,9 @@ pub enum ImportError {
     /// Writing to the store failed.
     #[error("cannot write to the blob store: {0}")]
     Store(#[from] io::Error),
+    /// The file does not fit in the free disk space (with the state's headroom kept).
+    #[error(transparent)]
+    NoSpace(NoSpace),
 }
 
 /// What an import found out about the content.
@@ -59,20 +65,77 @@ pub struct Blobs {
     root: PathBuf,
     tmp: PathBuf,
     /// Contents with an open [`PartialBlob`].
-    partials: Arc<Mutex<HashSet<Digest>>>,
+    partials: Arc<Mutex<HashSet<PartialKey>>>,
+}
+
+/// What a partial file holds: the whole-content digest and the chunk root that one
+/// announcement signed. Both name the file, so chunks verified against one chunk list are
+/// never resumed under another, whoever signed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PartialKey {
+    /// SHA-256 of the whole content: the blob's name once committed.
+    pub sha256: Digest,
+    /// The signed root of the chunk digests the chunks were verified against.
+    pub chunk_root: Digest,
+}
+
+impl PartialKey {
+    fn file_name(&self) -> String {
+        format!("{}-{}.part", self.sha256, self.chunk_root)
+    }
+
+    /// Whether `name` is a partial file name of this layout.
+    fn is_file_name(name: &str) -> bool {
+        name.strip_suffix(".part")
+            .and_then(|stem| stem.split_once('-'))
+            .is_some_and(|(sha, root)| {
+                Digest::from_hex(sha).is_ok() && Digest::from_hex(root).is_ok()
+            })
+    }
+}
+
+/// Why a partial content was not committed. Either way its file is gone: its bytes are not
+/// the signed content, or the disk failed under it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommitError {
+    /// The bytes, each chunk verified, do not hash to the signed whole-content digest.
+    #[error("the content's SHA-256 is {found}, not the signed {expected}")]
+    Digest {
+        /// The signed digest.
+        expected: Digest,
+        /// What the bytes hash to.
+        found: Digest,
+    },
+    /// The disk failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
 }
 
 /// Distinguishes temp files of concurrent writers in one process.
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl Blobs {
-    /// Opens (creating) the blob directory and removes temp files a crash left behind.
+    /// Opens (creating) the blob directory and removes temp files a crash left behind, and
+    /// partial files of an older layout (named by the digest alone), which nothing resumes.
     pub fn open(root: &Path) -> io::Result<Self> {
         let tmp = root.join("tmp");
         fs::create_dir_all(&tmp)?;
         for entry in fs::read_dir(&tmp)? {
             let entry = entry?;
             if entry.file_type()?.is_file() {
+                fs::remove_file(entry.path())?;
+            }
+        }
+        let partial = root.join("partial");
+        fs::create_dir_all(&partial)?;
+        for entry in fs::read_dir(&partial)? {
+            let entry = entry?;
+            let current = entry
+                .file_name()
+                .to_str()
+                .is_some_and(PartialKey::is_file_name);
+            if entry.file_type()?.is_file() && !current {
                 fs::remove_file(entry.path())?;
             }
         }
@@ -128,15 +191,31 @@ impl Blobs {
         Ok(out)
     }
 
-    /// Opens (creating) the partial file of an unfinished pull of the content `sha256`,
+    /// Refuses with [`NoSpace`] unless `needed` bytes fit in the free space of the blob
+    /// directory's file system with [`space::STATE_HEADROOM`] left over; `what` names the
+    /// operation in the message.
+    pub fn ensure_room(&self, what: &str, needed: u64) -> Result<(), super::StoreError> {
+        space::ensure_room(&self.root, what, needed)
+    }
+
+    /// The partial files on disk (unfinished pulls).
+    pub fn partial_files(&self) -> io::Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(self.root.join("partial"))? {
+            out.push(entry?.path());
+        }
+        Ok(out)
+    }
+
+    /// Opens (creating) the partial file of an unfinished pull of the content `key`,
     /// keeping its first `keep` bytes (the verified chunks) and dropping anything after them.
     /// Fails with `WouldBlock` while another [`PartialBlob`] of the same content is open: two
     /// pulls must never write one partial file.
-    pub fn partial(&self, sha256: &Digest, keep: u64) -> io::Result<PartialBlob> {
-        let claim = PartialClaim::take(&self.partials, *sha256)?;
+    pub fn partial(&self, key: PartialKey, keep: u64) -> io::Result<PartialBlob> {
+        let claim = PartialClaim::take(&self.partials, key)?;
         let dir = self.root.join("partial");
         fs::create_dir_all(&dir)?;
-        let path = dir.join(format!("{sha256}.part"));
+        let path = dir.join(key.file_name());
         let file = owner_only_create()
             .read(true)
             .write(true)
@@ -153,7 +232,9 @@ impl Blobs {
             path,
             len: keep,
             root: self.root.clone(),
-            target: *sha256,
+            target: key.sha256,
+            hasher: Sha256::new(),
+            hashed: 0,
             _claim: claim,
         })
     }
@@ -188,6 +269,16 @@ impl Blobs {
                 path: source.to_owned(),
                 source: io::Error::new(io::ErrorKind::InvalidInput, "is a directory"),
             });
+        }
+        let len = input.metadata().map(|m| m.len()).unwrap_or(0);
+        let what = format!("releasing {}", source.display());
+        match self.ensure_room(&what, len) {
+            Ok(()) => {}
+            Err(super::StoreError::NoSpace(no_space)) => {
+                return Err(ImportError::NoSpace(no_space));
+            }
+            Err(super::StoreError::Io(e)) => return Err(ImportError::Store(e)),
+            Err(other) => return Err(ImportError::Store(io::Error::other(other.to_string()))),
         }
         let mut writer = self.writer()?;
         let mut buf = vec![0u8; COPY_BUFFER];
@@ -273,16 +364,16 @@ impl Drop for BlobWriter {
 /// Marks a content as having an open partial file; released on drop.
 #[derive(Debug)]
 struct PartialClaim {
-    set: Arc<Mutex<HashSet<Digest>>>,
-    digest: Digest,
+    set: Arc<Mutex<HashSet<PartialKey>>>,
+    key: PartialKey,
 }
 
 impl PartialClaim {
-    fn take(set: &Arc<Mutex<HashSet<Digest>>>, digest: Digest) -> io::Result<Self> {
+    fn take(set: &Arc<Mutex<HashSet<PartialKey>>>, key: PartialKey) -> io::Result<Self> {
         let mut held = set
             .lock()
             .map_err(|_| io::Error::other("partial-file registry poisoned"))?;
-        if !held.insert(digest) {
+        if !held.insert(key) {
             return Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
                 "this content is already being pulled",
@@ -290,7 +381,7 @@ impl PartialClaim {
         }
         Ok(Self {
             set: set.clone(),
-            digest,
+            key,
         })
     }
 }
@@ -298,20 +389,28 @@ impl PartialClaim {
 impl Drop for PartialClaim {
     fn drop(&mut self) {
         if let Ok(mut held) = self.set.lock() {
-            held.remove(&self.digest);
+            held.remove(&self.key);
         }
     }
 }
 
 /// The content of an unfinished pull: verified chunks appended in order, kept across restarts
-/// (unlike temp files) so a later pull resumes from them.
+/// (unlike temp files) so a later pull resumes from them. It hashes the whole content as it
+/// grows (a resumed file's earlier bytes once, on the first append) and is committed under
+/// its digest only when the bytes hash to it.
 #[derive(Debug)]
 pub struct PartialBlob {
     file: File,
     path: PathBuf,
     len: u64,
     root: PathBuf,
+    /// The signed whole-content digest: the name it is committed under, if its bytes match.
     target: Digest,
+    /// SHA-256 of the first `hashed` bytes.
+    hasher: Sha256,
+    /// How many of the `len` bytes the hasher has seen; less than `len` only for a resumed
+    /// file before its first append.
+    hashed: u64,
     /// Held while this partial file is open.
     _claim: PartialClaim,
 }
@@ -327,10 +426,25 @@ impl PartialBlob {
         self.len == 0
     }
 
+    /// Feeds the hasher the bytes held but not yet hashed (a resumed pull's verified prefix).
+    fn hash_held(&mut self) -> io::Result<()> {
+        let mut buf = vec![0u8; COPY_BUFFER];
+        while self.hashed < self.len {
+            let want = (self.len - self.hashed).min(COPY_BUFFER as u64) as usize;
+            self.file.read_exact_at(&mut buf[..want], self.hashed)?;
+            self.hasher.update(&buf[..want]);
+            self.hashed += want as u64;
+        }
+        Ok(())
+    }
+
     /// Appends verified bytes.
     pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.hash_held()?;
         self.file.write_all(bytes)?;
+        self.hasher.update(bytes);
         self.len += bytes.len() as u64;
+        self.hashed = self.len;
         Ok(())
     }
 
@@ -339,11 +453,34 @@ impl PartialBlob {
         self.file.sync_data()
     }
 
-    /// Fsyncs and moves the complete content into the store under its digest.
-    pub fn commit(self) -> io::Result<()> {
-        self.file.sync_all()?;
+    /// Checks that the content hashes to its signed digest, fsyncs it and moves it into the
+    /// store under that digest. On any failure the partial file is removed.
+    pub fn commit(mut self) -> Result<(), CommitError> {
+        let checked = self.hash_held().and_then(|()| self.file.sync_all());
+        if let Err(e) = checked {
+            let _ = self.discard();
+            return Err(e.into());
+        }
+        let found = Digest(std::mem::take(&mut self.hasher).finalize().into());
+        if found != self.target {
+            let expected = self.target;
+            let _ = self.discard();
+            return Err(CommitError::Digest { expected, found });
+        }
         let target = self.root.join(self.target.to_string());
-        fs::rename(&self.path, &target)?;
-        sync_dir(&self.root)
+        if let Err(e) = fs::rename(&self.path, &target) {
+            let _ = self.discard();
+            return Err(e.into());
+        }
+        Ok(sync_dir(&self.root)?)
+    }
+
+    /// Removes the partial file: its pull failed in a way that resuming cannot mend (the disk
+    /// failed, or the content is not the signed one).
+    pub fn discard(self) -> io::Result<()> {
+        match fs::remove_file(&self.path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 }

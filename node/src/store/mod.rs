@@ -7,8 +7,11 @@
 //! told that it happened.
 
 pub mod blobs;
+mod chunks;
 mod own;
 mod records;
+pub mod space;
+mod usage;
 
 use std::collections::HashSet;
 use std::io;
@@ -19,6 +22,8 @@ use datapact_protocol::{DatasetId, DatasetName, Digest, MemberCode, PeerId};
 use sha2::{Digest as _, Sha256};
 
 pub use records::{DatasetRecord, LogEntry, LogEvent, Origin, PullerRecord, RosterEntry};
+pub use space::{NoSpace, STATE_HEADROOM};
+pub use usage::{Admission, Usage};
 
 use crate::home::Layout;
 use blobs::Blobs;
@@ -49,6 +54,9 @@ pub enum StoreError {
         "the store is in use by another process (is a daemon already running on this directory?)"
     )]
     Locked,
+    /// Too little free disk space to go on without risking the state.
+    #[error(transparent)]
+    NoSpace(#[from] NoSpace),
 }
 
 /// The node's store.
@@ -62,7 +70,10 @@ pub struct Store {
     latest: sled::Tree,
     /// sequence number (8 bytes, big-endian) -> [`LogEntry`].
     log: sled::Tree,
-    /// content SHA-256 -> concatenated chunk digests, for serving and checking pulls.
+    /// content SHA-256 and chunk root (64 bytes) -> concatenated chunk digests, for serving
+    /// and checking pulls. The chunk root is part of the key, so the list under a key is the
+    /// one that hashes to it: an announcement (anyone's) that pairs a digest with another
+    /// chunk list gets its own entry and never replaces one.
     chunks: sled::Tree,
     /// dataset id text -> chunks verified so far of an unfinished pull (8 bytes, big-endian).
     transfers: sled::Tree,
@@ -90,6 +101,8 @@ pub struct Store {
     /// Serialises our own releases, so each gets the next version number of its name and
     /// is checked against every version recorded before it.
     release_lock: Mutex<()>,
+    /// What each member has stored here, counted at open and kept up to date, for the caps.
+    usage: usage::Ledger,
 }
 
 impl std::fmt::Debug for Store {
@@ -99,8 +112,10 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating) the store of a node directory.
+    /// Opens (creating) the store of a node directory. Refuses, changing nothing, when the disk
+    /// is too full to open sled safely (see [`space`]).
     pub fn open(layout: &Layout) -> Result<Self, StoreError> {
+        space::prepare_state_dir(&layout.state())?;
         let db = sled::Config::new()
             .path(layout.state())
             .mode(sled::Mode::HighThroughput)
@@ -134,9 +149,12 @@ impl Store {
             db,
             log_lock: Mutex::new(()),
             release_lock: Mutex::new(()),
+            usage: usage::Ledger::default(),
         };
+        store.migrate_chunk_keys()?;
         store.remove_orphan_blobs()?;
         store.build_own_index()?;
+        store.count_usage()?;
         Ok(store)
     }
 
@@ -169,7 +187,8 @@ impl Store {
         // keys name the referenced blobs without verifying each announcement again.
         let mut referenced = HashSet::new();
         for key in self.chunks.iter().keys() {
-            if let Ok(d) = Digest::from_slice(&key?) {
+            let key = key?;
+            if let Some(d) = key.get(..32).and_then(|k| Digest::from_slice(k).ok()) {
                 referenced.insert(d);
             }
         }
@@ -294,7 +313,7 @@ impl Store {
         self.raise_latest(id)
     }
 
-    fn raise_latest(&self, id: &DatasetId) -> Result<(), StoreError> {
+    pub(super) fn raise_latest(&self, id: &DatasetId) -> Result<(), StoreError> {
         let key = format!("{}/{}", id.owner, id.name);
         let version = id.version;
         self.latest.fetch_and_update(key.as_bytes(), |old| {
@@ -302,46 +321,6 @@ impl Store {
             Some(old.max(version).to_be_bytes().to_vec())
         })?;
         Ok(())
-    }
-
-    /// Stores a dataset record only if none exists under `id`; returns whether it did. Two
-    /// concurrent receivers of one statement (gossip and catch-up) store it once.
-    pub fn insert_new_dataset(
-        &self,
-        id: &DatasetId,
-        record: &DatasetRecord,
-    ) -> Result<bool, StoreError> {
-        let inserted = self
-            .datasets
-            .compare_and_swap(
-                id.to_string().as_bytes(),
-                None as Option<&[u8]>,
-                Some(records::encode(record)),
-            )?
-            .is_ok();
-        if inserted {
-            self.raise_latest(id)?;
-        }
-        Ok(inserted)
-    }
-
-    /// Keeps a verified revocation whose announcement has not arrived yet.
-    pub fn put_pending_revocation(
-        &self,
-        id: &DatasetId,
-        revocation: &[u8],
-    ) -> Result<(), StoreError> {
-        self.pending_revocations
-            .insert(id.to_string().as_bytes(), revocation)?;
-        Ok(())
-    }
-
-    /// Takes the revocation that waited for `id`'s announcement, if any.
-    pub fn take_pending_revocation(&self, id: &DatasetId) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .pending_revocations
-            .remove(id.to_string().as_bytes())?
-            .map(|v| v.to_vec()))
     }
 
     /// The record of one dataset.
@@ -376,24 +355,6 @@ impl Store {
     }
 
     // ----- chunk digests and unfinished pulls -----
-
-    /// Records the chunk digests of a content.
-    pub fn put_chunks(&self, sha256: &Digest, chunks: &[Digest]) -> Result<(), StoreError> {
-        let bytes: Vec<u8> = chunks.iter().flat_map(|d| d.0).collect();
-        self.chunks.insert(sha256.0, bytes)?;
-        Ok(())
-    }
-
-    /// The chunk digests of a content, if recorded.
-    pub fn chunks(&self, sha256: &Digest) -> Result<Option<Vec<Digest>>, StoreError> {
-        self.chunks
-            .get(sha256.0)?
-            .map(|v| {
-                datapact_protocol::wire::split_chunk_digests(&v)
-                    .map_err(|_| StoreError::Corrupt("chunk digest list".into()))
-            })
-            .transpose()
-    }
 
     /// Chunks verified so far of an unfinished pull of `id`.
     pub fn transfer(&self, id: &DatasetId) -> Result<u64, StoreError> {
@@ -549,4 +510,35 @@ pub fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn an_unfinished_snapshot_left_by_a_full_disk_does_not_break_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let entry = RosterEntry {
+            member: "THA".into(),
+            peer_id: "peer".into(),
+            addrs: vec![],
+            added_at: 1,
+        };
+        {
+            let store = Store::open(&layout).unwrap();
+            store.roster_put(&entry).unwrap();
+            store.flush_blocking().unwrap();
+        }
+        // What sled 0.34 leaves when writing its snapshot at open fails half-way: a truncated
+        // `.generating` file, which it would read next time as the newest snapshot.
+        let cut_short = layout.state().join("snap.FFFFFFFFFFFFFFFF.generating");
+        std::fs::write(&cut_short, b"cut short").unwrap();
+        let store = Store::open(&layout).unwrap();
+        assert_eq!(store.roster().unwrap(), vec![entry]);
+        assert!(!cut_short.exists());
+    }
 }

@@ -1,0 +1,330 @@
+//! The requester's side of the content stream, `/datapact/pull/1`: asks the owner for a
+//! dataset, checks the owner's signed announcement and chunk list, refuses up front a content
+//! that does not fit on disk, and streams the chunks to the [writer](super::writer), which
+//! verifies every chunk as it arrives and the whole content before anything is stored under
+//! the signed digest. Verified chunks survive an interruption, so a later pull resumes.
+//!
+//! Nothing here trusts that an owner's digest belongs to it: any member may sign an
+//! announcement that pairs another member's digest with a chunk list of different bytes. The
+//! content is committed under a digest only when it hashes to it, chunk lists are keyed by
+//! digest and chunk root together, and a pull always transfers and verifies the whole content
+//! (there is no "already have these bytes" shortcut, which would also tell the owner what this
+//! node holds).
+
+use std::sync::Arc;
+
+use datapact_protocol::digest::{chunk_count, chunk_len, chunk_root};
+use datapact_protocol::wire::{
+    self, MAX_PULL_RESPONSE_LEN, MAX_REASON_LEN, PullRequest, PullResponse,
+};
+use datapact_protocol::{
+    Announcement, CHUNK_SIZE, DatasetId, Digest, PublicKey, SignedAnnouncement,
+};
+use futures::AsyncReadExt;
+use libp2p::{PeerId, Stream};
+use tokio::sync::mpsc;
+
+use super::pull::{StreamError, read_frame, with_timeout, write_frame};
+use super::writer::{PIPELINE_CHUNKS, Piece, WriteFailure, Writer, Written};
+use crate::store::blobs::{PartialBlob, PartialKey};
+use crate::store::space::mib;
+use crate::store::{Store, StoreError};
+
+pub use super::writer::CHECKPOINT_CHUNKS;
+
+/// What the owner answered to a pull, on the requester's side.
+pub enum Fetched {
+    /// The content is now stored under its digest.
+    Done(Box<SignedAnnouncement>),
+    /// The owner has no such dataset for us.
+    NotFound,
+    /// The owner refused, with its reason.
+    Denied(String),
+}
+
+/// Why the requester's side of a pull failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The exchange broke.
+    #[error(transparent)]
+    Stream(#[from] StreamError),
+    /// The stream could not be opened.
+    #[error("cannot reach the owner: {0}")]
+    Open(String),
+    /// The owner sent something that does not verify.
+    #[error("verification failed: {0}")]
+    Verification(String),
+    /// Writing the content failed (a full disk, say); its partial file is removed.
+    #[error("cannot store the content: {0}; the unfinished pull was removed")]
+    Write(std::io::Error),
+    /// The local store failed, or the content does not fit on disk.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The owner's answer, checked.
+enum Grant {
+    NotFound,
+    Denied(String),
+    Granted(Box<SignedAnnouncement>, Vec<Digest>),
+}
+
+/// Pulls `id` from `owner_peer` (whose key is `owner_key`), resuming from verified chunks,
+/// reporting `(bytes held, total)` to `progress`.
+pub async fn fetch(
+    store: &Store,
+    mut control: libp2p_stream::Control,
+    owner_peer: PeerId,
+    owner_key: &PublicKey,
+    id: &DatasetId,
+    known: Option<&SignedAnnouncement>,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Fetched, FetchError> {
+    // Resume only when we know what we are resuming: the announcement fixes the digests. It
+    // also gives the size, so a content that cannot fit is refused before the owner hears.
+    let from_chunk = match known {
+        Some(known) => {
+            let held = store.transfer(id)?;
+            ensure_room(store, known.body(), held)?;
+            held
+        }
+        None => 0,
+    };
+    let mut stream = control
+        .open_stream(owner_peer, libp2p::StreamProtocol::new(wire::PULL_PROTOCOL))
+        .await
+        .map_err(|e| FetchError::Open(e.to_string()))?;
+    write_frame(
+        &mut stream,
+        &PullRequest {
+            id: id.to_string(),
+            from_chunk,
+        },
+    )
+    .await?;
+    let (signed, chunks) = match read_grant(&mut stream, owner_key, id, known).await? {
+        Grant::NotFound => return Ok(Fetched::NotFound),
+        Grant::Denied(reason) => return Ok(Fetched::Denied(reason)),
+        Grant::Granted(signed, chunks) => (signed, chunks),
+    };
+    let a = signed.body();
+    if known.is_none() {
+        ensure_room(store, a, 0)?;
+    }
+    let key = PartialKey {
+        sha256: a.sha256,
+        chunk_root: a.chunk_root,
+    };
+    let partial = open_partial(store, id, key, from_chunk)?;
+    let chunks = Arc::new(chunks);
+    receive(
+        store,
+        &mut stream,
+        partial,
+        chunks.clone(),
+        id,
+        a.size,
+        &mut progress,
+    )
+    .await?;
+    // Recorded once the content is committed, so every entry describes a blob that hashed to
+    // its digest; a crash before this leaves an orphan blob, removed when the store opens.
+    store.put_chunks(&a.sha256, &chunks)?;
+    store.clear_transfer(id)?;
+    Ok(Fetched::Done(signed))
+}
+
+/// Refuses, before anything is written, a content whose remaining bytes would not leave the
+/// state its headroom.
+fn ensure_room(store: &Store, a: &Announcement, held_chunks: u64) -> Result<(), FetchError> {
+    let held = held_chunks.saturating_mul(CHUNK_SIZE).min(a.size);
+    let what = format!("pulling {} ({})", a.id(), mib(a.size));
+    Ok(store.blobs().ensure_room(&what, a.size - held)?)
+}
+
+/// Reads the owner's answer and checks a grant: the owner's signature, the id asked for, the
+/// announcement we already hold, and the chunk list against the signed chunk root.
+async fn read_grant(
+    stream: &mut Stream,
+    owner_key: &PublicKey,
+    id: &DatasetId,
+    known: Option<&SignedAnnouncement>,
+) -> Result<Grant, FetchError> {
+    let (announcement, chunks) = match read_frame(stream, MAX_PULL_RESPONSE_LEN).await? {
+        PullResponse::NotFound => return Ok(Grant::NotFound),
+        PullResponse::Denied { reason } => {
+            return Ok(Grant::Denied(reason.chars().take(MAX_REASON_LEN).collect()));
+        }
+        PullResponse::Granted {
+            announcement,
+            chunk_digests,
+        } => (announcement, chunk_digests),
+    };
+    let verify = |why: String| FetchError::Verification(why);
+    let signed = SignedAnnouncement::decode(&announcement).map_err(|e| verify(e.to_string()))?;
+    signed
+        .check_signer(owner_key)
+        .map_err(|e| verify(e.to_string()))?;
+    if signed.body().id() != *id {
+        return Err(verify(format!(
+            "the owner sent {} instead",
+            signed.body().id()
+        )));
+    }
+    if let Some(known) = known
+        && known.bytes() != signed.bytes()
+    {
+        return Err(verify(
+            "the owner's announcement differs from the one we hold".into(),
+        ));
+    }
+    let a = signed.body();
+    let chunks = wire::split_chunk_digests(&chunks).map_err(|e| verify(e.to_string()))?;
+    if chunks.len() as u64 != chunk_count(a.size) || chunk_root(&chunks) != a.chunk_root {
+        return Err(verify(
+            "chunk digests do not match the signed chunk root".into(),
+        ));
+    }
+    Ok(Grant::Granted(Box::new(signed), chunks))
+}
+
+/// Opens the partial file of `key`, holding the `from_chunk` chunks a resumed pull asked past.
+fn open_partial(
+    store: &Store,
+    id: &DatasetId,
+    key: PartialKey,
+    from_chunk: u64,
+) -> Result<PartialBlob, FetchError> {
+    let partial = store
+        .blobs()
+        .partial(key, from_chunk.saturating_mul(CHUNK_SIZE))
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock => FetchError::Verification(
+                "the same content is being pulled right now (another dataset id); try again when it is done".into(),
+            ),
+            _ => StoreError::Io(e).into(),
+        })?;
+    // The partial file may be shorter than the record says if it was removed by hand.
+    if partial.len() / CHUNK_SIZE != from_chunk {
+        let _ = store.clear_transfer(id);
+        return Err(FetchError::Verification(
+            "local partial content is shorter than recorded; pull again".into(),
+        ));
+    }
+    Ok(partial)
+}
+
+/// Reads every chunk from the stream and hands it to a writer thread, with at most
+/// [`PIPELINE_CHUNKS`] chunks in between, until the writer has committed the content.
+async fn receive(
+    store: &Store,
+    stream: &mut Stream,
+    partial: PartialBlob,
+    chunks: Arc<Vec<Digest>>,
+    id: &DatasetId,
+    size: u64,
+    progress: &mut impl FnMut(u64, u64),
+) -> Result<(), FetchError> {
+    let total = chunks.len() as u64;
+    let mut next = partial.len() / CHUNK_SIZE;
+    progress(partial.len(), size);
+    let (written_tx, mut written) = mpsc::unbounded_channel();
+    let writer = Writer::spawn(partial, chunks, next, written_tx)?;
+    let mut reports = Reports {
+        store,
+        id,
+        size,
+        progress,
+    };
+    let mut committed = false;
+    let mut free: Vec<Vec<u8>> = Vec::new();
+    let mut allocated = 0;
+    while next < total && !committed {
+        while let Ok(report) = written.try_recv() {
+            match reports.on(report)? {
+                Some(buf) => free.push(buf),
+                None => committed = true,
+            }
+        }
+        let mut buf = match free.pop() {
+            Some(buf) => buf,
+            None if allocated < PIPELINE_CHUNKS => {
+                allocated += 1;
+                vec![0u8; CHUNK_SIZE as usize]
+            }
+            None => match written.recv().await {
+                Some(report) => match reports.on(report)? {
+                    Some(buf) => buf,
+                    None => {
+                        committed = true;
+                        break;
+                    }
+                },
+                None => break,
+            },
+        };
+        let len = chunk_len(size, next) as usize;
+        read_chunk(stream, &mut buf[..len]).await?;
+        if !writer.send(Piece { buf, len }).await {
+            // The writer stopped; its last report says why.
+            break;
+        }
+        next += 1;
+    }
+    while !committed {
+        let Some(report) = written.recv().await else {
+            return Err(StoreError::Io(std::io::Error::other(
+                "the pull's disk writer stopped unexpectedly",
+            ))
+            .into());
+        };
+        committed = reports.on(report)?.is_none();
+    }
+    writer.finish();
+    Ok(())
+}
+
+/// Reads one raw chunk, giving up after [`super::pull::STREAM_IDLE_TIMEOUT`] of silence.
+async fn read_chunk(stream: &mut Stream, buf: &mut [u8]) -> Result<(), StreamError> {
+    Ok(with_timeout(stream.read_exact(buf)).await?)
+}
+
+/// Turns the writer's reports into progress, checkpoints and errors.
+struct Reports<'a, P> {
+    store: &'a Store,
+    id: &'a DatasetId,
+    size: u64,
+    progress: P,
+}
+
+impl<P: FnMut(u64, u64)> Reports<'_, P> {
+    /// Handles one report: a buffer to reuse, `None` once committed, or why the pull failed.
+    /// A checkpoint is recorded before the progress that passes it.
+    fn on(&mut self, report: Written) -> Result<Option<Vec<u8>>, FetchError> {
+        match report {
+            Written::Chunk { buf, held, synced } => {
+                if let Some(n) = synced {
+                    self.store.set_transfer(self.id, n)?;
+                }
+                (self.progress)(held, self.size);
+                Ok(Some(buf))
+            }
+            Written::Committed => Ok(None),
+            Written::Failed(WriteFailure::Mismatch(n)) => Err(FetchError::Verification(format!(
+                "chunk {n} does not match its digest"
+            ))),
+            Written::Failed(WriteFailure::Content(e)) => {
+                // The writer removed the partial file: nothing is left to resume.
+                self.store.clear_transfer(self.id)?;
+                Err(FetchError::Verification(format!(
+                    "the content is not the one the owner signed: {e}"
+                )))
+            }
+            Written::Failed(WriteFailure::Io(e)) => {
+                self.store.clear_transfer(self.id)?;
+                Err(FetchError::Write(e))
+            }
+        }
+    }
+}
