@@ -461,3 +461,13 @@ fn receipt_matches_golden_bytes() {
     let ct = hex::encode(RECEIPT_CONTENT_TYPE);
     assert!(GOLDEN_RECEIPT.contains(&ct));
 }
+
+#[test]
+fn a_receipt_is_not_a_gossip_message() {
+    // Gossip carries announcements and revocations only; the content type says which.
+    let receipt = hex::decode(GOLDEN_RECEIPT).unwrap();
+    assert!(matches!(
+        SignedStatement::from_cose(&receipt),
+        Err(WireError::NotAStatement(_))
+    ));
+}
