@@ -82,7 +82,7 @@ const ACK: &str = "6341636b";
 // ---- end ----
 
 const REJECTED: &str =
-    concat!("a16852656a6563746564a166726561736f6e7472656365697074206e6f74206163636570746564",);
+    "a16852656a6563746564a166726561736f6e7472656365697074206e6f74206163636570746564";
 // ---- REJECTED, annotated: the hex column, joined, is the constant ----
 // a1                                                 map(1)
 //   6852656a6563746564                               key "Rejected"
