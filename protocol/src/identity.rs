@@ -148,7 +148,7 @@ impl PublicKey {
         libp2p_identity::PublicKey::from(key).to_peer_id()
     }
 
-    /// Recovers the public key that an ed25519 PeerId embeds (DESIGN.md section 2).
+    /// Recovers the public key that an ed25519 PeerId embeds (docs/design.md section 2).
     pub fn from_peer_id(peer: &PeerId) -> Result<Self, IdentityError> {
         let not_ed = || IdentityError::NotEd25519(peer.to_string());
         let multihash = peer.as_ref();

@@ -127,7 +127,7 @@ impl Audience {
     }
 }
 
-/// A release policy: the audience and the optional constraints of DESIGN.md section 4.
+/// A release policy: the audience and the optional constraints of docs/design.md section 5.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Policy {
     /// Who may pull.

@@ -1,4 +1,4 @@
-//! Golden byte vectors of a signed announcement and a signed revocation (DESIGN.md section 5),
+//! Golden byte vectors of a signed announcement and a signed revocation (docs/PROTOCOL.md section 3),
 //! so the wire encoding cannot drift, plus the decoder's refusals, a check with an independent
 //! COSE library, and the gossip form: exactly these bytes, nothing around them (section 6).
 //!
@@ -718,4 +718,20 @@ fn a_gossip_message_is_the_bare_cose_statement_its_content_type_names() {
     let mut oversize = announcement.clone();
     oversize.resize(MAX_SIGNED_LEN + 1, 0);
     assert!(SignedStatement::from_cose(&oversize).is_err());
+}
+
+/// The gossip message of a `public` statement is its COSE_Sign1 bytes and nothing else
+/// (docs/PROTOCOL.md section 4): the golden bytes themselves are the message data, and a
+/// receiver tells the kinds apart by the protected content type alone.
+#[test]
+fn gossip_messages_are_the_golden_statements_themselves() {
+    use datapact_protocol::wire::SignedStatement;
+    let announcement = golden_announcement();
+    let read = SignedStatement::from_cose(&announcement).unwrap();
+    assert_eq!(read, SignedStatement::Announcement(announcement.clone()));
+    assert_eq!(read.bytes(), announcement.as_slice());
+    let revocation = golden_revocation();
+    let read = SignedStatement::from_cose(&revocation).unwrap();
+    assert_eq!(read, SignedStatement::Revocation(revocation.clone()));
+    assert_eq!(read.bytes(), revocation.as_slice());
 }

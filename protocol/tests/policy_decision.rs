@@ -1,4 +1,4 @@
-//! The pull decision (DESIGN.md section 4) as properties over every policy, requester and time:
+//! The pull decision (docs/design.md section 5) as properties over every policy, requester and time:
 //! a pull is granted exactly when the requester is in the audience, the embargo has lifted and
 //! the release has not expired, and nobody outside the audience learns anything else.
 
@@ -52,7 +52,7 @@ prop_compose! {
     }
 }
 
-/// The audience rule of DESIGN.md section 4, written out again.
+/// The audience rule of docs/design.md section 4, written out again.
 fn in_audience(audience: &Audience, requester: Option<&MemberCode>) -> bool {
     match audience {
         Audience::Public => true,

@@ -275,7 +275,7 @@ impl EventLoop {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Publish { statement, reply } => {
-                // The message is the COSE_Sign1 itself (DESIGN.md section 6): its protected
+                // The message is the COSE_Sign1 itself (docs/PROTOCOL.md section 4): its protected
                 // header says which kind of statement it is.
                 let data = statement.bytes().to_vec();
                 let result = self
