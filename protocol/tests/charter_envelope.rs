@@ -1,4 +1,4 @@
-//! The charter envelope's strictness (DESIGN.md section 11, as for COSE_Sign1 in section 5):
+//! The charter envelope's strictness (docs/design.md section 9, as for COSE_Sign1 in section 5):
 //! one canonical encoding, exactly the crate's headers, `crit` refused, signatures ascending by
 //! key id with each key once, every signature verified, size caps, no trailing bytes, and a
 //! payload read in its one encoding only.

@@ -1,4 +1,4 @@
-//! Proposals (DESIGN.md section 11): drafting version N+1 with one change, the threshold kept
+//! Proposals (docs/design.md section 9): drafting version N+1 with one change, the threshold kept
 //! within n/2 < k <= n and the adjustment said, the change described, the tally of a pending
 //! proposal, and whether a statement's key stands for its member over time.
 

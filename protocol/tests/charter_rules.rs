@@ -1,4 +1,4 @@
-//! The charter's validity rules (DESIGN.md section 11): each code and key once, n/2 < k <= n,
+//! The charter's validity rules (docs/design.md section 9): each code and key once, n/2 < k <= n,
 //! version 1 signed by every founder, version N+1 signed by k(N) members of N and k(N+1)
 //! members of N+1 including every key it adds, each key counted once, strangers not at all,
 //! chains without gaps and of bounded length, forks.

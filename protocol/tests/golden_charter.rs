@@ -1,4 +1,4 @@
-//! Golden byte vector of a founding charter (version 1, three founders; DESIGN.md section 11),
+//! Golden byte vector of a founding charter (version 1, three founders; docs/design.md section 9),
 //! so the encoding cannot drift, plus a check with an independent COSE library that every
 //! signature of the COSE_Sign verifies, and the properties of adding signatures.
 //!

@@ -1,4 +1,4 @@
-//! Validation of SDMX-CSV data against a structure (DESIGN.md section 8): each check has a file
+//! Validation of SDMX-CSV data against a structure (docs/design.md section 8): each check has a file
 //! that passes it and one that fails it. The structure is the one pysdmx wrote
 //! (`fixtures/pysdmx/structure.json`): dataflow BPX:DF_MIG_STOCK(1.0) with dimensions FREQ
 //! (A, Q, M), REF_AREA (THA, MMR, KHM, LAO), SEX (F, M, _T) and TIME_PERIOD, an optional

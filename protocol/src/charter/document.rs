@@ -1,7 +1,7 @@
 //! The charter payload: one version of the federation's membership list, and the rules that
 //! every single version keeps whatever came before it.
 //!
-//! The payload is a CBOR map with text keys in this fixed order (DESIGN.md section 11): `v`,
+//! The payload is a CBOR map with text keys in this fixed order (docs/design.md section 9): `v`,
 //! `federation`, `version`, `previous` (absent in version 1), `threshold`, `members`,
 //! `retired`, `issued_at`. A payload is accepted only in exactly the encoding [`Charter::encode`]
 //! writes: its SHA-256 names the version and links the next one to it, so one charter must

@@ -1,5 +1,5 @@
 //! The federation charter: the federation's own membership list, changed only by a quorum of its
-//! members, so that nobody hosts it and nobody can change it alone (DESIGN.md section 11).
+//! members, so that nobody hosts it and nobody can change it alone (docs/design.md section 9).
 //!
 //! Everything here is a pure function over bytes and values; storing versions, sending
 //! proposals and building the roster from the newest charter are the node's job. The parts,

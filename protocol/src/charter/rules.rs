@@ -1,4 +1,4 @@
-//! When a charter version is valid (DESIGN.md section 11), as pure functions over decoded
+//! When a charter version is valid (docs/design.md section 9), as pure functions over decoded
 //! messages: version 1, version N+1 after version N, a chain of versions, forks, and the tally
 //! of a pending proposal.
 //!
