@@ -68,7 +68,7 @@ proptest! {
         requester in proptest::option::of(member()),
         now in instant(),
     ) {
-        let decision = decide_pull(&policy, requester.as_ref(), now);
+        let decision = decide_pull(&policy, false, requester.as_ref(), now);
         let admitted = policy.audience.admits(requester.as_ref());
         prop_assert_eq!(admitted, in_audience(&policy.audience, requester.as_ref()));
 
@@ -117,8 +117,8 @@ proptest! {
         let a = Policy { audience: audience.clone(), ..a };
         let b = Policy { audience, ..b };
         prop_assert_eq!(
-            decide_pull(&a, requester.as_ref(), now_a),
-            decide_pull(&b, requester.as_ref(), now_b)
+            decide_pull(&a, false, requester.as_ref(), now_a),
+            decide_pull(&b, false, requester.as_ref(), now_b)
         );
     }
 
@@ -127,7 +127,7 @@ proptest! {
         policy in policy(),
         now in instant(),
     ) {
-        if decide_pull(&policy, None, now) == Decision::Granted {
+        if decide_pull(&policy, false, None, now) == Decision::Granted {
             prop_assert_eq!(policy.audience, Audience::Public);
         }
     }
@@ -142,11 +142,11 @@ proptest! {
         // Granted at t and at a later t2 means granted at every instant between, and a grant
         // at t2 after a refusal at t can only be the embargo lifting.
         let later = t.saturating_add(dt);
-        let now = decide_pull(&policy, requester.as_ref(), t);
-        let then = decide_pull(&policy, requester.as_ref(), later);
+        let now = decide_pull(&policy, false, requester.as_ref(), t);
+        let then = decide_pull(&policy, false, requester.as_ref(), later);
         if now == Decision::Granted && then == Decision::Granted {
             for mid in [t.saturating_add(dt / 3), t.saturating_add(dt / 2)] {
-                prop_assert_eq!(decide_pull(&policy, requester.as_ref(), mid), Decision::Granted);
+                prop_assert_eq!(decide_pull(&policy, false, requester.as_ref(), mid), Decision::Granted);
             }
         }
         if now != Decision::Granted && then == Decision::Granted {
