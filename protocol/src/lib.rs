@@ -30,6 +30,7 @@ pub mod announcement;
 mod cbor;
 pub mod cose;
 pub mod digest;
+pub mod disclosure;
 pub mod identity;
 pub mod ids;
 pub mod policy;
