@@ -3,6 +3,8 @@
 //! A count is primary when 0 < count < N. Zeros are not (an empty cell identifies nobody), and
 //! neither are cells without a count. An observation already marked confidential that carries a
 //! small count is primary too: blanking it is not enough, it must be protected like the others.
+//! One with a larger count is published empty and serves as a partner at no cost, but gets no
+//! interval guarantee of its own: the contract protects small counts.
 
 use super::error::DisclosureError;
 use super::table::{CountTable, MAX_COUNT};

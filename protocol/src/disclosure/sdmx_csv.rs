@@ -4,7 +4,8 @@
 //! [`split_records`] is a small RFC 4180 splitter for callers that hold the text. Reading takes
 //! the dimension columns from the caller (the structure's dimension ids) or, without a
 //! structure, takes every column before `OBS_VALUE` other than `STRUCTURE`, `STRUCTURE_ID`,
-//! `ACTION`, `DATAFLOW`, `SERIES_KEY` and `OBS_KEY`, as SDMX-CSV writes dimensions first.
+//! `ACTION`, `DATAFLOW`, `SERIES_KEY`, `OBS_KEY` and `CONF_STATUS`, as SDMX-CSV writes
+//! dimensions first.
 //!
 //! Writing publishes every suppressed observation with an empty `OBS_VALUE` and CONF_STATUS
 //! `C`, every other one unchanged with CONF_STATUS `F`. The `CONF_STATUS` column is added last
@@ -212,7 +213,7 @@ pub fn read_count_table(
             })
             .collect::<Result<_, _>>()?,
         None => (0..value_column)
-            .filter(|column| !NOT_DIMENSIONS.contains(&ids[*column]))
+            .filter(|column| !NOT_DIMENSIONS.contains(&ids[*column]) && ids[*column] != CONF_STATUS)
             .collect(),
     };
     let names = dimension_columns

@@ -1,0 +1,69 @@
+//! Property test of disclosure control: for random small tables (2-D and 3-D, totals on every
+//! dimension, random small counts, some interior cells absent), the released table never lets
+//! an independent attacker (the exhaustive search in `common`, which shares no code with the
+//! crate) rule out 0 or N for a primary cell, and never changes a published value.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{AttackerView, table_with_totals};
+use datapact_protocol::disclosure::{CellOutcome, CellValue, is_primary, protect};
+use proptest::prelude::*;
+
+/// Table shapes small enough for the exhaustive attacker.
+fn shape() -> impl Strategy<Value = Vec<usize>> {
+    prop_oneof![
+        Just(vec![2, 2]),
+        Just(vec![2, 3]),
+        Just(vec![3, 3]),
+        Just(vec![2, 2, 2]),
+        Just(vec![3, 2, 2]),
+    ]
+}
+
+/// A shape, its interior counts (many small), absent interior positions, and a threshold.
+fn case() -> impl Strategy<Value = (Vec<usize>, Vec<u64>, Vec<usize>, u64)> {
+    shape().prop_flat_map(|sizes| {
+        let cells: usize = sizes.iter().product();
+        let count = prop_oneof![3 => 0u64..5, 2 => 5u64..25];
+        (
+            Just(sizes),
+            proptest::collection::vec(count, cells),
+            proptest::collection::vec(0..cells, 0..2),
+            2u64..6,
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn released_tables_protect_every_small_count((sizes, interior, absent, threshold) in case()) {
+        let table = table_with_totals(&sizes, &interior, &absent);
+        let protection = protect(&table, threshold, &[]).unwrap();
+        let view = AttackerView::new(&sizes, &table, Some(&protection));
+        for (cell, outcome) in table.cells().iter().zip(&protection.outcomes) {
+            let count = cell.value.count().unwrap();
+            prop_assert_eq!(
+                *outcome == CellOutcome::Primary,
+                is_primary(count, threshold),
+                "primary rule at {:?}", cell.key
+            );
+            if !outcome.is_suppressed() {
+                prop_assert_eq!(cell.value, CellValue::Count(count));
+                prop_assert_eq!(view.published[view.cells[&cell.key]], Some(count as i64));
+            }
+            if *outcome == CellOutcome::Primary {
+                prop_assert!(view.admits(&cell.key, 0, 0), "{:?} told from 0", cell.key);
+                prop_assert!(
+                    view.admits(&cell.key, threshold as i64, view.ceiling),
+                    "{:?} told below {}", cell.key, threshold
+                );
+            }
+        }
+        let summary = protection.summary;
+        prop_assert_eq!(summary.suppressed_cells, summary.primary + summary.secondary);
+    }
+}
