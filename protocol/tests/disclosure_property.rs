@@ -1,5 +1,6 @@
 //! Property test of disclosure control: for random small tables (2-D and 3-D, totals on every
-//! dimension, random small counts, some interior cells absent), the released table never lets
+//! dimension, some with a two-level hierarchy, random small counts, some interior cells
+//! absent), the released table never lets
 //! an independent attacker (the exhaustive search in `common`, which shares no code with the
 //! crate) rule out 0 or N for a primary cell, and never changes a published value.
 
@@ -7,28 +8,37 @@
 
 mod common;
 
-use common::{AttackerView, table_with_totals};
+use common::{AttackerView, Axis, flat_axis, table_of, two_level_axis};
 use datapact_protocol::disclosure::{CellOutcome, CellValue, is_primary, protect};
 use proptest::prelude::*;
 
 /// Table shapes small enough for the exhaustive attacker.
-fn shape() -> impl Strategy<Value = Vec<usize>> {
+fn shape() -> impl Strategy<Value = Vec<Axis>> {
+    let flat = |sizes: &[usize]| {
+        sizes
+            .iter()
+            .map(|size| flat_axis(*size))
+            .collect::<Vec<_>>()
+    };
     prop_oneof![
-        Just(vec![2, 2]),
-        Just(vec![2, 3]),
-        Just(vec![3, 3]),
-        Just(vec![2, 2, 2]),
-        Just(vec![3, 2, 2]),
+        Just(flat(&[2, 2])),
+        Just(flat(&[2, 3])),
+        Just(flat(&[3, 3])),
+        Just(flat(&[2, 2, 2])),
+        Just(flat(&[3, 2, 2])),
+        Just(vec![two_level_axis()]),
+        Just(vec![two_level_axis(), flat_axis(2)]),
+        Just(vec![two_level_axis(), flat_axis(2), flat_axis(2)]),
     ]
 }
 
-/// A shape, its interior counts (many small), absent interior positions, and a threshold.
-fn case() -> impl Strategy<Value = (Vec<usize>, Vec<u64>, Vec<usize>, u64)> {
-    shape().prop_flat_map(|sizes| {
-        let cells: usize = sizes.iter().product();
+/// Axes, their leaf counts (many small), absent leaf positions, and a threshold.
+fn case() -> impl Strategy<Value = (Vec<Axis>, Vec<u64>, Vec<usize>, u64)> {
+    shape().prop_flat_map(|axes| {
+        let cells: usize = axes.iter().map(|axis| axis.leaves).product();
         let count = prop_oneof![3 => 0u64..5, 2 => 5u64..25];
         (
-            Just(sizes),
+            Just(axes),
             proptest::collection::vec(count, cells),
             proptest::collection::vec(0..cells, 0..2),
             2u64..6,
@@ -40,10 +50,10 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
-    fn released_tables_protect_every_small_count((sizes, interior, absent, threshold) in case()) {
-        let table = table_with_totals(&sizes, &interior, &absent);
+    fn released_tables_protect_every_small_count((axes, interior, absent, threshold) in case()) {
+        let table = table_of(&axes, &interior, &absent);
         let protection = protect(&table, threshold, &[]).unwrap();
-        let view = AttackerView::new(&sizes, &table, Some(&protection));
+        let view = AttackerView::over(&axes, &table, Some(&protection));
         for (cell, outcome) in table.cells().iter().zip(&protection.outcomes) {
             let count = cell.value.count().unwrap();
             prop_assert_eq!(

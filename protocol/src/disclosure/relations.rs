@@ -10,7 +10,7 @@
 //! `_T` alone imposes nothing); with one, each parent has its children, and `_T` has the codes
 //! that have no parent.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::error::DisclosureError;
 use super::table::{CountTable, TOTAL_CODE};
@@ -189,11 +189,72 @@ impl Structure {
     }
 }
 
+/// Refuses a hierarchy in which some code is its own ancestor.
+fn check_cycles(
+    dimension: &str,
+    parents: &BTreeMap<String, String>,
+    parent_code: &impl Fn(&str) -> Option<String>,
+) -> Result<(), DisclosureError> {
+    for code in parents.keys() {
+        let mut visited = HashSet::new();
+        let mut current = code.clone();
+        while let Some(parent) = parent_code(&current) {
+            if !visited.insert(current.clone()) {
+                return Err(DisclosureError::HierarchyCycle {
+                    dimension: dimension.to_owned(),
+                    code: current,
+                });
+            }
+            current = parent;
+        }
+    }
+    Ok(())
+}
+
+/// The codes of the hierarchy linked to a code of the table: its ancestors and descendants,
+/// and, when the table has `_T`, every code (`_T` is the sum of all the codes without a
+/// parent). They are cells of the grid whose counts are unknown.
+fn linked_codes<'a>(present: &'a [String], parents: &'a BTreeMap<String, String>) -> Vec<String> {
+    let mut neighbours: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut link = |one: &'a str, other: &'a str| {
+        neighbours.entry(one).or_default().push(other);
+        neighbours.entry(other).or_default().push(one);
+    };
+    let has_total = present.iter().any(|code| code == TOTAL_CODE);
+    for (child, parent) in parents.iter().filter(|(child, _)| *child != TOTAL_CODE) {
+        if parent != TOTAL_CODE {
+            link(child, parent);
+        }
+        let root = if parent == TOTAL_CODE {
+            Some(child)
+        } else if !parents.contains_key(parent) {
+            Some(parent)
+        } else {
+            None
+        };
+        if let (true, Some(root)) = (has_total, root) {
+            link(root, TOTAL_CODE);
+        }
+    }
+    let mut seen: HashSet<&str> = present.iter().map(String::as_str).collect();
+    let mut pending: Vec<&str> = present.iter().map(String::as_str).collect();
+    let mut linked = Vec::new();
+    while let Some(code) = pending.pop() {
+        for next in neighbours.get(code).into_iter().flatten() {
+            if seen.insert(next) {
+                linked.push((*next).to_owned());
+                pending.push(next);
+            }
+        }
+    }
+    linked
+}
+
 /// Builds one axis from the codes seen in the table and the dimension's hierarchy.
 fn build_axis<'a>(
     dimension: &str,
     seen: impl Iterator<Item = &'a str>,
-    hierarchy: Option<&std::collections::BTreeMap<String, String>>,
+    hierarchy: Option<&BTreeMap<String, String>>,
 ) -> Result<Axis, DisclosureError> {
     let mut codes: Vec<String> = Vec::new();
     let mut lookup: HashMap<String, u32> = HashMap::new();
@@ -213,20 +274,9 @@ fn build_axis<'a>(
             .cloned()
     };
     if let Some(parents) = hierarchy {
-        let present = codes.clone();
-        for code in present {
-            let mut visited = HashSet::new();
-            let mut current = code.clone();
-            while let Some(parent) = parent_code(&current) {
-                if !visited.insert(current.clone()) || visited.len() > parents.len() + 1 {
-                    return Err(DisclosureError::HierarchyCycle {
-                        dimension: dimension.to_owned(),
-                        code: current,
-                    });
-                }
-                add(&parent, &mut codes);
-                current = parent;
-            }
+        check_cycles(dimension, parents, &parent_code)?;
+        for code in linked_codes(&codes, parents) {
+            add(&code, &mut codes);
         }
     }
     let lookup: HashMap<String, u32> = codes

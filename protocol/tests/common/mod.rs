@@ -8,39 +8,114 @@ use std::collections::BTreeMap;
 
 use datapact_protocol::disclosure::{CellValue, CountTable, Protection, TOTAL_CODE};
 
-/// A dense table given by its interior counts over `sizes` codes per dimension (row-major),
-/// with a `_T` total on every dimension. `absent` interior positions are left out.
+/// One dimension of a test table: its codes (the leaves first), which leaves each code covers,
+/// and its relations, written here independently of the crate.
+#[derive(Clone, Debug)]
+pub struct Axis {
+    /// Codes, leaves first.
+    pub codes: Vec<String>,
+    /// Number of leaf codes (the first ones).
+    pub leaves: usize,
+    /// For each code, the leaves it covers.
+    pub covers: Vec<Vec<usize>>,
+    /// Each relation: (total code, part codes).
+    pub sums: Vec<(usize, Vec<usize>)>,
+    /// Code to parent, for the codes that have one other than `_T`.
+    pub parents: BTreeMap<String, String>,
+}
+
+/// `C0 .. C<size-1>` and `_T`, their sum.
+pub fn flat_axis(size: usize) -> Axis {
+    let mut codes: Vec<String> = (0..size).map(|code| format!("C{code}")).collect();
+    codes.push(TOTAL_CODE.to_owned());
+    let mut covers: Vec<Vec<usize>> = (0..size).map(|leaf| vec![leaf]).collect();
+    covers.push((0..size).collect());
+    Axis {
+        codes,
+        leaves: size,
+        covers,
+        sums: vec![(size, (0..size).collect())],
+        parents: BTreeMap::new(),
+    }
+}
+
+/// Leaves `a b` under `R1`, `c d` under `R2`, and `_T` = `R1 + R2`.
+pub fn two_level_axis() -> Axis {
+    let codes = ["a", "b", "c", "d", "R1", "R2", TOTAL_CODE]
+        .map(str::to_owned)
+        .to_vec();
+    let covers = vec![
+        vec![0],
+        vec![1],
+        vec![2],
+        vec![3],
+        vec![0, 1],
+        vec![2, 3],
+        vec![0, 1, 2, 3],
+    ];
+    let parents = [("a", "R1"), ("b", "R1"), ("c", "R2"), ("d", "R2")]
+        .map(|(code, parent)| (code.to_owned(), parent.to_owned()));
+    Axis {
+        codes,
+        leaves: 4,
+        covers,
+        sums: vec![(4, vec![0, 1]), (5, vec![2, 3]), (6, vec![4, 5])],
+        parents: parents.into_iter().collect(),
+    }
+}
+
+/// A dense table with `_T` totals on every dimension, given by its interior counts over
+/// `sizes` codes per dimension (row-major); `absent` interior positions are left out.
 pub fn table_with_totals(sizes: &[usize], interior: &[u64], absent: &[usize]) -> CountTable {
-    let dimensions = (0..sizes.len()).map(|axis| format!("D{axis}")).collect();
+    let axes: Vec<Axis> = sizes.iter().map(|size| flat_axis(*size)).collect();
+    table_of(&axes, interior, absent)
+}
+
+/// A table over `axes`, given by its counts on the leaves (row-major), every aggregate
+/// computed; `absent` leaf positions are left out. Hierarchies are declared to the table.
+pub fn table_of(axes: &[Axis], interior: &[u64], absent: &[usize]) -> CountTable {
+    let dimensions = (0..axes.len()).map(|axis| format!("D{axis}")).collect();
     let mut table = CountTable::new(dimensions).unwrap();
-    for coordinates in all_coordinates(&sizes.iter().map(|size| size + 1).collect::<Vec<_>>()) {
-        let is_interior = coordinates
+    let limits: Vec<usize> = axes.iter().map(|axis| axis.codes.len()).collect();
+    let leaf_limits: Vec<usize> = axes.iter().map(|axis| axis.leaves).collect();
+    for coordinates in all_coordinates(&limits) {
+        let leaf_only = coordinates
             .iter()
-            .zip(sizes)
-            .all(|(code, size)| code < size);
-        if is_interior && absent.contains(&interior_position(sizes, &coordinates)) {
+            .zip(axes)
+            .all(|(code, axis)| *code < axis.leaves);
+        if leaf_only && absent.contains(&position(&leaf_limits, &coordinates)) {
             continue;
         }
-        let sum = sum_over(sizes, interior, &coordinates);
+        let sum: u64 = all_coordinates(&leaf_limits)
+            .into_iter()
+            .filter(|leaf| {
+                leaf.iter()
+                    .zip(&coordinates)
+                    .zip(axes)
+                    .all(|((leaf, code), axis)| axis.covers[*code].contains(leaf))
+            })
+            .map(|leaf| interior[position(&leaf_limits, &leaf)])
+            .sum();
         table
-            .push(key_of(sizes, &coordinates), CellValue::Count(sum))
+            .push(key_of(axes, &coordinates), CellValue::Count(sum))
             .unwrap();
+    }
+    for (position, axis) in axes.iter().enumerate() {
+        if !axis.parents.is_empty() {
+            table
+                .set_hierarchy(&format!("D{position}"), axis.parents.clone())
+                .unwrap();
+        }
     }
     table
 }
 
-/// The codes of a cell: `C<i>` for an interior code, `_T` for the total.
-pub fn key_of(sizes: &[usize], coordinates: &[usize]) -> Vec<String> {
+/// The codes of a cell.
+pub fn key_of(axes: &[Axis], coordinates: &[usize]) -> Vec<String> {
     coordinates
         .iter()
-        .zip(sizes)
-        .map(|(code, size)| {
-            if code == size {
-                TOTAL_CODE.to_owned()
-            } else {
-                format!("C{code}")
-            }
-        })
+        .zip(axes)
+        .map(|(code, axis)| axis.codes[*code].clone())
         .collect()
 }
 
@@ -62,31 +137,16 @@ pub fn all_coordinates(limits: &[usize]) -> Vec<Vec<usize>> {
     all
 }
 
-fn interior_position(sizes: &[usize], coordinates: &[usize]) -> usize {
+fn position(limits: &[usize], coordinates: &[usize]) -> usize {
     coordinates
         .iter()
-        .zip(sizes)
-        .fold(0, |position, (code, size)| position * size + code)
+        .zip(limits)
+        .fold(0, |position, (code, limit)| position * limit + code)
 }
 
-/// The sum of the interior counts a (possibly total) cell covers.
-fn sum_over(sizes: &[usize], interior: &[u64], coordinates: &[usize]) -> u64 {
-    all_coordinates(sizes)
-        .into_iter()
-        .filter(|inner| {
-            inner
-                .iter()
-                .zip(coordinates)
-                .zip(sizes)
-                .all(|((code, wanted), size)| wanted == size || code == wanted)
-        })
-        .map(|inner| interior[interior_position(sizes, &inner)])
-        .sum()
-}
-
-/// What an attacker sees of a dense table with totals: every cell of the full grid, its
-/// published count or `None` (suppressed or absent), and the relations `_T = sum of the other
-/// codes` along every dimension, derived here from the sizes alone.
+/// What an attacker sees of a table over `axes`: every cell of the full grid, its published
+/// count or `None` (suppressed or absent), and the relations of every axis at every
+/// combination of the others.
 pub struct AttackerView {
     /// Cell key to position.
     pub cells: BTreeMap<Vec<String>, usize>,
@@ -99,14 +159,20 @@ pub struct AttackerView {
 }
 
 impl AttackerView {
-    /// The view of `table` as `protection` publishes it.
+    /// The view of a dense table with `_T` totals (see [`table_with_totals`]).
     pub fn new(sizes: &[usize], table: &CountTable, protection: Option<&Protection>) -> Self {
-        let limits: Vec<usize> = sizes.iter().map(|size| size + 1).collect();
+        let axes: Vec<Axis> = sizes.iter().map(|size| flat_axis(*size)).collect();
+        Self::over(&axes, table, protection)
+    }
+
+    /// The view of `table` over `axes` as `protection` publishes it (everything without one).
+    pub fn over(axes: &[Axis], table: &CountTable, protection: Option<&Protection>) -> Self {
+        let limits: Vec<usize> = axes.iter().map(|axis| axis.codes.len()).collect();
         let grid = all_coordinates(&limits);
         let cells: BTreeMap<Vec<String>, usize> = grid
             .iter()
             .enumerate()
-            .map(|(position, coordinates)| (key_of(sizes, coordinates), position))
+            .map(|(position, coordinates)| (key_of(axes, coordinates), position))
             .collect();
         let mut published = vec![None; grid.len()];
         for (index, cell) in table.cells().iter().enumerate() {
@@ -118,17 +184,20 @@ impl AttackerView {
         }
         let mut equations = Vec::new();
         for coordinates in &grid {
-            for (axis, size) in sizes.iter().enumerate() {
-                if coordinates[axis] != *size {
-                    continue;
+            for (position, axis) in axes.iter().enumerate() {
+                let sums = axis
+                    .sums
+                    .iter()
+                    .filter(|(total, _)| *total == coordinates[position]);
+                for (_, parts) in sums {
+                    let mut equation = vec![(cells[&key_of(axes, coordinates)], 1)];
+                    for part in parts {
+                        let mut cell = coordinates.clone();
+                        cell[position] = *part;
+                        equation.push((cells[&key_of(axes, &cell)], -1));
+                    }
+                    equations.push(equation);
                 }
-                let mut equation = vec![(cells[&key_of(sizes, coordinates)], 1)];
-                for code in 0..*size {
-                    let mut part = coordinates.clone();
-                    part[axis] = code;
-                    equation.push((cells[&key_of(sizes, &part)], -1));
-                }
-                equations.push(equation);
             }
         }
         let grand: u64 = table
