@@ -242,10 +242,11 @@ fn refuse_earlier_disclosure(
     primaries: &[usize],
     earlier: &[PublishedTable],
 ) -> Result<(), DisclosureError> {
+    let moves = MoveCache::new(&model.structure.axes);
     let Some(exposed) = primaries
         .iter()
         .copied()
-        .find(|primary| !protectable(model, *primary))
+        .find(|primary| !protectable(model, &moves, *primary))
     else {
         return Ok(());
     };
@@ -263,7 +264,7 @@ fn refuse_earlier_disclosure(
             earlier,
             Some(version),
         )?;
-        if !protectable(&partial, exposed) {
+        if !protectable(&partial, &moves, exposed) {
             return Err(DisclosureError::DisclosedByEarlierVersion { cell, version });
         }
     }
@@ -274,11 +275,10 @@ fn refuse_earlier_disclosure(
 }
 
 /// Whether `primary` could be protected if every cell of this release were suppressed.
-fn protectable(model: &Model, primary: usize) -> bool {
+fn protectable(model: &Model, moves: &MoveCache, primary: usize) -> bool {
     let mut everything = model.clone();
     everything.suppressed = vec![true; everything.structure.len];
-    let moves = MoveCache::new(&everything.structure.axes);
-    if cheapest_box(&everything, &moves, primary, true).is_some() {
+    if cheapest_box(&everything, moves, primary, true).is_some() {
         return true;
     }
     [Side::Low, Side::High].into_iter().all(|side| {
