@@ -2,7 +2,8 @@
 //!
 //! The pure types and rules of datapact: member codes and dataset ids, the release policy and
 //! the decision of a pull, the node identity, signed announcements and revocations (COSE_Sign1
-//! with EdDSA), SHA-256 content digests, and the wire messages nodes exchange.
+//! with EdDSA), SHA-256 content digests, the wire messages nodes exchange, and the disclosure
+//! control of released tables of counts.
 //!
 //! This crate does no I/O, spawns nothing and has no async: every rule that decides something
 //! is a pure function here, tested without a network.

@@ -87,6 +87,24 @@ fn three_dimensions_need_a_whole_cube() {
     assert!(view.admits(&primary, 5, view.ceiling));
 }
 
+#[test]
+fn a_small_total_whose_parts_are_smaller_still_is_protected() {
+    // Row 0 adds up to 3 (primary at N = 5) from parts 1 and 2: no single box of cells can
+    // take the total to 0, as each of its parts is below 3.
+    let interior = [1, 2, 0, 10, 20, 30, 40, 50, 60];
+    let table = table_with_totals(&[3, 3], &interior, &[]);
+    let protection = protect(&table, 5, &[]).unwrap();
+    assert_eq!(protection.summary.primary, 3);
+    let view = AttackerView::new(&[3, 3], &table, Some(&protection));
+    for cell in [["C0", "C0"], ["C0", "C1"], ["C0", "_T"]] {
+        assert!(view.admits(&key(&cell), 0, 0), "{cell:?} told from 0");
+        assert!(
+            view.admits(&key(&cell), 5, view.ceiling),
+            "{cell:?} told below 5"
+        );
+    }
+}
+
 /// The trap for the rule "every row and column with a suppressed cell has at least two":
 /// two suppressed 2x2 rectangles joined by one suppressed cell.
 #[test]
@@ -485,4 +503,9 @@ fn the_splitter_follows_rfc_4180() {
         "line 2: a quote inside an unquoted field"
     );
     assert!(split_records("A\n\"open").is_err());
+    let refused = split_records("A,B\n\"x\"y,z\n").unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "line 2: text after the closing quote of a field"
+    );
 }

@@ -46,10 +46,11 @@
 //!    a box of cells with alternating signs; changing the box by -v (v the cell's count) or by
 //!    N - v gives both witnesses when the cells that decrease have enough count;
 //! 2. several boxes stacked, each carrying part of the change;
-//! 3. an integer solver (`microlp`, branch and bound), on a small neighbourhood of the cell,
-//!    then if need be on every suppressed cell connected to it. Its answer is only a candidate:
-//!    one that does not check out exactly is discarded. A solver that fails or gives up leads
-//!    to more suppression, or to a refusal, never to a weaker release.
+//! 3. an integer solver (`microlp`, branch and bound): on a small neighbourhood of the cell
+//!    when checking whether a cell may be published again, on every cell connected to it when
+//!    no box exists at all. Its answer is only a candidate: one that does not check out
+//!    exactly is discarded. A solver that fails or gives up leads to more suppression, or to a
+//!    refusal, never to a weaker release.
 //!
 //! # Choosing the secondary cells
 //!
@@ -57,9 +58,10 @@
 //! Finding the least loss is NP-hard, so the method is a heuristic followed by the exact check:
 //!
 //! 1. Primary cells, largest first, each take the box that suppresses the fewest further
-//!    published cells, then the least total count, given what is already suppressed. (When no
-//!    box exists because earlier versions fixed cells in the way, the solver chooses the
-//!    cells, weighing each published cell by its count.)
+//!    published cells, then the least total count, given what is already suppressed. When no
+//!    single box can (a small total whose parts are each smaller than it, or cells fixed by
+//!    earlier versions in the way), boxes are stacked; failing that, the solver chooses the
+//!    cells, weighing each published cell by its count.
 //! 2. Every secondary cell, largest count first, is published again on trial; it stays
 //!    published when every primary cell whose witness used it finds a new witness among the
 //!    cells still suppressed (by any of the three means above).

@@ -9,7 +9,8 @@
 //! `t = -v` (the cell goes to 0) and `t = N - v` (it goes to N), provided the cells that
 //! decrease have enough count.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{HashMap, HashSet};
 
 use super::attacker::{Model, Proof, Side, Witness};
 use super::relations::Axis;
@@ -23,6 +24,8 @@ const MAX_STACKED_BOXES: usize = 8;
 
 /// One signed code list along one axis.
 type Move = Vec<(u32, i8)>;
+/// How [`stacked_boxes`] ranks a box: least loss first, then most room to carry the change.
+type StackRank = (Loss, Reverse<i64>);
 
 /// The information lost by suppressing the cells a box needs that are still published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -98,17 +101,21 @@ pub(crate) fn cheapest_box(
     best.map(|(loss, cells)| (loss, proof_of(model, primary, &cells)))
 }
 
-/// A witness for one side of `primary` made of several boxes of free cells, each carrying
-/// part of the change: the box whose decreasing cells have the most count left carries as much
-/// as they allow, then the next, until the cell reaches 0 (low) or N (high). Each step keeps
-/// every relation and every count non-negative, so their sum is a witness.
+/// A witness for one side of `primary` made of several boxes, each carrying part of the
+/// change: the cheapest box (fewest further published cells, then least count; among equals,
+/// the one whose decreasing cells have the most count left) carries as much as they allow,
+/// then the next, until the cell reaches 0 (low) or N (high). Each step keeps every relation
+/// and every count non-negative, so their sum is a witness. With `free_only`, only boxes of
+/// free cells are used; otherwise the caller suppresses the published cells it changes.
 pub(crate) fn stacked_boxes(
     model: &Model,
     moves: &MoveCache,
     primary: usize,
     side: Side,
+    free_only: bool,
 ) -> Option<Witness> {
     let mut changes: HashMap<u32, i64> = HashMap::new();
+    let mut taken: HashSet<u32> = HashSet::new();
     let current = |changes: &HashMap<u32, i64>, cell: u32| {
         model.value(cell as usize) + changes.get(&cell).copied().unwrap_or(0)
     };
@@ -121,12 +128,11 @@ pub(crate) fn stacked_boxes(
         if needed <= 0 {
             return Some(Witness::from_changes(changes.into_iter().collect()));
         }
-        let mut best: Option<(i64, Vec<(u32, i8)>)> = None;
-        visit_boxes(model, moves, primary, true, |cells| {
-            let usable = cells.iter().all(|(cell, _)| model.is_free(*cell as usize));
-            if !usable {
+        let mut best: Option<(StackRank, Vec<(u32, i8)>)> = None;
+        visit_boxes(model, moves, primary, free_only, |cells| {
+            let Some(loss) = stacking_loss(model, cells, &taken, free_only) else {
                 return false;
-            }
+            };
             let room = cells
                 .iter()
                 .filter(|(_, sign)| i64::from(*sign) * direction < 0)
@@ -134,18 +140,48 @@ pub(crate) fn stacked_boxes(
                 .min()
                 .unwrap_or(i64::MAX)
                 .min(needed);
-            if room > 0 && best.as_ref().is_none_or(|(known, _)| room > *known) {
-                best = Some((room, cells.to_vec()));
-                return room == needed;
+            let rank = (loss, Reverse(room));
+            if room > 0 && best.as_ref().is_none_or(|(known, _)| rank < *known) {
+                best = Some((rank, cells.to_vec()));
+                return loss.cells == 0 && room == needed;
             }
             false
         });
-        let (amount, cells) = best?;
+        let ((_, Reverse(amount)), cells) = best?;
         for (cell, sign) in cells {
+            if model.is_published(cell as usize) {
+                taken.insert(cell);
+            }
             *changes.entry(cell).or_insert(0) += direction * amount * i64::from(sign);
         }
     }
     None
+}
+
+/// What stacking this box would further suppress, or `None` when it cannot be used: it holds a
+/// cell the attacker knows, or (with `free_only`) a published cell. Cells already `taken` by
+/// the stack cost nothing more.
+fn stacking_loss(
+    model: &Model,
+    cells: &[(u32, i8)],
+    taken: &HashSet<u32>,
+    free_only: bool,
+) -> Option<Loss> {
+    let mut loss = Loss { cells: 0, value: 0 };
+    for (cell, _) in cells {
+        let index = *cell as usize;
+        if model.known[index] {
+            return None;
+        }
+        if model.is_published(index) && !taken.contains(cell) {
+            if free_only {
+                return None;
+            }
+            loss.cells += 1;
+            loss.value += model.value(index) as u64;
+        }
+    }
+    Some(loss)
 }
 
 /// Calls `visit` with the signed cells of every box through `primary` (within

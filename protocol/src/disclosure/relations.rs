@@ -124,9 +124,12 @@ impl Structure {
             cell_of: Vec::with_capacity(table.cells().len()),
         };
         for (position, cell) in table.cells().iter().enumerate() {
-            let index = structure.index_of(&cell.key).ok_or_else(|| {
-                DisclosureError::ContradictsTotals("internal: a key left the grid".to_owned())
-            })?;
+            // Every code of every key is on its axis, so the lookup cannot fail.
+            let index = structure
+                .index_of(&cell.key)
+                .ok_or(DisclosureError::BadKey {
+                    expected: table.dimensions().len(),
+                })?;
             structure.observation[index] = Some(position as u32);
             structure.cell_of.push(index as u32);
         }

@@ -62,7 +62,10 @@ pub fn split_records(text: &str) -> Result<Vec<CsvRecord>, DisclosureError> {
                     chars.next();
                     splitter.push_char('"')?;
                 }
-                '"' => splitter.quoted = false,
+                '"' => {
+                    splitter.quoted = false;
+                    splitter.closed = true;
+                }
                 '\n' => {
                     splitter.line += 1;
                     splitter.push_char('\n')?;
@@ -70,6 +73,9 @@ pub fn split_records(text: &str) -> Result<Vec<CsvRecord>, DisclosureError> {
                 other => splitter.push_char(other)?,
             }
             continue;
+        }
+        if splitter.closed && !matches!(next, ',' | '\n' | '\r') {
+            return Err(splitter.error("text after the closing quote of a field"));
         }
         match next {
             '"' if splitter.field.is_empty() => splitter.quoted = true,
@@ -105,6 +111,8 @@ struct Splitter {
     record_line: u64,
     /// Inside a quoted field.
     quoted: bool,
+    /// Just after the closing quote of a field, where only a separator may follow.
+    closed: bool,
     /// The field being read.
     field: String,
     /// The fields of the record being read.
@@ -125,6 +133,7 @@ impl Splitter {
             return Err(self.error(&format!("more than {MAX_FIELDS} fields")));
         }
         self.fields.push(std::mem::take(&mut self.field));
+        self.closed = false;
         Ok(())
     }
 

@@ -3,23 +3,23 @@
 //!
 //! 1. Greedy: primary cells in decreasing order of count; each takes the box (see `moves`) that
 //!    suppresses the fewest published cells, then the least total count, given what is already
-//!    suppressed. When no box can protect a cell (cells an earlier version disclosed are in
-//!    the way), the integer solver chooses the cells instead, at a cost per published cell.
+//!    suppressed. When no single box can (a small total whose parts are all smaller than it,
+//!    cells an earlier version disclosed in the way), boxes are stacked, each carrying part of
+//!    the change; failing that, the integer solver chooses the cells, at a cost per published
+//!    cell.
 //! 2. Un-suppression: each secondary cell in turn, largest count first, is published again on
 //!    trial; the primary cells whose proof used it look for another proof among the cells still
-//!    suppressed (a box, else the solver). The cell stays published only if they all find one.
+//!    suppressed (a box, stacked boxes, else the solver on the cell's neighbourhood). The cell
+//!    stays published only if they all find one.
 //!
 //! The result is a proof (two exact witnesses) for every primary cell.
 
 use std::collections::BTreeMap;
 
-use super::attacker::{Model, Proof, Side};
+use super::attacker::{Model, Proof, Side, Witness};
 use super::moves::{MoveCache, cheapest_box, stacked_boxes};
 use super::solver::{Scope, Search, find_witness};
 
-/// Most solver searches the un-suppression pass may spend in all (each may explore
-/// [`super::solver`]'s node limit); past it, cells whose trial needs the solver stay suppressed.
-const MAX_TRIAL_SEARCHES: usize = 0;
 /// Most codes per axis in the neighbourhood searched first (see [`neighbourhood`]).
 const MAX_NEAR_CODES: usize = 6;
 
@@ -48,14 +48,34 @@ pub(crate) fn select(
     Ok(proofs)
 }
 
+/// Both witnesses of `primary` from stacked boxes (see [`stacked_boxes`]); the published cells
+/// they change are suppressed (none with `free_only`).
+fn stacked_proof(
+    model: &mut Model,
+    moves: &MoveCache,
+    primary: usize,
+    free_only: bool,
+) -> Option<Proof> {
+    let low = stacked_boxes(model, moves, primary, Side::Low, free_only)?;
+    suppress(model, &low);
+    let high = stacked_boxes(model, moves, primary, Side::High, free_only)?;
+    suppress(model, &high);
+    Some(Proof { low, high })
+}
+
+/// Marks every cell a witness changes as suppressed.
+fn suppress(model: &mut Model, witness: &Witness) {
+    for (cell, _) in &witness.delta {
+        model.suppressed[*cell as usize] = true;
+    }
+}
+
 /// Both witnesses of `primary` from the solver, within `scope`. The published cells they change
 /// (with [`Scope::Revealing`]) are suppressed.
 fn proof_by_solver(model: &mut Model, primary: usize, scope: Scope<'_>) -> Result<Proof, String> {
     let witness = |model: &mut Model, side| match find_witness(model, primary, side, scope) {
         Search::Found(witness) => {
-            for (cell, _) in &witness.delta {
-                model.suppressed[*cell as usize] = true;
-            }
+            suppress(model, &witness);
             Ok(witness)
         }
         Search::Impossible => Err("no suppression pattern protects it".to_owned()),
@@ -78,10 +98,9 @@ fn unsuppress(
         .filter(|cell| primaries.binary_search(cell).is_err())
         .collect();
     secondaries.sort_by_key(|cell| (std::cmp::Reverse(model.value(*cell)), *cell));
-    let mut searches_left = MAX_TRIAL_SEARCHES;
     for candidate in secondaries {
         model.suppressed[candidate] = false;
-        match reprove(model, moves, candidate, proofs, &mut searches_left) {
+        match reprove(model, moves, candidate, proofs) {
             Some(replaced) => proofs.extend(replaced),
             None => model.suppressed[candidate] = true,
         }
@@ -95,7 +114,6 @@ fn reprove(
     moves: &MoveCache,
     published: usize,
     proofs: &BTreeMap<usize, Proof>,
-    searches_left: &mut usize,
 ) -> Option<Vec<(usize, Proof)>> {
     let mut replaced = Vec::new();
     for (primary, proof) in proofs {
@@ -106,26 +124,14 @@ fn reprove(
             replaced.push((*primary, proof));
             continue;
         }
-        let low = stacked_boxes(model, moves, *primary, Side::Low);
-        let high = low
-            .as_ref()
-            .and_then(|_| stacked_boxes(model, moves, *primary, Side::High));
-        if let (Some(low), Some(high)) = (low, high) {
-            replaced.push((*primary, Proof { low, high }));
-            continue;
-        }
-        let near = neighbourhood(model, *primary);
-        if let Ok(proof) = proof_by_solver(model, *primary, Scope::Near(&near)) {
+        if let Some(proof) = stacked_proof(model, moves, *primary, true) {
             replaced.push((*primary, proof));
             continue;
         }
-        if *searches_left < 2 {
-            return None;
-        }
-        *searches_left -= 2;
+        let near = neighbourhood(model, *primary);
         replaced.push((
             *primary,
-            proof_by_solver(model, *primary, Scope::Free).ok()?,
+            proof_by_solver(model, *primary, Scope::Near(&near)).ok()?,
         ));
     }
     Some(replaced)
