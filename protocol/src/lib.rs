@@ -3,8 +3,9 @@
 //! The pure types and rules of datapact: member codes and dataset ids, the release policy and
 //! the decision of a pull, the node identity, signed announcements and revocations (COSE_Sign1
 //! with EdDSA), the federation charter (COSE_Sign, changed only by a quorum of members),
-//! SHA-256 content digests, the wire messages nodes exchange, and SDMX: structure messages
-//! (SDMX-JSON, SDMX-ML 3.0), their consistency, and the validation of SDMX-CSV data.
+//! SHA-256 content digests, the wire messages nodes exchange, SDMX (structure messages in
+//! SDMX-JSON and SDMX-ML 3.0, their consistency, the validation of SDMX-CSV data), and the
+//! disclosure control of released tables of counts.
 //!
 //! This crate does no I/O, spawns nothing and has no async: every rule that decides something
 //! is a pure function here, tested without a network.
@@ -52,6 +53,7 @@ mod cbor;
 pub mod charter;
 pub mod cose;
 pub mod digest;
+pub mod disclosure;
 pub mod identity;
 pub mod ids;
 pub mod policy;
