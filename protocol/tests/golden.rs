@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod annotated;
+
 use std::error::Error;
 
 use ciborium::value::Value;
@@ -262,28 +264,7 @@ fn golden_revocation() -> Vec<u8> {
 
 /// The hex column of the annotated breakdown of `name` in this file, joined.
 fn annotated_hex(name: &str) -> String {
-    let source = include_str!("golden.rs");
-    let start = format!("// ---- {name}, annotated");
-    let mut lines = source
-        .lines()
-        .skip_while(|line| !line.starts_with(&start))
-        .skip(1);
-    let mut hex = String::new();
-    for line in lines.by_ref() {
-        if line.starts_with("// ---- end ----") {
-            return hex;
-        }
-        let token = line
-            .strip_prefix("//")
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("annotation line without hex: {line:?}"));
-        assert!(
-            token.len() % 2 == 0 && token.bytes().all(|b| b.is_ascii_hexdigit()),
-            "annotation line without hex: {line:?}"
-        );
-        hex.push_str(token);
-    }
-    panic!("no annotated breakdown of {name}");
+    annotated::annotated_hex(include_str!("golden.rs"), name)
 }
 
 /// The parts of a tagged COSE_Sign1, taken apart with ciborium alone.

@@ -16,6 +16,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod annotated;
+
 use std::fmt::Debug;
 
 use datapact_protocol::announcement::{MAX_SIGNED_LEN, RECEIPT_CONTENT_TYPE};
@@ -247,28 +249,7 @@ fn receipt() -> Receipt {
 
 /// The hex column of the annotated breakdown of `name` in this file, joined.
 fn annotated_hex(name: &str) -> String {
-    let source = include_str!("golden_wire.rs");
-    let start = format!("// ---- {name}, annotated");
-    let mut lines = source
-        .lines()
-        .skip_while(|line| !line.starts_with(&start))
-        .skip(1);
-    let mut hex = String::new();
-    for line in lines.by_ref() {
-        if line.starts_with("// ---- end ----") {
-            return hex;
-        }
-        let token = line
-            .strip_prefix("//")
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("annotation line without hex: {line:?}"));
-        assert!(
-            token.len() % 2 == 0 && token.bytes().all(|b| b.is_ascii_hexdigit()),
-            "annotation line without hex: {line:?}"
-        );
-        hex.push_str(token);
-    }
-    panic!("no annotated breakdown of {name}");
+    annotated::annotated_hex(include_str!("golden_wire.rs"), name)
 }
 
 /// `value` encodes to `golden`, `golden` decodes (under `cap`) to `value`, and the
