@@ -4,6 +4,7 @@
 //! A request gets zero or more [`Reply::Progress`] lines, then exactly one [`Reply::Ok`] or
 //! [`Reply::Error`].
 
+use datapact_protocol::sdmx::StructureKind;
 use serde::{Deserialize, Serialize};
 
 /// Longest request line the daemon reads.
@@ -73,6 +74,8 @@ pub enum Request {
     Log,
     /// Connected peers.
     Peers,
+    /// The SDMX structures this node holds.
+    Structures,
 }
 
 /// What `datapact release` asks for. Times are unix seconds (the CLI parses RFC 3339).
@@ -108,6 +111,10 @@ pub struct ReleaseRequest {
     /// not, revealing that those exist (`--widen`).
     #[serde(default)]
     pub widen: bool,
+    /// Refuse SDMX-CSV data whose structure is not held here, instead of checking its syntax
+    /// only (`--require-structure`; the config's `require_structure` does the same).
+    #[serde(default)]
+    pub require_structure: bool,
 }
 
 /// One line of the daemon's answer.
@@ -210,6 +217,63 @@ pub struct DatasetInfo {
     pub sdmx_structure: Option<String>,
     /// SDMX data rows, where known.
     pub rows: Option<u64>,
+    /// The structure the data were validated against at release, when the announcement
+    /// records one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structure: Option<StructureUsed>,
+    /// For a structure release: the ids of the structures it defines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub structures: Vec<String>,
+    /// What the user should know about this release (from `release` only): that only the
+    /// SDMX-CSV syntax was checked, say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The structure SDMX-CSV data were validated against at release, as their announcement
+/// records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StructureUsed {
+    /// The data's `STRUCTURE_ID`, as written.
+    pub id: String,
+    /// The data structure definition it resolves to.
+    pub dsd: String,
+    /// SHA-256 of the structure message, hex.
+    pub sha256: String,
+}
+
+/// A structure this node holds, as `datapact structures` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StructureEntry {
+    /// `AGENCY:ID(VERSION)`.
+    pub id: String,
+    /// A data structure definition or a dataflow.
+    pub kind: StructureKind,
+    /// Its name, or its id when the message gives none.
+    pub name: String,
+    /// Dimension ids in key order, the time dimension last.
+    pub dimensions: Vec<String>,
+    /// Whether a codelist it uses is partial (data are checked against the codes listed).
+    pub partial: bool,
+    /// The member that released the structure message.
+    pub owner: String,
+    /// The structure release, `OWNER/NAME@VERSION`.
+    pub dataset: String,
+}
+
+/// What a receiver made of the structure a pulled dataset involves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StructureCheck {
+    /// A structure message, checked and consistent with those held here: now held.
+    Held,
+    /// Data validated against the very structure message their owner checked them against.
+    Validated,
+    /// Data whose structure message is not held here: not validated.
+    NotHeld,
+    /// This node holds another structure message under the id the data name: not validated
+    /// against it, since it may not be the definition the data follow.
+    Conflict,
 }
 
 /// A catalogue entry: a dataset a peer announced that we may see.
@@ -237,6 +301,13 @@ pub struct CatalogEntry {
     pub licence: Option<String>,
     /// `received`, `revoked` or `expired`.
     pub status: String,
+    /// The structure the data were validated against at release, when the announcement
+    /// records one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structure: Option<StructureUsed>,
+    /// For a structure release: the ids of the structures it defines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub structures: Vec<String>,
 }
 
 /// An access-log line.
@@ -312,6 +383,12 @@ pub struct PullResult {
     pub sha256: String,
     /// Where `--out` wrote it.
     pub out: Option<String>,
+    /// What the pull made of the structure involved, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structure_check: Option<StructureCheck>,
+    /// What the user should know about it (why the data were not validated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// `datapact export`.

@@ -90,6 +90,10 @@ pub struct Config {
     /// Most signed bytes of those statements kept from any one member.
     #[serde(default = "default_received_bytes_per_member")]
     pub received_bytes_per_member: u64,
+    /// Refuse to release SDMX-CSV data whose structure this node does not hold, instead of
+    /// checking its syntax only.
+    #[serde(default)]
+    pub require_structure: bool,
 }
 
 fn default_listen() -> Vec<String> {
@@ -170,6 +174,9 @@ pub struct Home {
     pub listen: Vec<String>,
     /// What the node keeps of each other member's statements.
     pub limits: ReceiveLimits,
+    /// Whether `release` refuses SDMX-CSV whose structure is not held (config
+    /// `require_structure`).
+    pub require_structure: bool,
 }
 
 /// Creates a node directory: config, identity key (mode 0600, created exclusively) and the
@@ -209,6 +216,7 @@ pub fn init(dir: &Path, member: &MemberCode, listen: Vec<String>) -> Result<Home
         listen: listen.clone(),
         received_per_member: DEFAULT_RECEIVED_PER_MEMBER,
         received_bytes_per_member: DEFAULT_RECEIVED_BYTES_PER_MEMBER,
+        require_structure: false,
     };
     let text = toml::to_string_pretty(&config)
         .map_err(|e| HomeError::Config(layout.config(), e.to_string()))?;
@@ -230,6 +238,7 @@ pub fn init(dir: &Path, member: &MemberCode, listen: Vec<String>) -> Result<Home
         identity,
         listen,
         limits: ReceiveLimits::default(),
+        require_structure: false,
     })
 }
 
@@ -306,6 +315,7 @@ pub fn load(dir: &Path) -> Result<Home, HomeError> {
             statements_per_member: config.received_per_member,
             bytes_per_member: config.received_bytes_per_member,
         },
+        require_structure: config.require_structure,
     })
 }
 

@@ -8,6 +8,7 @@ use std::io::Read;
 
 use datapact_protocol::{ContentHasher, MemberCode, PublicKey, SignedAnnouncement};
 
+use super::structures::Finding;
 use super::{Context, OpError};
 use crate::api::{AuditFailure, AuditReport, ErrorKind};
 use crate::store::blobs::COPY_BUFFER;
@@ -107,6 +108,15 @@ pub fn run(
             && let Some(problem) = check_content(store, &signed)
         {
             fail(problem);
+        } else if record.has_content {
+            match super::structures::audit(store, &signed) {
+                Some(Finding::Failure(problem)) => fail(problem),
+                Some(Finding::Note(problem)) => notes.push(AuditFailure {
+                    id: id.to_string(),
+                    problem,
+                }),
+                None => {}
+            }
         }
         if let Some(problem) = check_revocation(&record, &signed, &keys) {
             fail(problem);

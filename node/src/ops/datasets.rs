@@ -103,6 +103,9 @@ pub fn info(signed: &SignedAnnouncement, record: &DatasetRecord, now: u64) -> Da
         issued_at: format_unix(a.issued_at),
         sdmx_structure: a.meta.sdmx_structure.clone(),
         rows: a.meta.rows,
+        structure: a.meta.structure.as_ref().map(super::structures::used),
+        structures: a.meta.structures.clone(),
+        note: None,
     }
 }
 

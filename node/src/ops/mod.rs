@@ -8,6 +8,7 @@ pub mod log;
 pub mod members;
 pub mod pull;
 pub mod release;
+pub mod structures;
 
 use std::sync::Arc;
 
@@ -83,6 +84,7 @@ pub async fn handle(
         Request::Release(req) => reply(release::release(ctx, *req).await),
         Request::Datasets => reply(datasets::list(ctx)),
         Request::Export { id, out, force } => reply(datasets::export(ctx, &id, &out, force).await),
+        Request::Structures => reply(structures::list(ctx)),
         Request::Revoke { id, reason } => reply(match datasets::revoke(ctx, &id, reason).await {
             Ok(_) => datasets::show(ctx, &id),
             Err(e) => Err(e),

@@ -48,6 +48,10 @@ pub enum PullError {
     /// cap here, say), so the dataset is not recorded.
     #[error("the owner's announcement was not accepted: {0}")]
     NotAccepted(String),
+    /// The content arrived and verified, but does not hold to its structure (or, a structure
+    /// message, contradicts one held here), so it is not kept.
+    #[error("{0}")]
+    Structure(#[from] super::structures::ReceivedError),
     /// Writing `--out` failed.
     #[error("cannot write {path}: {source}", path = .0.display(), source = .1)]
     Write(PathBuf, std::io::Error),
@@ -125,10 +129,10 @@ pub async fn pull(
         Some(r) => r.announcement().ok(),
         None => None,
     };
-    let signed = if let (Some(r), Some(known)) = (&record, &known)
+    let (signed, received) = if let (Some(r), Some(known)) = (&record, &known)
         && r.has_content
     {
-        known.clone()
+        (known.clone(), None)
     } else {
         match fetch(
             &ctx.store,
@@ -144,7 +148,9 @@ pub async fn pull(
             Fetched::NotFound => return Err(PullError::NotFound(id.to_string())),
             Fetched::Denied(reason) => return Err(PullError::Denied(reason)),
             Fetched::Done(signed) => {
-                record_pull(ctx, owner_key.peer_id(), *signed, record.is_none()).await?
+                let received = super::structures::check_pulled(ctx, &signed).await?;
+                let signed = record_pull(ctx, owner_key.peer_id(), *signed, record.is_none()).await?;
+                (signed, received)
             }
         }
     };
@@ -168,6 +174,8 @@ pub async fn pull(
         size: a.size,
         sha256: a.sha256.to_string(),
         out: out.map(|o| o.display().to_string()),
+        structure_check: received.as_ref().map(|r| r.check),
+        note: received.and_then(|r| r.note),
     })
 }
 
@@ -301,6 +309,8 @@ fn catalog_entry(
         purpose: a.policy.purpose.clone(),
         licence: a.policy.licence.clone(),
         status: status.to_owned(),
+        structure: a.meta.structure.as_ref().map(super::structures::used),
+        structures: a.meta.structures.clone(),
     }
 }
 

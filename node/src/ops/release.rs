@@ -1,12 +1,12 @@
-//! `datapact release`: import a file into the blob store (validating SDMX-CSV on the way),
-//! sign its announcement and record it, durably, before saying it is done.
+//! `datapact release`: import a file into the blob store (checking a structure message, or
+//! SDMX-CSV data against their structure, on the way: `store::content_check`), sign its
+//! announcement and record it, durably, before saying it is done.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use datapact_protocol::announcement::MAX_META_COLUMNS;
 use datapact_protocol::bundle::validate_file_name;
-use datapact_protocol::sdmx::SdmxSummary;
 use datapact_protocol::versions::revealed_versions;
 use datapact_protocol::{
     Announcement, Audience, DatasetId, DatasetName, MemberCode, Meta, Policy, SignedAnnouncement,
@@ -16,6 +16,7 @@ use datapact_protocol::{
 use super::{Context, OpError};
 use crate::api::{DatasetInfo, ErrorKind, ReleaseRequest};
 use crate::store::blobs::ImportError;
+use crate::store::content_check::{CheckError, CheckedContent, ReleaseCheck};
 use crate::store::{DatasetRecord, LogEntry, LogEvent, Origin, StoreError, now};
 
 /// Why a release failed.
@@ -66,9 +67,14 @@ impl OpError for ReleaseError {
     fn kind(&self) -> ErrorKind {
         match self {
             ReleaseError::Store(_) | ReleaseError::Interrupted(_) => ErrorKind::Failed,
-            ReleaseError::Import(ImportError::Store(_) | ImportError::NoSpace(_)) => {
-                ErrorKind::Failed
-            }
+            ReleaseError::Import(
+                ImportError::Store(_)
+                | ImportError::NoSpace(_)
+                | ImportError::Check {
+                    source: CheckError::Store(_),
+                    ..
+                },
+            ) => ErrorKind::Failed,
             _ => ErrorKind::BadInput,
         }
     }
@@ -190,11 +196,16 @@ pub async fn release(ctx: &Context, req: ReleaseRequest) -> Result<DatasetInfo, 
 
     let store = ctx.store.clone();
     let path = checked.path.clone();
-    let imported = tokio::task::spawn_blocking(move || store.blobs().import(&path))
-        .await
-        .map_err(|e| ReleaseError::Interrupted(e.to_string()))?
-        .map_err(ReleaseError::Import)?;
-    let meta = meta(&req, &checked.file_name, imported.sdmx);
+    let require_structure = req.require_structure || ctx.home.require_structure;
+    let (digest, content) = tokio::task::spawn_blocking(move || {
+        let mut check = ReleaseCheck::new(&store, require_structure);
+        let digest = store.blobs().import(&path, &mut check)?;
+        Ok((digest, check.into_checked()))
+    })
+    .await
+    .map_err(|e| ReleaseError::Interrupted(e.to_string()))?
+    .map_err(ReleaseError::Import)?;
+    let meta = meta(&req, &checked.file_name, &content);
     let issued_at = now();
     // A refusal here (the roster or the name's versions changed during the import) leaves the
     // imported blob unreferenced; the store removes such blobs when it opens.
@@ -202,16 +213,22 @@ pub async fn release(ctx: &Context, req: ReleaseRequest) -> Result<DatasetInfo, 
         ctx.store
             .put_next_version(&owner, &checked.name, |earlier, id| {
                 check_versions(ctx, earlier, &id.name, &checked.policy.audience, req.widen)?;
-                ctx.store
-                    .put_chunks(&imported.digest.sha256, &imported.digest.chunks)?;
+                super::structures::record_release(&ctx.store, &content, id, &digest.sha256)
+                    .map_err(|source| {
+                        ReleaseError::Import(ImportError::Check {
+                            path: checked.path.clone(),
+                            source,
+                        })
+                    })?;
+                ctx.store.put_chunks(&digest.sha256, &digest.chunks)?;
                 let announcement = Announcement {
                     owner: id.owner.clone(),
                     name: id.name.clone(),
                     version: id.version,
-                    sha256: imported.digest.sha256,
-                    size: imported.digest.size,
+                    sha256: digest.sha256,
+                    size: digest.size,
                     file_name: checked.file_name.clone(),
-                    chunk_root: imported.digest.chunk_root(),
+                    chunk_root: digest.chunk_root(),
                     policy: checked.policy.clone(),
                     meta,
                     issued_at,
@@ -229,7 +246,11 @@ pub async fn release(ctx: &Context, req: ReleaseRequest) -> Result<DatasetInfo, 
         datapact_protocol::wire::SignedStatement::Announcement(signed.bytes().to_vec()),
         &signed.body().policy.audience,
     );
-    Ok(super::datasets::info(&signed, &record, now()))
+    let mut info = super::datasets::info(&signed, &record, now());
+    if let CheckedContent::Syntax { note, .. } = content {
+        info.note = note;
+    }
+    Ok(info)
 }
 
 /// Signs `announcement` and makes the record of our own release.
@@ -250,7 +271,15 @@ fn own_record(
 }
 
 /// The announcement's metadata: the request's texts and what the import found out.
-fn meta(req: &ReleaseRequest, file_name: &str, sdmx: Option<SdmxSummary>) -> Meta {
+fn meta(req: &ReleaseRequest, file_name: &str, content: &CheckedContent) -> Meta {
+    let (sdmx, structure, structures) = match content {
+        CheckedContent::Plain => (None, None, Vec::new()),
+        CheckedContent::Syntax { summary, .. } => (Some(summary), None, Vec::new()),
+        CheckedContent::Data { summary, structure } => (Some(summary), Some(structure.clone()), Vec::new()),
+        CheckedContent::Structure { defines, .. } => {
+            (None, None, defines.iter().map(|d| d.id.clone()).collect())
+        }
+    };
     Meta {
         title: req.title.trim().to_owned(),
         description: non_empty(req.description.clone()),
@@ -259,12 +288,14 @@ fn meta(req: &ReleaseRequest, file_name: &str, sdmx: Option<SdmxSummary>) -> Met
         period: non_empty(req.period.clone()),
         source: non_empty(req.source.clone()),
         content_type: content_type(file_name, sdmx.is_some()),
-        sdmx_structure: sdmx.as_ref().map(|s| s.structure_id.clone()),
-        rows: sdmx.as_ref().map(|s| s.rows),
+        sdmx_structure: sdmx.map(|s| s.structure_id.clone()),
+        rows: sdmx.map(|s| s.rows),
         columns: sdmx
-            .map(|s| s.columns)
+            .map(|s| s.columns.clone())
             .filter(|c| c.len() <= MAX_META_COLUMNS)
             .unwrap_or_default(),
+        structures,
+        structure,
     }
 }
 

@@ -8,10 +8,12 @@
 
 pub mod blobs;
 mod chunks;
+pub mod content_check;
 mod own;
 pub(crate) mod receive;
 mod records;
 pub mod space;
+mod structures;
 mod usage;
 
 use std::collections::HashSet;
@@ -24,6 +26,7 @@ use sha2::{Digest as _, Sha256};
 
 pub use records::{DatasetRecord, LogEntry, LogEvent, Origin, PullerRecord, RosterEntry};
 pub use space::{NoSpace, STATE_HEADROOM};
+pub use structures::HeldStructure;
 pub use usage::{Admission, Usage};
 
 use crate::home::Layout;
@@ -106,6 +109,9 @@ pub struct Store {
     pullers: sled::Tree,
     /// `PEER_ID\0ID` -> nothing: the same grants by peer, for that peer's catch-up.
     pulled: sled::Tree,
+    /// dataset id text -> the structure release's digest and what it defines (see
+    /// `structures.rs`).
+    structures: sled::Tree,
     /// Dataset records read so far (see [`Store::dataset_records_read`]).
     records_read: AtomicU64,
     blobs: Blobs,
@@ -157,6 +163,7 @@ impl Store {
             own_index: db.open_tree("own_index")?,
             pullers: db.open_tree("pullers")?,
             pulled: db.open_tree("pulled")?,
+            structures: db.open_tree("structures")?,
             records_read: AtomicU64::new(0),
             blobs: Blobs::open(&layout.blobs())?,
             db,
