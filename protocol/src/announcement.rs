@@ -15,8 +15,10 @@ use crate::cose::{self, CoseError};
 use crate::digest::{CHUNK_SIZE, Digest, MAX_CONTENT_SIZE, chunk_count};
 use crate::identity::{Identity, PublicKey};
 use crate::ids::{DatasetId, DatasetName, IdError, MemberCode};
+pub use crate::meta::{
+    MAX_META_COLUMNS, MAX_META_STRUCTURES, MAX_META_TEXT_LEN, Meta, StructureRef,
+};
 use crate::meta::{check_text, meta_from_value, meta_to_value, opt_text_value, validate_meta};
-pub use crate::meta::{MAX_META_COLUMNS, MAX_META_STRUCTURES, MAX_META_TEXT_LEN, Meta, StructureRef};
 use crate::policy::{Audience, Policy, PolicyError};
 
 /// Content type of an announcement, in the COSE protected header.

@@ -195,7 +195,10 @@ pub(crate) fn meta_from_value(value: Value) -> Result<Meta, StatementError> {
     let mut map = TextMap::new(value, "meta")?;
     let columns = opt_text_array(&mut map, "columns")?;
     let structures = opt_text_array(&mut map, "structures")?;
-    let structure = map.take("structure").map(structure_from_value).transpose()?;
+    let structure = map
+        .take("structure")
+        .map(structure_from_value)
+        .transpose()?;
     Ok(Meta {
         title: map.text("title")?,
         description: map.opt_text("description")?,

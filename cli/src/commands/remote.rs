@@ -17,7 +17,10 @@ use crate::failure::bad_input;
 use crate::output;
 use crate::settings::Settings;
 
-fn call<T: DeserializeOwned>(settings: &Settings, request: &Request) -> anyhow::Result<T> {
+pub(super) fn call<T: DeserializeOwned>(
+    settings: &Settings,
+    request: &Request,
+) -> anyhow::Result<T> {
     let mut client = Client::connect(&settings.dir)?;
     Ok(client.call_typed(request)?)
 }
@@ -188,8 +191,12 @@ pub fn release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<ExitCod
         period: args.period,
         source: args.source,
         widen: args.widen,
+        require_structure: args.require_structure,
     }));
     let info: DatasetInfo = call(settings, &request)?;
+    if let Some(note) = &info.note {
+        eprintln!("note: {note}");
+    }
     if args.json.json {
         output::json(&info)?;
     } else {
@@ -282,6 +289,9 @@ pub fn pull(
         bar.finish_and_clear();
     }
     let result: PullResult = serde_json::from_value(value?)?;
+    if let Some(note) = &result.note {
+        eprintln!("note: {note}");
+    }
     if json {
         output::json(&result)?;
     } else {

@@ -149,7 +149,8 @@ pub async fn pull(
             Fetched::Denied(reason) => return Err(PullError::Denied(reason)),
             Fetched::Done(signed) => {
                 let received = super::structures::check_pulled(ctx, &signed).await?;
-                let signed = record_pull(ctx, owner_key.peer_id(), *signed, record.is_none()).await?;
+                let signed =
+                    record_pull(ctx, owner_key.peer_id(), *signed, record.is_none()).await?;
                 (signed, received)
             }
         }

@@ -275,7 +275,9 @@ fn meta(req: &ReleaseRequest, file_name: &str, content: &CheckedContent) -> Meta
     let (sdmx, structure, structures) = match content {
         CheckedContent::Plain => (None, None, Vec::new()),
         CheckedContent::Syntax { summary, .. } => (Some(summary), None, Vec::new()),
-        CheckedContent::Data { summary, structure } => (Some(summary), Some(structure.clone()), Vec::new()),
+        CheckedContent::Data { summary, structure } => {
+            (Some(summary), Some(structure.clone()), Vec::new())
+        }
         CheckedContent::Structure { defines, .. } => {
             (None, None, defines.iter().map(|d| d.id.clone()).collect())
         }

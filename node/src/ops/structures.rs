@@ -31,7 +31,7 @@ impl OpError for StructuresError {
 }
 
 /// `datapact structures`: every data structure definition and dataflow that the structure
-/// messages held here define, newest release first.
+/// messages held here define, in the order they were recorded.
 pub fn list(ctx: &Context) -> Result<Vec<StructureEntry>, StructuresError> {
     let mut out = Vec::new();
     for held in ctx.store.held_structures()? {
@@ -316,3 +316,7 @@ pub fn audit(store: &Store, signed: &SignedAnnouncement) -> Option<Finding> {
         ))),
     }
 }
+
+#[cfg(test)]
+#[path = "structures_tests.rs"]
+mod tests;

@@ -205,7 +205,7 @@ impl<'a> ReleaseCheck<'a> {
         }
     }
 
-    /// The newest held structure release that defines `id` (of `kind`, when the data say
+    /// The first recorded held structure release that defines `id` (of `kind`, when the data say
     /// `dataflow` or `datastructure`), parsed.
     fn find_held(
         &self,
@@ -324,7 +324,8 @@ impl ImportCheck for ReleaseCheck<'_> {
                 if self.require_structure {
                     return Err(CheckError::NotHeld(named));
                 }
-                let note = format!("structure {named} is not held here; checked SDMX-CSV syntax only");
+                let note =
+                    format!("structure {named} is not held here; checked SDMX-CSV syntax only");
                 CheckedContent::Syntax {
                     summary,
                     note: Some(note),

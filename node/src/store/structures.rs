@@ -39,8 +39,9 @@ pub struct HeldStructure {
     pub sha256: Digest,
     /// What it defines, data structure definitions first.
     pub defines: Vec<StructureInfo>,
-    /// When this node recorded the release: when several held messages define one id, the
-    /// newest is used.
+    /// When this node recorded the release: when several held messages define one id, the one
+    /// recorded first is used, so that holding a later copy (consistent, or it would not be
+    /// held) never changes which message data are checked against.
     pub recorded_at: u64,
 }
 
@@ -76,8 +77,8 @@ impl Store {
         Ok(())
     }
 
-    /// Every structure release held now (recorded, its content here, not revoked), newest
-    /// first.
+    /// Every structure release held now (recorded, its content here, not revoked), in the
+    /// order they were recorded.
     pub fn held_structures(&self) -> Result<Vec<HeldStructure>, StoreError> {
         let mut out = Vec::new();
         for kv in self.structures.iter() {
@@ -103,21 +104,21 @@ impl Store {
             });
         }
         out.sort_by(|a, b| {
-            b.recorded_at
-                .cmp(&a.recorded_at)
+            a.recorded_at
+                .cmp(&b.recorded_at)
                 .then_with(|| a.dataset.to_string().cmp(&b.dataset.to_string()))
         });
         Ok(out)
     }
 
-    /// The held structure releases that define `id`, newest first.
+    /// The held structure releases that define `id`, in the order they were recorded.
     pub fn held_structures_defining(&self, id: &str) -> Result<Vec<HeldStructure>, StoreError> {
         let mut held = self.held_structures()?;
         held.retain(|h| h.defines(id));
         Ok(held)
     }
 
-    /// The newest held structure release whose message has digest `sha256`.
+    /// The first recorded held structure release whose message has digest `sha256`.
     pub fn held_structure_with_digest(
         &self,
         sha256: &Digest,
@@ -132,9 +133,8 @@ impl Store {
     /// hash to the recorded digest (a damaged file is never used to judge data).
     pub fn structure_set(&self, held: &HeldStructure) -> Result<StructureSet, StoreError> {
         let bytes = self.read_small_content(&held.sha256, MAX_STRUCTURE_MESSAGE_LEN)?;
-        parse_structure_message(&bytes).map_err(|e| {
-            StoreError::Corrupt(format!("structure message of {}: {e}", held.dataset))
-        })
+        parse_structure_message(&bytes)
+            .map_err(|e| StoreError::Corrupt(format!("structure message of {}: {e}", held.dataset)))
     }
 
     /// The whole content `sha256`, at most `cap` bytes, checked against its digest.

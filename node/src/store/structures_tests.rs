@@ -97,19 +97,21 @@ fn a_structure_counts_as_held_only_while_its_record_holds_the_content_unrevoked(
 }
 
 #[test]
-fn lookups_by_id_and_digest_prefer_the_newest_release() {
+fn lookups_by_id_and_digest_prefer_the_release_recorded_first() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let sha = put_blob(&store, MESSAGE);
     let other_sha = Digest::of(b"another message");
     let (old, new) = (id("THA/mgi-structure@1"), id("MMR/mgi-structure@1"));
     for (release, digest, at) in [(&old, sha, 10), (&new, other_sha, 20)] {
-        store.put_structure(release, &digest, &mgi_defines()).unwrap();
+        store
+            .put_structure(release, &digest, &mgi_defines())
+            .unwrap();
         put_record(&store, release, digest, at, true);
     }
     let defining = store.held_structures_defining("BPX:DF_MGI(1.0.0)").unwrap();
     let order: Vec<&DatasetId> = defining.iter().map(|h| &h.dataset).collect();
-    assert_eq!(order, [&new, &old]);
+    assert_eq!(order, [&old, &new]);
     assert!(
         store
             .held_structures_defining("BPX:DF_OTHER(1.0.0)")
