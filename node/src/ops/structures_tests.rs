@@ -116,7 +116,10 @@ fn pulled_data_are_validated_against_the_structure_message_with_the_recorded_dig
         ),
         "{err}"
     );
-    assert!(err.to_string().contains("line 2, column SEX: code \"X\""), "{err}");
+    assert!(
+        err.to_string().contains("line 2, column SEX: code \"X\""),
+        "{err}"
+    );
     assert!(matches!(audit(&store, &bad), Some(Finding::Failure(_))));
 
     // A digest this node does not hold, for an id it does: a conflict, not a validation.
@@ -160,7 +163,11 @@ fn a_pulled_structure_message_is_held_only_when_it_is_what_it_claims_and_consist
     );
     receive(&store, &contradicting, text.as_bytes(), false);
     let err = check_pulled_blocking(&store, &contradicting).unwrap_err();
-    assert!(err.to_string().contains("codelist BPX:CL_AREA(1.0) contradicts"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("codelist BPX:CL_AREA(1.0) contradicts"),
+        "{err}"
+    );
     assert_eq!(store.held_structures().unwrap().len(), 1);
 
     // The same message from another member: held, and indexed.
