@@ -404,6 +404,23 @@ mod tests {
     }
 
     #[test]
+    fn require_structure_is_read_and_the_example_config_is_a_valid_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = init(tmp.path(), &MemberCode::new("THA").unwrap(), vec![]).unwrap();
+        assert!(!home.require_structure);
+        let written = fs::read_to_string(home.layout.config()).unwrap();
+        fs::write(
+            home.layout.config(),
+            written.replace("require_structure = false", "require_structure = true"),
+        )
+        .unwrap();
+        assert!(load(tmp.path()).unwrap().require_structure);
+        let example: Config = toml::from_str(include_str!("../../deploy/config.example.toml"))
+            .expect("deploy/config.example.toml parses as a config");
+        assert!(!example.require_structure);
+    }
+
+    #[test]
     fn second_init_refused_and_key_kept() {
         let tmp = tempfile::tempdir().unwrap();
         let member = MemberCode::new("THA").unwrap();
