@@ -277,7 +277,7 @@ fn each_data_check_applies_at_release() {
         ("distinct keys", data(&[ROW, &format!("{df},I,A,THA,F,2015,1,,PS")])),
         (
             "columns in any order, measure and attributes absent",
-            format!("STRUCTURE,UNIT_MEASURE,TIME_PERIOD,SEX,STRUCTURE_ID,REF_AREA,FREQ\ndataflow,PS,2017,F,BPX:DF_MIG_STOCK(1.0),THA,A\n"),
+            "STRUCTURE,UNIT_MEASURE,TIME_PERIOD,SEX,STRUCTURE_ID,REF_AREA,FREQ\ndataflow,PS,2017,F,BPX:DF_MIG_STOCK(1.0),THA,A\n".to_owned(),
         ),
         (
             "a header with labels",

@@ -104,19 +104,8 @@ pub fn run(
                 a.owner
             ));
         }
-        if record.has_content
-            && let Some(problem) = check_content(store, &signed)
-        {
-            fail(problem);
-        } else if record.has_content {
-            match super::structures::audit(store, &signed) {
-                Some(Finding::Failure(problem)) => fail(problem),
-                Some(Finding::Note(problem)) => notes.push(AuditFailure {
-                    id: id.to_string(),
-                    problem,
-                }),
-                None => {}
-            }
+        if record.has_content {
+            check_held_content(store, &signed, &mut fail, &mut notes, &id_text);
         }
         if let Some(problem) = check_revocation(&record, &signed, &keys) {
             fail(problem);
@@ -166,6 +155,28 @@ fn check_content(store: &Store, signed: &SignedAnnouncement) -> Option<String> {
         return Some("content does not match its signed digest".into());
     }
     None
+}
+
+/// Checks a held content against its signed digest and, when it holds, against its structure
+/// (`ops::structures::audit`): a failure goes to `fail`, a note to `notes`.
+fn check_held_content(
+    store: &Store,
+    signed: &SignedAnnouncement,
+    fail: &mut impl FnMut(String),
+    notes: &mut Vec<AuditFailure>,
+    id: &str,
+) {
+    if let Some(problem) = check_content(store, signed) {
+        return fail(problem);
+    }
+    match super::structures::audit(store, signed) {
+        Some(Finding::Failure(problem)) => fail(problem),
+        Some(Finding::Note(problem)) => notes.push(AuditFailure {
+            id: id.to_owned(),
+            problem,
+        }),
+        None => {}
+    }
 }
 
 fn check_revocation(

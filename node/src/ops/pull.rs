@@ -9,6 +9,7 @@ use datapact_protocol::{
     DatasetId, Decision, PublicKey, Receipt, SignedAnnouncement, SignedReceipt, decide_pull,
 };
 
+use super::structures::Received;
 use super::{Context, OpError};
 use crate::api::{CatalogEntry, ErrorKind, PeerInfo, PullResult};
 use crate::backoff::Backoff;
@@ -148,10 +149,7 @@ pub async fn pull(
             Fetched::NotFound => return Err(PullError::NotFound(id.to_string())),
             Fetched::Denied(reason) => return Err(PullError::Denied(reason)),
             Fetched::Done(signed) => {
-                let received = super::structures::check_pulled(ctx, &signed).await?;
-                let signed =
-                    record_pull(ctx, owner_key.peer_id(), *signed, record.is_none()).await?;
-                (signed, received)
+                record_pull(ctx, owner_key.peer_id(), *signed, record.is_none()).await?
             }
         }
     };
@@ -180,14 +178,16 @@ pub async fn pull(
     })
 }
 
-/// Records a verified pull of `signed` from `owner` (and the announcement, when `first_seen`:
-/// pulled by id before it was announced to us), durably, then sends the receipt.
+/// Checks the content of a verified pull of `signed` from `owner` against the structures held
+/// here (`structures::check_pulled`), then records it (and the announcement, when
+/// `first_seen`: pulled by id before it was announced to us), durably, and sends the receipt.
 async fn record_pull(
     ctx: &Context,
     owner: libp2p::PeerId,
     signed: SignedAnnouncement,
     first_seen: bool,
-) -> Result<SignedAnnouncement, PullError> {
+) -> Result<(SignedAnnouncement, Option<Received>), PullError> {
+    let received = super::structures::check_pulled(ctx, &signed).await?;
     let id = signed.body().id();
     if first_seen {
         let statement = SignedStatement::Announcement(signed.bytes().to_vec());
@@ -206,7 +206,7 @@ async fn record_pull(
     ctx.store.flush().await?;
     send_receipt(ctx, owner, &signed);
     tracing::info!(dataset = %id, size = signed.body().size, "pulled and verified");
-    Ok(signed)
+    Ok((signed, received))
 }
 
 /// Attempts to deliver a receipt before it is left undelivered (the owner's log then shows the

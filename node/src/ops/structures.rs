@@ -189,7 +189,7 @@ fn check_pulled_blocking(
         })),
         Judged::Invalid(report) => Err(refused(CheckError::Invalid {
             structure: structure.id.clone(),
-            report,
+            report: Box::new(report),
         })),
         Judged::Conflict(note) => Ok(Some(Received {
             check: StructureCheck::Conflict,
@@ -305,7 +305,7 @@ pub fn audit(store: &Store, signed: &SignedAnnouncement) -> Option<Finding> {
         Ok(Judged::Invalid(report)) => Some(Finding::Failure(
             CheckError::Invalid {
                 structure: structure.id.clone(),
-                report,
+                report: Box::new(report),
             }
             .to_string(),
         )),

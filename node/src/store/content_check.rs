@@ -46,7 +46,7 @@ pub enum CheckError {
         /// The structure id the data name, as written.
         structure: String,
         /// What the validation found.
-        report: ValidationReport,
+        report: Box<ValidationReport>,
     },
     /// The file is a structure message, and not a valid one.
     #[error("not a valid SDMX structure message: {0}")]
@@ -55,7 +55,7 @@ pub enum CheckError {
     #[error("{error} (held from {dataset})")]
     Inconsistent {
         /// The contradiction, with the path of the offending element.
-        error: ConsistencyError,
+        error: Box<ConsistencyError>,
         /// The held structure release it contradicts.
         dataset: DatasetId,
     },
@@ -269,7 +269,7 @@ pub fn check_against(
     for h in held {
         let old = store.structure_set(h)?;
         check_consistency(set, [&old]).map_err(|error| CheckError::Inconsistent {
-            error,
+            error: Box::new(error),
             dataset: h.dataset.clone(),
         })?;
     }
@@ -342,7 +342,7 @@ impl ImportCheck for ReleaseCheck<'_> {
                 if !report.is_valid() {
                     return Err(CheckError::Invalid {
                         structure: named,
-                        report,
+                        report: Box::new(report),
                     });
                 }
                 let summary = match (syntax_error, syntax) {
