@@ -241,9 +241,9 @@ impl<'a> ReleaseCheck<'a> {
         }
         let set = match parse_structure_message(bytes) {
             Ok(set) => set,
-            // JSON or XML that names structures without being a structure message is a file
-            // like any other.
-            Err(StructureError::NotAStructureMessage { .. }) => return Ok(CheckedContent::Plain),
+            // JSON or XML that mentions structures without being a structure message (no
+            // `data.dataStructures`, another root element) is a file like any other.
+            Err(StructureError::OtherDocument { .. }) => return Ok(CheckedContent::Plain),
             Err(e) => return Err(CheckError::Structure(e)),
         };
         let defines = set.infos();
