@@ -461,6 +461,21 @@ fn structure_messages_that_are_not_valid_or_contradict_held_ones_are_refused() {
             "SDMX-ML 2.x structure messages are not supported",
         ),
         (
+            "malformed JSON",
+            // Cut short after it says it holds data structures.
+            json[..json.find("dataStructures").unwrap() + 100].to_owned(),
+            "not a valid SDMX structure message: malformed JSON",
+        ),
+        (
+            "an ill-formed id",
+            edit(
+                &json,
+                "\"id\": \"DSD_MIG_STOCK\"",
+                "\"id\": \"DSD MIG STOCK\"",
+            ),
+            "data.dataStructures[0]: id \"DSD MIG STOCK\" is not well-formed",
+        ),
+        (
             "a structure message that defines no DSD",
             "{\"data\": {\"dataStructures\": []}}".to_owned(),
             "it defines no data structure definition",
@@ -487,6 +502,22 @@ fn structure_messages_that_are_not_valid_or_contradict_held_ones_are_refused() {
             "data.dataflows[0]: dataflow BPX:DF_MIG_STOCK(1.0) is already held with structure BPX:DSD_MIG_STOCK(1.0)"
         ),
         "{message}"
+    );
+    // A concept missing from the message only loses its name.
+    let mut document: Value = serde_json::from_str(&json).unwrap();
+    let removed = document["data"]
+        .as_object_mut()
+        .unwrap()
+        .remove("conceptSchemes");
+    assert!(
+        removed.is_some(),
+        "the fixture changed: it has no concept schemes"
+    );
+    let file = write(&tha, "no-concepts.json", &document.to_string());
+    let (info, _) = release(&tha, &file, "mig-structure-no-concepts", &[]);
+    assert_eq!(
+        info["structures"],
+        json!(["BPX:DSD_MIG_STOCK(1.0)", "BPX:DF_MIG_STOCK(1.0)"])
     );
     // A partial codelist that is a subset of the held one is accepted, and data are
     // checked against the codes it lists.
