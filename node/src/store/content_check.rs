@@ -131,17 +131,25 @@ enum Mode {
     MaybeStructure(Vec<u8>),
     /// SDMX-CSV whose structure is not held here.
     Syntax {
+        /// The syntax check.
         validator: SdmxValidator,
+        /// The structure id the first data row names, for the note (unknown when that row
+        /// is not in the first piece).
         named: Option<String>,
     },
     /// SDMX-CSV validated against a held structure, with the syntax check beside it for the
     /// summary the announcement records (its first error is kept: the validation report
     /// covers the same records and says more).
     Data {
+        /// The validation against the structure.
         validator: Box<DataValidator>,
+        /// The syntax check, until it fails.
         syntax: Option<SdmxValidator>,
+        /// Its first error, reported only if the validation passes.
         syntax_error: Option<SdmxError>,
+        /// The structure id the first data row names, as written.
         named: String,
+        /// Digest of the structure message validated against, for the announcement.
         held: Digest,
     },
     /// Finished.
@@ -150,10 +158,13 @@ enum Mode {
 
 /// The check `release` runs on a file: see the module doc.
 pub struct ReleaseCheck<'a> {
+    /// Where the structures held here are looked up.
     store: &'a Store,
     /// Refuse SDMX-CSV whose structure is not held, rather than check its syntax only.
     require_structure: bool,
+    /// What is being checked, chosen from the first bytes.
     mode: Mode,
+    /// What the check found, once finished.
     checked: CheckedContent,
 }
 
