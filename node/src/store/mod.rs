@@ -12,6 +12,8 @@ mod own;
 pub(crate) mod receive;
 mod records;
 pub mod space;
+#[cfg(feature = "tamper")]
+pub mod tamper;
 mod usage;
 
 use std::collections::HashSet;
