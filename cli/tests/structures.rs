@@ -11,13 +11,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{Node, assert_error, parse_json, sha256_file};
+use datapact_tests::cli::{Cli, Node, assert_error, assert_success, parse_json};
+use datapact_tests::files::sha256_file;
 use serde_json::{Value, json};
+
+/// The binary under test.
+const DATAPACT: Cli = Cli::new(env!("CARGO_BIN_EXE_datapact"));
 
 const HEADER: &str =
     "STRUCTURE,STRUCTURE_ID,ACTION,FREQ,REF_AREA,SEX,TIME_PERIOD,OBS_VALUE,OBS_STATUS,UNIT_MEASURE";
@@ -31,9 +33,7 @@ fn pysdmx(name: &str) -> PathBuf {
 }
 
 fn running(member: &str) -> Node {
-    let mut node = Node::init(member);
-    node.start_daemon();
-    node
+    Node::running(DATAPACT, member)
 }
 
 /// Writes `text` to `name` in the node's temp dir.
@@ -67,7 +67,7 @@ fn release(node: &Node, file: &Path, name: &str, extra: &[&str]) -> (Value, Stri
     ];
     args.extend_from_slice(extra);
     let out = node.run(&args);
-    common::assert_success(&out, &args.join(" "));
+    assert_success(&out, &args.join(" "));
     (
         parse_json(&out),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -367,7 +367,7 @@ fn each_data_check_applies_at_release() {
 
 #[test]
 fn a_structure_not_held_gets_the_syntax_check_and_a_note_unless_one_is_required() {
-    let mut tha = Node::init("THA");
+    let mut tha = Node::init(DATAPACT, "THA");
     tha.start_daemon();
     let file = write(&tha, "stock.csv", &data(&[ROW]));
     let (info, stderr) = release(&tha, &file, "stock", &[]);
@@ -542,7 +542,7 @@ fn structure_messages_that_are_not_valid_or_contradict_held_ones_are_refused() {
 #[test]
 fn validate_checks_a_file_offline_with_exit_codes_0_1_and_2() {
     // No daemon, not even a node directory.
-    let tha = Node::init("THA");
+    let tha = Node::init(DATAPACT, "THA");
     let structure = pysdmx("structure.xml");
     let good = write(&tha, "good.csv", &data(&[ROW]));
     let out = tha.run(&[
@@ -551,7 +551,7 @@ fn validate_checks_a_file_offline_with_exit_codes_0_1_and_2() {
         "--structure",
         structure.to_str().unwrap(),
     ]);
-    common::assert_success(&out, "validate good");
+    assert_success(&out, "validate good");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("valid: "), "{text}");
     assert!(

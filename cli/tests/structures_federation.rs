@@ -8,15 +8,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::peers::{introduce, wait_catalog_entry, wait_for};
-use common::{Node, assert_error, parse_json, sha256_file};
+use datapact_tests::cli::peers::{introduce, wait_catalog_entry, wait_for};
+use datapact_tests::cli::{Cli, Node, assert_error, parse_json};
+use datapact_tests::files::sha256_file;
 use serde_json::{Value, json};
+
+/// The binary under test.
+const DATAPACT: Cli = Cli::new(env!("CARGO_BIN_EXE_datapact"));
 
 /// A pysdmx fixture, `structure.json` or `structure.xml`.
 fn pysdmx(name: &str) -> PathBuf {
@@ -57,7 +59,7 @@ fn stderr(out: &Output) -> String {
 
 #[test]
 fn a_pysdmx_structure_released_by_one_member_validates_data_at_another() {
-    let (mut tha, mut mmr) = (Node::init("THA"), Node::init("MMR"));
+    let (mut tha, mut mmr) = (Node::init(DATAPACT, "THA"), Node::init(DATAPACT, "MMR"));
     tha.start_daemon();
     mmr.start_daemon();
     introduce(&tha, &mmr);

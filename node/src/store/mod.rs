@@ -14,6 +14,8 @@ pub(crate) mod receive;
 mod records;
 pub mod space;
 mod structures;
+#[cfg(feature = "tamper")]
+pub mod tamper;
 mod usage;
 
 use std::collections::HashSet;
