@@ -158,6 +158,25 @@ impl PublicKey {
     }
 }
 
+/// Serde for a PeerId as its base58 text in every format, the form the roster, the control
+/// API and the access log have always stored (libp2p's own serde writes bytes to CBOR). Use
+/// with `#[serde(with = "datapact_protocol::identity::peer_id_text")]`.
+pub mod peer_id_text {
+    use libp2p_identity::PeerId;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `peer` as its text.
+    pub fn serialize<S: Serializer>(peer: &PeerId, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(peer)
+    }
+
+    /// Reads a PeerId from its text, refusing text that is not one.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<PeerId, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
