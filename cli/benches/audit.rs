@@ -142,8 +142,8 @@ fn build_state(dir: &Path, count: u64) -> anyhow::Result<u64> {
     let store = open_store(dir)?;
     let owner = owner_identity();
     store.roster_put(&RosterEntry {
-        member: OWNER.into(),
-        peer_id: owner.peer_id().to_string(),
+        member: datapact_protocol::MemberCode::new(OWNER)?,
+        peer_id: owner.peer_id(),
         addrs: Vec::new(),
         added_at: unix_now(),
     })?;
@@ -256,11 +256,11 @@ fn phases(dir: &Path, count: u64) -> anyhow::Result<()> {
     let verify = t.elapsed();
 
     let t = Instant::now();
-    let roster: Vec<(String, Option<PublicKey>)> = store
+    let roster: Vec<(datapact_protocol::MemberCode, Option<PublicKey>)> = store
         .roster()?
         .into_iter()
         .map(|e| {
-            let key = PublicKey::from_peer_id_str(&e.peer_id).ok();
+            let key = PublicKey::from_peer_id(&e.peer_id).ok();
             (e.member, key)
         })
         .collect();
@@ -269,7 +269,7 @@ fn phases(dir: &Path, count: u64) -> anyhow::Result<()> {
         let owner = s.body().owner.as_str();
         if roster
             .iter()
-            .any(|(m, k)| m == owner && k.as_ref() == Some(s.signer()))
+            .any(|(m, k)| m.as_str() == owner && k.as_ref() == Some(s.signer()))
         {
             trusted += 1;
         }

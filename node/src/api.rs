@@ -4,7 +4,10 @@
 //! A request gets zero or more [`Reply::Progress`] lines, then exactly one [`Reply::Ok`] or
 //! [`Reply::Error`].
 
+use datapact_protocol::Audience;
 use serde::{Deserialize, Serialize};
+
+pub use crate::store::LogEvent;
 
 /// Longest request line the daemon reads.
 pub const MAX_REQUEST_LINE: usize = 64 * 1024;
@@ -184,14 +187,14 @@ pub struct DatasetInfo {
     pub title: String,
     /// Owner member code.
     pub owner: String,
-    /// Policy, e.g. `only:MMR` (constraints in their own fields).
-    pub policy: String,
+    /// Audience, as text such as `only:MMR` (constraints in their own fields).
+    pub policy: Audience,
     /// Content size in bytes.
     pub size: u64,
     /// SHA-256 of the content, hex.
     pub sha256: String,
-    /// `released`, `received`, `revoked` or `expired`.
-    pub status: String,
+    /// Released here, received, revoked or expired.
+    pub status: DatasetStatus,
     /// Original file name.
     pub file_name: String,
     /// Whether the content is stored here.
@@ -221,8 +224,8 @@ pub struct CatalogEntry {
     pub title: String,
     /// Owner.
     pub owner: String,
-    /// Policy.
-    pub policy: String,
+    /// Audience, as text such as `only:MMR`.
+    pub policy: Audience,
     /// Content size.
     pub size: u64,
     /// Whether a pull would be granted now.
@@ -235,8 +238,8 @@ pub struct CatalogEntry {
     pub purpose: Option<String>,
     /// Licence.
     pub licence: Option<String>,
-    /// `received`, `revoked` or `expired`.
-    pub status: String,
+    /// Received, revoked or expired.
+    pub status: DatasetStatus,
 }
 
 /// An access-log line.
@@ -246,17 +249,17 @@ pub struct LogLine {
     pub seq: u64,
     /// RFC 3339.
     pub time: String,
-    /// `pull`, `release`, `revoke`, `member_added`, `member_removed`, or `pulls_refused`
-    /// (one entry for many refused pull requests; see `count`).
-    pub event: String,
+    /// What happened (`pulls_refused` is one entry for many refused pull requests; see
+    /// `count`).
+    pub event: LogEvent,
     /// PeerId, if a peer was involved.
     pub peer: Option<String>,
     /// Member code, if known.
     pub member: Option<String>,
     /// Dataset id.
     pub dataset: Option<String>,
-    /// `granted` or `denied` for pulls, `done` otherwise.
-    pub outcome: String,
+    /// Granted or denied for pulls, done otherwise.
+    pub outcome: Outcome,
     /// Reason or purpose.
     pub reason: Option<String>,
     /// For `pulls_refused`: how many requests the entry stands for.
@@ -266,6 +269,53 @@ pub struct LogLine {
     pub intact: bool,
     /// For granted pulls: whether the receiver's signed receipt arrived.
     pub receipt: Option<bool>,
+}
+
+/// Where a dataset stands on this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatasetStatus {
+    /// Our own release, in force.
+    Released,
+    /// Received from its owner, in force.
+    Received,
+    /// Its owner revoked it.
+    Revoked,
+    /// Its policy's expiry has passed.
+    Expired,
+}
+
+/// How an access-log entry ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A pull that was served.
+    Granted,
+    /// A pull (or pulls) refused.
+    Denied,
+    /// Anything other than a pull: it happened.
+    Done,
+}
+
+impl std::fmt::Display for DatasetStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DatasetStatus::Released => "released",
+            DatasetStatus::Received => "received",
+            DatasetStatus::Revoked => "revoked",
+            DatasetStatus::Expired => "expired",
+        })
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Outcome::Granted => "granted",
+            Outcome::Denied => "denied",
+            Outcome::Done => "done",
+        })
+    }
 }
 
 /// A connected peer.

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use datapact_node::api::{
-    CatalogEntry, DatasetInfo, ErrorKind, LogLine, MemberInfo, PeerInfo, PullResult,
+    CatalogEntry, DatasetInfo, DatasetStatus, ErrorKind, LogLine, MemberInfo, PeerInfo, PullResult,
     ReleaseRequest, Reply, Request,
 };
 use datapact_node::daemon::{self, DaemonError, Running};
@@ -553,7 +553,7 @@ impl TestNode {
     }
 
     /// Waits until `id`'s catalogue entry has `status`.
-    pub async fn wait_status(&self, id: &str, status: &str) -> CatalogEntry {
+    pub async fn wait_status(&self, id: &str, status: DatasetStatus) -> CatalogEntry {
         let catalog = self
             .wait_catalog(&format!("{id} {status}"), |c| {
                 c.iter().any(|e| e.id == id && e.status == status)

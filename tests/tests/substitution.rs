@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use datapact_node::api::Request;
+use datapact_node::api::{Outcome, Request};
 use datapact_node::ops::pull;
 use datapact_protocol::wire::{DirectRequest, DirectResponse, PullResponse, SignedStatement};
 use datapact_protocol::{
@@ -143,7 +143,7 @@ async fn a_receiver_never_stores_a_members_bytes_under_another_members_digest() 
     let log = tha.log().await;
     assert!(
         log.iter()
-            .any(|l| l.dataset.as_deref() == Some(real.as_str()) && l.outcome == "granted"),
+            .any(|l| l.dataset.as_deref() == Some(real.as_str()) && l.outcome == Outcome::Granted),
         "THA served the pull: {log:#?}"
     );
 

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
 use datapact_node::api::{
-    AuditReport, CatalogEntry, DatasetInfo, ErrorKind, IdInfo, LogLine, PeerInfo, PullResult,
-    ReleaseRequest, Request,
+    AuditReport, CatalogEntry, DatasetInfo, DatasetStatus, ErrorKind, IdInfo, LogEvent, LogLine,
+    Outcome, PeerInfo, PullResult, ReleaseRequest, Request,
 };
 use datapact_node::control::{Client, ClientError};
 use serde::de::DeserializeOwned;
@@ -340,15 +340,18 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
     let revoked = wait_for("AUS to see the revocation", || {
         aus.call::<Vec<DatasetInfo>>(&Request::Datasets)
             .ok()
-            .and_then(|d| d.into_iter().find(|d| d.id == mgi && d.status == "revoked"))
+            .and_then(|d| {
+                d.into_iter()
+                    .find(|d| d.id == mgi && d.status == DatasetStatus::Revoked)
+            })
     })?;
     say(&format!("   AUS: {} is now {}", revoked.id, revoked.status));
 
     say("\n7. THA's access log records every decision, granted or denied:");
     let log: Vec<LogLine> = tha.call(&Request::Log)?;
-    let granted = log.iter().filter(|l| l.outcome == "granted").count();
-    let denied = log.iter().filter(|l| l.outcome == "denied").count();
-    for l in log.iter().filter(|l| l.event == "pull") {
+    let granted = log.iter().filter(|l| l.outcome == Outcome::Granted).count();
+    let denied = log.iter().filter(|l| l.outcome == Outcome::Denied).count();
+    for l in log.iter().filter(|l| l.event == LogEvent::Pull) {
         let receipt = match l.receipt {
             Some(true) => ", signed receipt",
             Some(false) => ", receipt pending",

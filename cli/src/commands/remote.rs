@@ -209,8 +209,8 @@ pub fn datasets(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
             .map(|d| {
                 vec![
                     d.id.clone(),
-                    d.status.clone(),
-                    d.policy.clone(),
+                    d.status.to_string(),
+                    d.policy.to_string(),
                     output::bytes(d.size),
                     d.sha256.chars().take(12).collect(),
                     d.title.clone(),
@@ -237,7 +237,7 @@ pub fn catalog(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
             .map(|c| {
                 vec![
                     c.id.clone(),
-                    c.policy.clone(),
+                    c.policy.to_string(),
                     if c.pullable {
                         "yes".to_owned()
                     } else {
@@ -384,12 +384,12 @@ pub fn log(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
                 vec![
                     l.seq.to_string(),
                     l.time.clone(),
-                    l.event.clone(),
+                    l.event.to_string(),
                     l.member.clone().unwrap_or_else(|| "-".into()),
                     l.dataset.clone().unwrap_or_else(|| "-".into()),
                     match l.count {
                         Some(n) => format!("{} x{n}", l.outcome),
-                        None => l.outcome.clone(),
+                        None => l.outcome.to_string(),
                     },
                     l.reason.clone().unwrap_or_default(),
                     if l.intact { "" } else { "TAMPERED" }.to_owned(),

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::behaviour::{Behaviour, BehaviourEvent, build_swarm};
 use super::{COMMAND_BUFFER, Client, Command, ConnectedPeer, NetError, Stats};
-use crate::federation::{self, Verdict, Via};
+use crate::federation::{self, ReceiptRefused, Rejection, Verdict, Via};
 use crate::home::Home;
 use crate::store::Store;
 
@@ -38,7 +38,7 @@ pub async fn start(
     let roster_peers = super::inbound::RosterPeers::default();
     super::inbound::refresh_roster_peers(&store, &roster_peers);
     let (pulls, incoming) = super::inbound::new(roster_peers.clone());
-    let mut swarm = build_swarm(&home.identity, pulls).map_err(NetError::Unreachable)?;
+    let mut swarm = build_swarm(&home.identity, pulls)?;
     for addr in &home.listen {
         let parsed: Multiaddr = addr.parse().map_err(|_| NetError::Listen {
             addr: addr.clone(),
@@ -239,9 +239,7 @@ impl EventLoop {
         };
         let now = Instant::now();
         for entry in roster {
-            let Ok(peer) = entry.peer_id.parse::<PeerId>() else {
-                continue;
-            };
+            let peer = entry.peer_id;
             if self.swarm.is_connected(&peer) {
                 continue;
             }
@@ -416,10 +414,10 @@ impl EventLoop {
             let verdict =
                 tokio::task::spawn_blocking(move || match SignedStatement::from_cose(&data) {
                     Ok(statement) => federation::accept(&store, &me, &statement, Via::Gossip),
-                    Err(e) => Verdict::Rejected(format!("malformed gossip message: {e}")),
+                    Err(e) => Verdict::Rejected(Rejection::Malformed(e.to_string())),
                 })
                 .await
-                .unwrap_or_else(|e| Verdict::Rejected(format!("validation failed: {e}")));
+                .unwrap_or_else(|e| Verdict::Rejected(Rejection::Interrupted(e.to_string())));
             client.note(&verdict, "gossip");
             let acceptance = match verdict {
                 Verdict::Accepted(_) => gossipsub::MessageAcceptance::Accept,
@@ -489,10 +487,12 @@ impl EventLoop {
                         federation::accept(&checked, &me, &statement, Via::Direct(peer))
                     })
                     .await
-                    .unwrap_or_else(|e| Verdict::Rejected(format!("validation failed: {e}")));
+                    .unwrap_or_else(|e| Verdict::Rejected(Rejection::Interrupted(e.to_string())));
                     client.note(&verdict, "direct");
                     let response = match verdict {
-                        Verdict::Rejected(reason) => DirectResponse::Rejected { reason },
+                        Verdict::Rejected(why) => DirectResponse::Rejected {
+                            reason: why.to_string(),
+                        },
                         Verdict::Known => DirectResponse::Ack,
                         // Acknowledge only what is on disk.
                         Verdict::Accepted(_) => match store.flush().await {
@@ -532,7 +532,7 @@ impl EventLoop {
                         federation::accept_receipt(&checked, &me, peer, &bytes)
                     })
                     .await
-                    .unwrap_or_else(|_| Err(federation::RECEIPT_NOT_ACCEPTED.to_owned()));
+                    .unwrap_or(Err(ReceiptRefused::Interrupted));
                     let response = match result {
                         Ok(seq) => {
                             tracing::info!(%peer, entry = seq, "receipt stored");
@@ -543,7 +543,9 @@ impl EventLoop {
                                 },
                             }
                         }
-                        Err(reason) => DirectResponse::Rejected { reason },
+                        Err(_) => DirectResponse::Rejected {
+                            reason: ReceiptRefused::ANSWER.to_owned(),
+                        },
                     };
                     let _ = commands.send(Command::Respond { channel, response }).await;
                 });

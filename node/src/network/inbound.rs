@@ -42,10 +42,7 @@ pub(crate) fn refresh_roster_peers(store: &Store, peers: &RosterPeers) {
     let Ok(roster) = store.roster() else {
         return;
     };
-    let fresh = roster
-        .iter()
-        .filter_map(|e| e.peer_id.parse::<PeerId>().ok())
-        .collect();
+    let fresh = roster.iter().map(|e| e.peer_id).collect();
     if let Ok(mut held) = peers.write() {
         *held = fresh;
     }

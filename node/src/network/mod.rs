@@ -23,6 +23,7 @@ use datapact_protocol::wire::{DirectRequest, DirectResponse, SignedStatement};
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+pub use behaviour::SwarmBuildError;
 pub use event_loop::start;
 
 /// How long a direct request may take before it counts as failed.
@@ -43,6 +44,9 @@ pub enum NetError {
     /// Publishing on gossip failed (e.g. no peer subscribed yet).
     #[error("gossip publish failed: {0}")]
     Publish(String),
+    /// The swarm could not be built, so the node has no network at all.
+    #[error("cannot start the network: {0}")]
+    Swarm(#[from] behaviour::SwarmBuildError),
     /// A listen address could not be bound.
     #[error("cannot listen on {addr}: {why}")]
     Listen {

@@ -52,9 +52,7 @@ pub fn run(
     let mut keys: HashMap<MemberCode, Option<PublicKey>> = HashMap::new();
     keys.insert(me.clone(), Some(*my_key));
     for entry in store.roster()? {
-        if let Ok(code) = MemberCode::new(&entry.member) {
-            keys.insert(code, PublicKey::from_peer_id_str(&entry.peer_id).ok());
-        }
+        keys.insert(entry.member, PublicKey::from_peer_id(&entry.peer_id).ok());
     }
     let mut failures = Vec::new();
     let mut notes = Vec::new();

@@ -11,7 +11,7 @@ use datapact_protocol::{
 };
 
 use super::{Context, OpError};
-use crate::api::{DatasetInfo, ErrorKind, ExportResult};
+use crate::api::{DatasetInfo, DatasetStatus, ErrorKind, ExportResult};
 use crate::fsutil::{IfExists, Staged};
 use crate::store::{DatasetRecord, LogEntry, LogEvent, Origin, Store, StoreError, now};
 
@@ -77,23 +77,23 @@ impl OpError for DatasetError {
 pub fn info(signed: &SignedAnnouncement, record: &DatasetRecord, now: u64) -> DatasetInfo {
     let a = signed.body();
     let status = if record.revocation.is_some() {
-        "revoked"
+        DatasetStatus::Revoked
     } else if a.policy.is_expired(now) {
-        "expired"
+        DatasetStatus::Expired
     } else {
         match record.origin {
-            Origin::Own => "released",
-            Origin::Received => "received",
+            Origin::Own => DatasetStatus::Released,
+            Origin::Received => DatasetStatus::Received,
         }
     };
     DatasetInfo {
         id: a.id().to_string(),
         title: a.meta.title.clone(),
         owner: a.owner.to_string(),
-        policy: a.policy.audience.to_string(),
+        policy: a.policy.audience.clone(),
         size: a.size,
         sha256: a.sha256.to_string(),
-        status: status.to_owned(),
+        status,
         file_name: a.file_name.clone(),
         has_content: record.has_content,
         embargo_until: a.policy.embargo_until.map(format_unix),

@@ -3,8 +3,8 @@
 use datapact_protocol::time::format_unix;
 
 use super::{Context, OpError};
-use crate::api::{ErrorKind, LogLine};
-use crate::store::{LogCheck, LogEvent, StoreError};
+use crate::api::{ErrorKind, LogLine, Outcome};
+use crate::store::{LogCheck, StoreError};
 
 /// Why the log could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -18,18 +18,6 @@ pub enum LogError {
 impl OpError for LogError {
     fn kind(&self) -> ErrorKind {
         ErrorKind::Failed
-    }
-}
-
-/// The wire name of an event.
-pub fn event_name(event: &LogEvent) -> &'static str {
-    match event {
-        LogEvent::Pull => "pull",
-        LogEvent::Release => "release",
-        LogEvent::Revoke => "revoke",
-        LogEvent::MemberAdded => "member_added",
-        LogEvent::MemberRemoved => "member_removed",
-        LogEvent::PullsRefused => "pulls_refused",
     }
 }
 
@@ -58,16 +46,15 @@ fn entries(ctx: &Context) -> Result<Vec<LogLine>, LogError> {
         .map(|(e, check)| LogLine {
             seq: e.seq,
             time: format_unix(e.time),
-            event: event_name(&e.event).to_owned(),
+            event: e.event,
             peer: e.peer,
             member: e.member,
             dataset: e.dataset,
             outcome: match e.granted {
-                Some(true) => "granted",
-                Some(false) => "denied",
-                None => "done",
-            }
-            .to_owned(),
+                Some(true) => Outcome::Granted,
+                Some(false) => Outcome::Denied,
+                None => Outcome::Done,
+            },
             receipt: (e.granted == Some(true)).then(|| {
                 ctx.store
                     .receipt(e.seq)

@@ -68,9 +68,9 @@ pub fn id(ctx: &Context) -> IdInfo {
 
 fn info(entry: &RosterEntry) -> MemberInfo {
     MemberInfo {
-        member: entry.member.clone(),
-        peer_id: entry.peer_id.clone(),
-        public_key: PublicKey::from_peer_id_str(&entry.peer_id)
+        member: entry.member.to_string(),
+        peer_id: entry.peer_id.to_string(),
+        public_key: PublicKey::from_peer_id(&entry.peer_id)
             .map(|k| k.to_string())
             .unwrap_or_default(),
         addrs: entry.addrs.clone(),
@@ -86,12 +86,12 @@ pub async fn add(
 ) -> Result<MemberInfo, MembersError> {
     let member = MemberCode::new(member)?;
     let key = PublicKey::from_peer_id_str(peer_id)?;
-    let peer_id = key.peer_id().to_string();
+    let peer_id = key.peer_id();
     if member == ctx.home.member {
         return Err(MembersError::Itself(member.to_string()));
     }
     if key == ctx.home.identity.public_key() {
-        return Err(MembersError::Itself(peer_id));
+        return Err(MembersError::Itself(peer_id.to_string()));
     }
     if addrs.len() > MAX_MEMBER_ADDRS {
         return Err(MembersError::Addr(format!(
@@ -107,27 +107,27 @@ pub async fn add(
         .roster()?
         .into_iter()
         .find(|e| e.peer_id == peer_id)
-        && other.member != member.as_str()
+        && other.member != member
     {
         return Err(MembersError::DuplicatePeer {
-            peer: peer_id,
-            member: other.member,
+            peer: peer_id.to_string(),
+            member: other.member.to_string(),
         });
     }
     let entry = RosterEntry {
-        member: member.to_string(),
-        peer_id: peer_id.clone(),
+        member: member.clone(),
+        peer_id,
         addrs,
         added_at: now(),
     };
     ctx.store.roster_put(&entry)?;
     let mut log = LogEntry::new(LogEvent::MemberAdded, entry.added_at);
     log.member = Some(member.to_string());
-    log.peer = Some(peer_id);
+    log.peer = Some(peer_id.to_string());
     ctx.store.append_log(log)?;
     ctx.store.flush().await?;
     let _ = ctx.network.roster_changed().await;
-    super::announce::deliver_backlog(ctx, &member, key.peer_id());
+    super::announce::deliver_backlog(ctx, &member, peer_id);
     Ok(info(&entry))
 }
 
@@ -141,7 +141,7 @@ pub async fn remove(ctx: &Context, member: &str) -> Result<MemberInfo, MembersEr
     ctx.store.roster_remove(&member)?;
     let mut log = LogEntry::new(LogEvent::MemberRemoved, now());
     log.member = Some(member.to_string());
-    log.peer = Some(entry.peer_id.clone());
+    log.peer = Some(entry.peer_id.to_string());
     ctx.store.append_log(log)?;
     ctx.store.flush().await?;
     let _ = ctx.network.roster_changed().await;

@@ -10,7 +10,7 @@ use datapact_protocol::{
 };
 
 use super::{Context, OpError};
-use crate::api::{CatalogEntry, ErrorKind, PeerInfo, PullResult};
+use crate::api::{CatalogEntry, DatasetStatus, ErrorKind, PeerInfo, PullResult};
 use crate::federation::{self, Verdict, Via};
 use crate::network::fetch::{FetchError, Fetched, fetch};
 use crate::store::{Origin, StoreError, now};
@@ -46,7 +46,7 @@ pub enum PullError {
     /// The content arrived, but the owner's announcement is not kept (its owner reached its
     /// cap here, say), so the dataset is not recorded.
     #[error("the owner's announcement was not accepted: {0}")]
-    NotAccepted(String),
+    NotAccepted(crate::verdict::Rejection),
     /// Writing `--out` failed.
     #[error("cannot write {path}: {source}", path = .0.display(), source = .1)]
     Write(PathBuf, std::io::Error),
@@ -113,7 +113,7 @@ pub async fn pull(
         .store
         .roster_get(&id.owner)?
         .ok_or_else(|| PullError::OwnerUnknown(id.owner.to_string()))?;
-    let owner_key = PublicKey::from_peer_id_str(&entry.peer_id)
+    let owner_key = PublicKey::from_peer_id(&entry.peer_id)
         .map_err(|_| PullError::OwnerUnknown(id.owner.to_string()))?;
     let _guard = ctx
         .pulls
@@ -272,15 +272,19 @@ fn catalog_entry(
 ) -> CatalogEntry {
     let a = signed.body();
     let (pullable, reason, status) = if revoked {
-        (false, Some("revoked by the owner".to_owned()), "revoked")
+        (
+            false,
+            Some("revoked by the owner".to_owned()),
+            DatasetStatus::Revoked,
+        )
     } else {
         match decide_pull(&a.policy, Some(&ctx.home.member), now) {
-            Decision::Granted => (true, None, "received"),
+            Decision::Granted => (true, None, DatasetStatus::Received),
             Decision::Denied(r) => {
                 let status = if a.policy.is_expired(now) {
-                    "expired"
+                    DatasetStatus::Expired
                 } else {
-                    "received"
+                    DatasetStatus::Received
                 };
                 (false, Some(r.to_string()), status)
             }
@@ -290,14 +294,14 @@ fn catalog_entry(
         id: a.id().to_string(),
         title: a.meta.title.clone(),
         owner: a.owner.to_string(),
-        policy: a.policy.audience.to_string(),
+        policy: a.policy.audience.clone(),
         size: a.size,
         pullable,
         reason,
         pulled,
         purpose: a.policy.purpose.clone(),
         licence: a.policy.licence.clone(),
-        status: status.to_owned(),
+        status,
     }
 }
 

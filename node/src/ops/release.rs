@@ -145,12 +145,7 @@ fn check_versions(
     if widen || earlier.is_empty() {
         return Ok(());
     }
-    let roster: BTreeSet<MemberCode> = ctx
-        .store
-        .roster()?
-        .into_iter()
-        .filter_map(|e| MemberCode::new(&e.member).ok())
-        .collect();
+    let roster: BTreeSet<MemberCode> = ctx.store.roster()?.into_iter().map(|e| e.member).collect();
     let mut unreadable = Vec::new();
     let mut audiences = Vec::new();
     for (id, record) in earlier {

@@ -205,7 +205,7 @@ impl Store {
     /// Adds or replaces a roster entry.
     pub fn roster_put(&self, entry: &RosterEntry) -> Result<(), StoreError> {
         self.roster
-            .insert(entry.member.as_bytes(), records::encode(entry))?;
+            .insert(entry.member.as_str().as_bytes(), records::encode(entry))?;
         Ok(())
     }
 
@@ -232,8 +232,7 @@ impl Store {
 
     /// The roster entry whose PeerId is `peer`, if any.
     pub fn roster_by_peer(&self, peer: &PeerId) -> Result<Option<RosterEntry>, StoreError> {
-        let text = peer.to_string();
-        Ok(self.roster()?.into_iter().find(|e| e.peer_id == text))
+        Ok(self.roster()?.into_iter().find(|e| e.peer_id == *peer))
     }
 
     // ----- datasets -----
@@ -523,8 +522,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path());
         let entry = RosterEntry {
-            member: "THA".into(),
-            peer_id: "peer".into(),
+            member: MemberCode::new("THA").unwrap(),
+            peer_id: datapact_protocol::Identity::from_seed(&[1; 32]).peer_id(),
             addrs: vec![],
             added_at: 1,
         };
