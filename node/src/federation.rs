@@ -3,7 +3,7 @@
 //!
 //! A statement is believed only when its signature verifies against the roster key of the
 //! member it names as owner. Restricted (`members`, `only:`) announcements are believed only
-//! from their owner directly, never from gossip, and are never passed on (DESIGN.md section 4).
+//! from their owner directly, never from gossip, and are never passed on (docs/design.md section 4).
 //! What one member can make this node keep is capped ([`ReceiveLimits`]): past its cap, its
 //! statements are refused, and another member's are not affected.
 

@@ -5,6 +5,7 @@
 //! the daemon that ties them together ([`daemon`]).
 
 pub mod api;
+pub mod backoff;
 pub mod control;
 pub mod daemon;
 pub mod federation;

@@ -2,7 +2,7 @@
 //! (with its digest, size, metadata and release policy) or is withdrawn.
 //!
 //! Both travel as COSE_Sign1 ([`crate::cose`]) with a CBOR payload of text keys, in the order
-//! the encoders below write them (DESIGN.md section 5). Decoders take the exact bytes, verify the
+//! the encoders below write them (docs/PROTOCOL.md section 3). Decoders take the exact bytes, verify the
 //! signature, and refuse oversize input, trailing bytes, unknown payload versions and any
 //! malformed field; unknown extra payload keys are ignored, so later minor additions stay
 //! readable. Received statements are kept as their original bytes, never re-encoded.

@@ -105,6 +105,18 @@ impl TextMap {
         self.take(key).map(|v| as_text(v, key)).transpose()
     }
 
+    /// Refuses any key not taken yet, for payloads where an ignored key would be a key whose
+    /// meaning some readers know and others do not.
+    pub(crate) fn finish(self, what: &str) -> Result<(), CborError> {
+        match self.entries.first() {
+            None => Ok(()),
+            Some((key, _)) => Err(shape(format!(
+                "{what} has unknown key {:?}",
+                key.chars().take(40).collect::<String>()
+            ))),
+        }
+    }
+
     pub(crate) fn bytes(&mut self, key: &str) -> Result<Vec<u8>, CborError> {
         match self.required(key)? {
             Value::Bytes(b) => Ok(b),

@@ -117,6 +117,19 @@ impl PublicKey {
         self.0.to_bytes()
     }
 
+    /// Whether these are the only 32 bytes that name this point and the point is not of small
+    /// order. A charter lists each member's key once and counts each signer once, which holds
+    /// only if one key cannot be written two ways: a y coordinate of p or more is a second
+    /// spelling of y - p, and the small-order points (the only ones where the x sign bit is
+    /// free) sign almost anything under `verify` anyway.
+    pub fn is_canonical_and_strong(&self) -> bool {
+        let bytes = self.to_bytes();
+        // Little-endian y with the sign bit cleared; p = 2^255 - 19.
+        let y_at_least_p =
+            bytes[0] >= 0xed && bytes[1..31].iter().all(|&b| b == 0xff) && bytes[31] & 0x7f == 0x7f;
+        !y_at_least_p && !self.0.is_weak()
+    }
+
     /// Verifies an ed25519 signature with the strict rules (no malleable or small-order forms).
     pub fn verify(&self, msg: &[u8], signature: &[u8]) -> bool {
         let Ok(sig) = <&[u8; SIGNATURE_LEN]>::try_from(signature) else {
@@ -135,7 +148,7 @@ impl PublicKey {
         libp2p_identity::PublicKey::from(key).to_peer_id()
     }
 
-    /// Recovers the public key that an ed25519 PeerId embeds (DESIGN.md section 2).
+    /// Recovers the public key that an ed25519 PeerId embeds (docs/design.md section 2).
     pub fn from_peer_id(peer: &PeerId) -> Result<Self, IdentityError> {
         let not_ed = || IdentityError::NotEd25519(peer.to_string());
         let multihash = peer.as_ref();
@@ -235,6 +248,38 @@ mod tests {
             PublicKey::from_peer_id(&hashed),
             Err(IdentityError::NotEd25519(_))
         ));
+    }
+
+    #[test]
+    fn non_canonical_and_weak_keys_are_told_apart() {
+        assert!(
+            Identity::from_seed(&[3; 32])
+                .public_key()
+                .is_canonical_and_strong()
+        );
+        // The identity point (y = 1) is a valid encoding of a small-order point.
+        let mut identity_point = [0u8; 32];
+        identity_point[0] = 1;
+        assert!(
+            !PublicKey::from_bytes(&identity_point)
+                .unwrap()
+                .is_canonical_and_strong()
+        );
+        // A point of large order whose y is below 19 has a second spelling, y + p.
+        let (canonical, second) = (2u8..19)
+            .find_map(|y| {
+                let mut bytes = [0u8; 32];
+                bytes[0] = y;
+                let key = PublicKey::from_bytes(&bytes).ok()?;
+                key.is_canonical_and_strong().then_some(())?;
+                let mut alias = [0xffu8; 32];
+                alias[0] = 0xed + y;
+                alias[31] = 0x7f;
+                Some((key, PublicKey::from_bytes(&alias).ok()?))
+            })
+            .expect("some small y is the coordinate of a point of large order");
+        assert_ne!(canonical, second);
+        assert!(!second.is_canonical_and_strong());
     }
 
     #[test]

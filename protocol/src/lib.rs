@@ -2,7 +2,10 @@
 //!
 //! The pure types and rules of datapact: member codes and dataset ids, the release policy and
 //! the decision of a pull, the node identity, signed announcements and revocations (COSE_Sign1
-//! with EdDSA), SHA-256 content digests, and the wire messages nodes exchange.
+//! with EdDSA), the federation charter (COSE_Sign, changed only by a quorum of members),
+//! SHA-256 content digests, the wire messages nodes exchange, SDMX (structure messages in
+//! SDMX-JSON and SDMX-ML 3.0, their consistency, the validation of SDMX-CSV data), and the
+//! disclosure control of released tables of counts.
 //!
 //! This crate does no I/O, spawns nothing and has no async: every rule that decides something
 //! is a pure function here, tested without a network.
@@ -25,12 +28,32 @@
 //! The test `independent_cose_library_verifies` in `tests/golden.rs` runs exactly this.
 //! With Python's `pycose`: `Sign1Message.decode(data)`, set `msg.key = OKPKey(crv='Ed25519',
 //! x=public_key)`, then `msg.verify_signature()`.
+//!
+//! ## Verifying a charter without datapact
+//!
+//! A charter ([`charter`]) is a tagged COSE_Sign message (RFC 9052, CBOR tag 98) with one EdDSA
+//! signature per signer, each carrying its signer's 32-byte public key as `kid`. With `coset`,
+//! signature `i` verifies given that key:
+//!
+//! ```ignore
+//! use coset::{CoseSign, TaggedCborSerializable};
+//! let sign = CoseSign::from_tagged_slice(&std::fs::read("charter.cose")?)?;
+//! let key = ed25519_dalek::VerifyingKey::from_bytes(&signer_public_key)?;
+//! sign.verify_signature(i, b"", |sig, data| {
+//!     key.verify_strict(data, &ed25519_dalek::Signature::from_slice(sig)?)
+//! })?;
+//! ```
+//!
+//! The test `independent_cose_library_verifies_each_signature` in `tests/golden_charter.rs`
+//! runs this on every signature of the golden founding charter.
 
 pub mod announcement;
 pub mod bundle;
 mod cbor;
+pub mod charter;
 pub mod cose;
 pub mod digest;
+pub mod disclosure;
 pub mod identity;
 pub mod ids;
 pub mod policy;

@@ -132,7 +132,7 @@ impl Audience {
 // The audience's canonical text (`public`, `members`, `only:A,B`) is its serde form.
 serde_as_text!(Audience);
 
-/// A release policy: the audience and the optional constraints of DESIGN.md section 4.
+/// A release policy: the audience and the optional constraints of docs/design.md section 5.
 ///
 /// Its serde form has one field per constraint; a decoded policy has a well-formed audience,
 /// and [`Policy::validate`] checks the rest as for any other policy.
@@ -217,6 +217,17 @@ pub enum DenyReason {
         /// Unix seconds when the release expired.
         at: u64,
     },
+    /// The owner revoked the release; it serves it to no one.
+    Revoked,
+}
+
+impl DenyReason {
+    /// Whether the requester is told `NotFound` rather than this reason: outside the audience
+    /// a peer gets exactly the answer for a dataset that does not exist, so it cannot learn
+    /// what the owner released to others.
+    pub fn answers_not_found(&self) -> bool {
+        matches!(self, DenyReason::NotInAudience)
+    }
 }
 
 impl fmt::Display for DenyReason {
@@ -227,19 +238,29 @@ impl fmt::Display for DenyReason {
                 write!(f, "denied: embargoed until {}", format_unix(*until))
             }
             DenyReason::Expired { at } => write!(f, "denied: expired at {}", format_unix(*at)),
+            DenyReason::Revoked => f.write_str("denied: revoked by the owner"),
         }
     }
 }
 
-/// Decides a pull of a release with `policy`, asked by `requester` (the member code that the
-/// owner's roster binds to the authenticated PeerId, `None` outside the roster), at `now`
-/// (unix seconds).
+/// Decides a pull of a release with `policy`, `revoked` or not by its owner, asked by
+/// `requester` (the member code that the owner's roster binds to the authenticated PeerId,
+/// `None` outside the roster), at `now` (unix seconds).
 ///
-/// The audience is checked first, so a peer outside it learns nothing about embargo or expiry.
-/// The embargo lifts at `embargo_until` exactly; the release expires at `expires_at` exactly.
-pub fn decide_pull(policy: &Policy, requester: Option<&MemberCode>, now: u64) -> Decision {
+/// The audience is checked first, so a peer outside it learns nothing about revocation,
+/// embargo or expiry ([`DenyReason::answers_not_found`]). The embargo lifts at
+/// `embargo_until` exactly; the release expires at `expires_at` exactly.
+pub fn decide_pull(
+    policy: &Policy,
+    revoked: bool,
+    requester: Option<&MemberCode>,
+    now: u64,
+) -> Decision {
     if !policy.audience.admits(requester) {
         return Decision::Denied(DenyReason::NotInAudience);
+    }
+    if revoked {
+        return Decision::Denied(DenyReason::Revoked);
     }
     if let Some(until) = policy.embargo_until
         && now < until
@@ -274,16 +295,22 @@ mod tests {
     #[test]
     fn public_admits_everyone_even_outside_the_roster() {
         let p = policy("public");
-        assert_eq!(decide_pull(&p, None, NOW), Decision::Granted);
-        assert_eq!(decide_pull(&p, Some(&code("MMR")), NOW), Decision::Granted);
+        assert_eq!(decide_pull(&p, false, None, NOW), Decision::Granted);
+        assert_eq!(
+            decide_pull(&p, false, Some(&code("MMR")), NOW),
+            Decision::Granted
+        );
     }
 
     #[test]
     fn members_admits_roster_members_only() {
         let p = policy("members");
-        assert_eq!(decide_pull(&p, Some(&code("AUS")), NOW), Decision::Granted);
         assert_eq!(
-            decide_pull(&p, None, NOW),
+            decide_pull(&p, false, Some(&code("AUS")), NOW),
+            Decision::Granted
+        );
+        assert_eq!(
+            decide_pull(&p, false, None, NOW),
             Decision::Denied(DenyReason::NotInAudience)
         );
     }
@@ -291,14 +318,20 @@ mod tests {
     #[test]
     fn only_admits_the_named_members() {
         let p = policy("only:MMR,KHM");
-        assert_eq!(decide_pull(&p, Some(&code("MMR")), NOW), Decision::Granted);
-        assert_eq!(decide_pull(&p, Some(&code("KHM")), NOW), Decision::Granted);
         assert_eq!(
-            decide_pull(&p, Some(&code("AUS")), NOW),
+            decide_pull(&p, false, Some(&code("MMR")), NOW),
+            Decision::Granted
+        );
+        assert_eq!(
+            decide_pull(&p, false, Some(&code("KHM")), NOW),
+            Decision::Granted
+        );
+        assert_eq!(
+            decide_pull(&p, false, Some(&code("AUS")), NOW),
             Decision::Denied(DenyReason::NotInAudience)
         );
         assert_eq!(
-            decide_pull(&p, None, NOW),
+            decide_pull(&p, false, None, NOW),
             Decision::Denied(DenyReason::NotInAudience)
         );
     }
@@ -311,10 +344,10 @@ mod tests {
         };
         let m = code("MMR");
         assert_eq!(
-            decide_pull(&p, Some(&m), NOW - 1),
+            decide_pull(&p, false, Some(&m), NOW - 1),
             Decision::Denied(DenyReason::Embargoed { until: NOW })
         );
-        assert_eq!(decide_pull(&p, Some(&m), NOW), Decision::Granted);
+        assert_eq!(decide_pull(&p, false, Some(&m), NOW), Decision::Granted);
     }
 
     #[test]
@@ -323,9 +356,9 @@ mod tests {
             expires_at: Some(NOW),
             ..policy("public")
         };
-        assert_eq!(decide_pull(&p, None, NOW - 1), Decision::Granted);
+        assert_eq!(decide_pull(&p, false, None, NOW - 1), Decision::Granted);
         assert_eq!(
-            decide_pull(&p, None, NOW),
+            decide_pull(&p, false, None, NOW),
             Decision::Denied(DenyReason::Expired { at: NOW })
         );
         assert!(p.is_expired(NOW));
@@ -339,8 +372,40 @@ mod tests {
             ..policy("only:MMR")
         };
         assert_eq!(
-            decide_pull(&p, Some(&code("AUS")), NOW),
+            decide_pull(&p, false, Some(&code("AUS")), NOW),
             Decision::Denied(DenyReason::NotInAudience)
+        );
+    }
+
+    #[test]
+    fn a_revoked_release_is_denied_to_its_audience_and_unknown_to_others() {
+        let p = policy("only:MMR");
+        assert_eq!(
+            decide_pull(&p, true, Some(&code("MMR")), NOW),
+            Decision::Denied(DenyReason::Revoked)
+        );
+        assert_eq!(
+            decide_pull(&p, true, Some(&code("AUS")), NOW),
+            Decision::Denied(DenyReason::NotInAudience)
+        );
+        assert!(DenyReason::NotInAudience.answers_not_found());
+        assert!(!DenyReason::Revoked.answers_not_found());
+        assert_eq!(
+            DenyReason::Revoked.to_string(),
+            "denied: revoked by the owner"
+        );
+    }
+
+    #[test]
+    fn revocation_outranks_embargo_and_expiry() {
+        let p = Policy {
+            embargo_until: Some(NOW + 10),
+            expires_at: Some(NOW - 10),
+            ..policy("public")
+        };
+        assert_eq!(
+            decide_pull(&p, true, None, NOW),
+            Decision::Denied(DenyReason::Revoked)
         );
     }
 

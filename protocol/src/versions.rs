@@ -1,4 +1,4 @@
-//! Versions and audiences (DESIGN.md section 4): versions count per name, so whoever receives
+//! Versions and audiences (docs/design.md section 4): versions count per name, so whoever receives
 //! version N of a name learns that versions 1 to N-1 exist. A new version may therefore reach
 //! only members that every earlier version of the name reached; releasing wider reveals the
 //! earlier versions, which the owner must accept explicitly (`release --widen`).

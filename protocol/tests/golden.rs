@@ -1,4 +1,4 @@
-//! Golden byte vectors of a signed announcement and a signed revocation (DESIGN.md section 5),
+//! Golden byte vectors of a signed announcement and a signed revocation (docs/PROTOCOL.md section 3),
 //! so the wire encoding cannot drift, plus the decoder's refusals, a check with an independent
 //! COSE library, and the gossip form: exactly these bytes, nothing around them (section 6).
 //!
@@ -6,6 +6,8 @@
 //! the same bytes on every run and every machine.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod annotated;
 
 use std::error::Error;
 
@@ -262,28 +264,7 @@ fn golden_revocation() -> Vec<u8> {
 
 /// The hex column of the annotated breakdown of `name` in this file, joined.
 fn annotated_hex(name: &str) -> String {
-    let source = include_str!("golden.rs");
-    let start = format!("// ---- {name}, annotated");
-    let mut lines = source
-        .lines()
-        .skip_while(|line| !line.starts_with(&start))
-        .skip(1);
-    let mut hex = String::new();
-    for line in lines.by_ref() {
-        if line.starts_with("// ---- end ----") {
-            return hex;
-        }
-        let token = line
-            .strip_prefix("//")
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("annotation line without hex: {line:?}"));
-        assert!(
-            token.len() % 2 == 0 && token.bytes().all(|b| b.is_ascii_hexdigit()),
-            "annotation line without hex: {line:?}"
-        );
-        hex.push_str(token);
-    }
-    panic!("no annotated breakdown of {name}");
+    annotated::annotated_hex(include_str!("golden.rs"), name)
 }
 
 /// The parts of a tagged COSE_Sign1, taken apart with ciborium alone.
@@ -718,4 +699,20 @@ fn a_gossip_message_is_the_bare_cose_statement_its_content_type_names() {
     let mut oversize = announcement.clone();
     oversize.resize(MAX_SIGNED_LEN + 1, 0);
     assert!(SignedStatement::from_cose(&oversize).is_err());
+}
+
+/// The gossip message of a `public` statement is its COSE_Sign1 bytes and nothing else
+/// (docs/PROTOCOL.md section 4): the golden bytes themselves are the message data, and a
+/// receiver tells the kinds apart by the protected content type alone.
+#[test]
+fn gossip_messages_are_the_golden_statements_themselves() {
+    use datapact_protocol::wire::SignedStatement;
+    let announcement = golden_announcement();
+    let read = SignedStatement::from_cose(&announcement).unwrap();
+    assert_eq!(read, SignedStatement::Announcement(announcement.clone()));
+    assert_eq!(read.bytes(), announcement.as_slice());
+    let revocation = golden_revocation();
+    let read = SignedStatement::from_cose(&revocation).unwrap();
+    assert_eq!(read, SignedStatement::Revocation(revocation.clone()));
+    assert_eq!(read.bytes(), revocation.as_slice());
 }

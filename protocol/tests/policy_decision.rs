@@ -1,4 +1,4 @@
-//! The pull decision (DESIGN.md section 4) as properties over every policy, requester and time:
+//! The pull decision (docs/design.md section 5) as properties over every policy, requester and time:
 //! a pull is granted exactly when the requester is in the audience, the embargo has lifted and
 //! the release has not expired, and nobody outside the audience learns anything else.
 
@@ -52,7 +52,7 @@ prop_compose! {
     }
 }
 
-/// The audience rule of DESIGN.md section 4, written out again.
+/// The audience rule of docs/design.md section 4, written out again.
 fn in_audience(audience: &Audience, requester: Option<&MemberCode>) -> bool {
     match audience {
         Audience::Public => true,
@@ -68,7 +68,7 @@ proptest! {
         requester in proptest::option::of(member()),
         now in instant(),
     ) {
-        let decision = decide_pull(&policy, requester.as_ref(), now);
+        let decision = decide_pull(&policy, false, requester.as_ref(), now);
         let admitted = policy.audience.admits(requester.as_ref());
         prop_assert_eq!(admitted, in_audience(&policy.audience, requester.as_ref()));
 
@@ -117,8 +117,8 @@ proptest! {
         let a = Policy { audience: audience.clone(), ..a };
         let b = Policy { audience, ..b };
         prop_assert_eq!(
-            decide_pull(&a, requester.as_ref(), now_a),
-            decide_pull(&b, requester.as_ref(), now_b)
+            decide_pull(&a, false, requester.as_ref(), now_a),
+            decide_pull(&b, false, requester.as_ref(), now_b)
         );
     }
 
@@ -127,7 +127,7 @@ proptest! {
         policy in policy(),
         now in instant(),
     ) {
-        if decide_pull(&policy, None, now) == Decision::Granted {
+        if decide_pull(&policy, false, None, now) == Decision::Granted {
             prop_assert_eq!(policy.audience, Audience::Public);
         }
     }
@@ -142,11 +142,11 @@ proptest! {
         // Granted at t and at a later t2 means granted at every instant between, and a grant
         // at t2 after a refusal at t can only be the embargo lifting.
         let later = t.saturating_add(dt);
-        let now = decide_pull(&policy, requester.as_ref(), t);
-        let then = decide_pull(&policy, requester.as_ref(), later);
+        let now = decide_pull(&policy, false, requester.as_ref(), t);
+        let then = decide_pull(&policy, false, requester.as_ref(), later);
         if now == Decision::Granted && then == Decision::Granted {
             for mid in [t.saturating_add(dt / 3), t.saturating_add(dt / 2)] {
-                prop_assert_eq!(decide_pull(&policy, requester.as_ref(), mid), Decision::Granted);
+                prop_assert_eq!(decide_pull(&policy, false, requester.as_ref(), mid), Decision::Granted);
             }
         }
         if now != Decision::Granted && then == Decision::Granted {

@@ -1,4 +1,4 @@
-//! Federation scenarios with real nodes on 127.0.0.1: who sees and pulls what (DESIGN.md
+//! Federation scenarios with real nodes on 127.0.0.1: who sees and pulls what (docs/design.md
 //! section 4), owner-enforced embargo and expiry, revocation, and catch-up after a restart.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -1,5 +1,5 @@
 //! What travels on the gossip topic is exactly the owner's tagged COSE_Sign1, nothing around it
-//! (DESIGN.md section 6), so any libp2p peer with a COSE library can read and publish it: a
+//! (docs/PROTOCOL.md section 4), so any libp2p peer with a COSE library can read and publish it: a
 //! hostile subscriber receives the very bytes that `export` writes as `announcement.cose`; a raw
 //! COSE announcement published by an independent peer holding a roster member's key is
 //! accepted; the old enum-wrapped form and garbage are rejected.

@@ -17,13 +17,18 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::behaviour::{Behaviour, BehaviourEvent, build_swarm};
+use super::roster::RosterSnapshot;
 use super::{COMMAND_BUFFER, Client, Command, ConnectedPeer, NetError, Stats};
+use crate::backoff::Backoff;
 use crate::federation::{self, ReceiptRefused, Rejection, Verdict, Via};
 use crate::home::Home;
 use crate::store::Store;
 
 /// How often the roster is checked for members to (re)dial.
 const REDIAL_TICK: Duration = Duration::from_secs(1);
+/// First wait before dialling an unreachable member again; doubles up to
+/// [`MAX_REDIAL_BACKOFF`].
+const FIRST_REDIAL_BACKOFF: Duration = Duration::from_secs(1);
 /// Longest wait between two dials of an unreachable member.
 const MAX_REDIAL_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -35,9 +40,13 @@ pub async fn start(
     listening: Arc<RwLock<Vec<String>>>,
     shutdown: broadcast::Sender<()>,
 ) -> Result<(Client, JoinHandle<()>), NetError> {
-    let roster_peers = super::inbound::RosterPeers::default();
-    super::inbound::refresh_roster_peers(&store, &roster_peers);
-    let (pulls, incoming) = super::inbound::new(roster_peers.clone());
+    let roster = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || RosterSnapshot::load(&store))
+            .await
+            .unwrap_or_default()
+    };
+    let (pulls, incoming) = super::inbound::new(roster.clone());
     let mut swarm = build_swarm(&home.identity, pulls)?;
     for addr in &home.listen {
         let parsed: Multiaddr = addr.parse().map_err(|_| NetError::Listen {
@@ -91,7 +100,7 @@ pub async fn start(
         connected: HashMap::new(),
         backoff: HashMap::new(),
         inbound: Arc::new(tokio::sync::Semaphore::new(MAX_INBOUND_WORK)),
-        roster_peers,
+        roster,
         catching_up: super::catch_up::Running::default(),
     };
     let task = tokio::spawn(event_loop.run(shutdown.subscribe()));
@@ -196,14 +205,15 @@ struct EventLoop {
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<DirectResponse, NetError>>>,
     /// Remote addresses of each connected peer, one per connection.
     connected: HashMap<PeerId, Vec<Multiaddr>>,
-    /// When each unreachable member may be dialled again, and the current delay.
-    backoff: HashMap<PeerId, (Instant, Duration)>,
+    /// When each unreachable member may be dialled again, and its retry schedule.
+    backoff: HashMap<PeerId, (Instant, Backoff)>,
     /// Bounds the store and signature work done at once for inbound messages (gossip,
     /// deliveries, catch-up answers, receipts), so a flood queues instead of crowding out
     /// the node's own work.
     inbound: Arc<tokio::sync::Semaphore>,
-    /// The roster's PeerIds, which sort inbound pull streams into members' and strangers'.
-    roster_peers: super::inbound::RosterPeers,
+    /// The roster in memory: redials, new connections and inbound pull streams read it
+    /// instead of the store.
+    roster: RosterSnapshot,
     /// Peers whose catch-up runs now: one at a time per peer.
     catching_up: super::catch_up::Running,
 }
@@ -234,38 +244,33 @@ impl EventLoop {
     }
 
     fn redial(&mut self) {
-        let Ok(roster) = self.store.roster() else {
-            return;
-        };
         let now = Instant::now();
-        for entry in roster {
-            let peer = entry.peer_id;
+        for (peer, member) in self.roster.members() {
             if self.swarm.is_connected(&peer) {
                 continue;
             }
             if self.backoff.get(&peer).is_some_and(|(next, _)| *next > now) {
                 continue;
             }
-            let addrs: Vec<Multiaddr> = entry.addrs.iter().filter_map(|a| a.parse().ok()).collect();
+            let addrs = member.addrs;
             if addrs.is_empty() {
                 continue;
             }
             for a in &addrs {
                 self.swarm.add_peer_address(peer, a.clone());
             }
-            let delay = self
-                .backoff
-                .get(&peer)
-                .map_or(Duration::from_secs(1), |(_, d)| {
-                    (*d * 2).min(MAX_REDIAL_BACKOFF)
-                });
-            self.backoff.insert(peer, (now + delay, delay));
+            let mut schedule = self.backoff.get(&peer).map_or(
+                Backoff::new(FIRST_REDIAL_BACKOFF, MAX_REDIAL_BACKOFF),
+                |(_, b)| *b,
+            );
+            let delay = schedule.next_delay();
+            self.backoff.insert(peer, (now + delay, schedule));
             let opts = DialOpts::peer_id(peer)
                 .addresses(addrs)
                 .condition(PeerCondition::DisconnectedAndNotDialing)
                 .build();
             if let Err(e) = self.swarm.dial(opts) {
-                tracing::debug!(member = %entry.member, error = %e, "dial failed");
+                tracing::debug!(member = %member.code, error = %e, "dial failed");
             }
         }
     }
@@ -273,7 +278,7 @@ impl EventLoop {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Publish { statement, reply } => {
-                // The message is the COSE_Sign1 itself (DESIGN.md section 6): its protected
+                // The message is the COSE_Sign1 itself (docs/PROTOCOL.md section 4): its protected
                 // header says which kind of statement it is.
                 let data = statement.bytes().to_vec();
                 let result = self
@@ -331,14 +336,24 @@ impl EventLoop {
                 let _ = reply.send(peers);
             }
             Command::RosterChanged => {
-                super::inbound::refresh_roster_peers(&self.store, &self.roster_peers);
+                let store = self.store.clone();
+                let roster = self.roster.clone();
+                let commands = self.client.commands.clone();
+                self.client.tasks.spawn(async move {
+                    let reloaded = tokio::task::spawn_blocking(move || roster.reload(&store)).await;
+                    if reloaded.is_ok() {
+                        let _ = commands.send(Command::RosterReloaded).await;
+                    }
+                });
+            }
+            Command::RosterReloaded => {
                 self.backoff.clear();
                 self.redial();
                 // A member added while already connected (it dialled us first, as a stranger)
                 // gets no new connection event: catch up from it now.
                 let connected: Vec<PeerId> = self.connected.keys().copied().collect();
                 for peer in connected {
-                    if let Some(member) = federation::member_of(&self.store, &peer) {
+                    if let Some(member) = self.roster.member_of(&peer) {
                         self.spawn_catch_up(peer, member);
                     }
                 }
@@ -367,7 +382,7 @@ impl EventLoop {
                     .entry(peer_id)
                     .or_default()
                     .push(endpoint.get_remote_address().clone());
-                if let Some(member) = federation::member_of(&self.store, &peer_id) {
+                if let Some(member) = self.roster.member_of(&peer_id) {
                     tracing::info!(%member, peer = %peer_id, "member connected");
                     self.spawn_catch_up(peer_id, member);
                 } else {

@@ -1,6 +1,6 @@
 //! The requester's side of the content stream, `/datapact/pull/1`: asks the owner for a
 //! dataset, checks the owner's signed announcement and chunk list, refuses up front a content
-//! that does not fit on disk, and streams the chunks to the [writer](super::writer), which
+//! that does not fit on disk, and streams the chunks to the store's receive pipeline, which
 //! verifies every chunk as it arrives and the whole content before anything is stored under
 //! the signed digest. Verified chunks survive an interruption, so a later pull resumes.
 //!
@@ -25,12 +25,12 @@ use libp2p::{PeerId, Stream};
 use tokio::sync::mpsc;
 
 use super::pull::{StreamError, read_frame, with_timeout, write_frame};
-use super::writer::{PIPELINE_CHUNKS, Piece, WriteFailure, Writer, Written};
-use crate::store::blobs::{PartialBlob, PartialKey};
+use crate::store::blobs::PartialKey;
+use crate::store::receive::{PIPELINE_CHUNKS, Piece, ReceiveError, WriteFailure, Writer, Written};
 use crate::store::space::mib;
 use crate::store::{Store, StoreError};
 
-pub use super::writer::CHECKPOINT_CHUNKS;
+pub use crate::store::receive::CHECKPOINT_CHUNKS;
 
 /// What the owner answered to a pull, on the requester's side.
 pub enum Fetched {
@@ -116,18 +116,22 @@ pub async fn fetch(
         sha256: a.sha256,
         chunk_root: a.chunk_root,
     };
-    let partial = open_partial(store, id, key, from_chunk)?;
     let chunks = Arc::new(chunks);
-    receive(
+    let (written_tx, written) = mpsc::unbounded_channel();
+    let writer = store
+        .receive(id, key, from_chunk, chunks.clone(), written_tx)
+        .map_err(|e| match e {
+            ReceiveError::Store(e) => FetchError::Store(e),
+            other => FetchError::Verification(other.to_string()),
+        })?;
+    let chunk_total = chunks.len() as u64;
+    let reports = Reports {
         store,
-        &mut stream,
-        partial,
-        chunks.clone(),
         id,
-        a.size,
-        &mut progress,
-    )
-    .await?;
+        size: a.size,
+        progress: &mut progress,
+    };
+    receive(&mut stream, writer, written, chunk_total, reports).await?;
     // Recorded once the content is committed, so every entry describes a blob that hashed to
     // its digest; a crash before this leaves an orphan blob, removed when the store opens.
     store.put_chunks(&a.sha256, &chunks)?;
@@ -140,7 +144,7 @@ pub async fn fetch(
 fn ensure_room(store: &Store, a: &Announcement, held_chunks: u64) -> Result<(), FetchError> {
     let held = held_chunks.saturating_mul(CHUNK_SIZE).min(a.size);
     let what = format!("pulling {} ({})", a.id(), mib(a.size));
-    Ok(store.blobs().ensure_room(&what, a.size - held)?)
+    Ok(store.ensure_room(&what, a.size - held)?)
 }
 
 /// Reads the owner's answer and checks a grant: the owner's signature, the id asked for, the
@@ -189,54 +193,18 @@ async fn read_grant(
     Ok(Grant::Granted(Box::new(signed), chunks))
 }
 
-/// Opens the partial file of `key`, holding the `from_chunk` chunks a resumed pull asked past.
-fn open_partial(
-    store: &Store,
-    id: &DatasetId,
-    key: PartialKey,
-    from_chunk: u64,
-) -> Result<PartialBlob, FetchError> {
-    let partial = store
-        .blobs()
-        .partial(key, from_chunk.saturating_mul(CHUNK_SIZE))
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::WouldBlock => FetchError::Verification(
-                "the same content is being pulled right now (another dataset id); try again when it is done".into(),
-            ),
-            _ => StoreError::Io(e).into(),
-        })?;
-    // The partial file may be shorter than the record says if it was removed by hand.
-    if partial.len() / CHUNK_SIZE != from_chunk {
-        let _ = store.clear_transfer(id);
-        return Err(FetchError::Verification(
-            "local partial content is shorter than recorded; pull again".into(),
-        ));
-    }
-    Ok(partial)
-}
-
 /// Reads every chunk from the stream and hands it to a writer thread, with at most
 /// [`PIPELINE_CHUNKS`] chunks in between, until the writer has committed the content.
-async fn receive(
-    store: &Store,
+async fn receive<P: FnMut(u64, u64)>(
     stream: &mut Stream,
-    partial: PartialBlob,
-    chunks: Arc<Vec<Digest>>,
-    id: &DatasetId,
-    size: u64,
-    progress: &mut impl FnMut(u64, u64),
+    writer: Writer,
+    mut written: mpsc::UnboundedReceiver<Written>,
+    total: u64,
+    mut reports: Reports<'_, P>,
 ) -> Result<(), FetchError> {
-    let total = chunks.len() as u64;
-    let mut next = partial.len() / CHUNK_SIZE;
-    progress(partial.len(), size);
-    let (written_tx, mut written) = mpsc::unbounded_channel();
-    let writer = Writer::spawn(partial, chunks, next, written_tx)?;
-    let mut reports = Reports {
-        store,
-        id,
-        size,
-        progress,
-    };
+    let size = reports.size;
+    let mut next = writer.held() / CHUNK_SIZE;
+    (reports.progress)(writer.held(), size);
     let mut committed = false;
     let mut free: Vec<Vec<u8>> = Vec::new();
     let mut allocated = 0;

@@ -8,9 +8,7 @@
 //! flood of streams pushed members' streams out whenever the runtime was slow to read. Our
 //! outbound pulls still go through libp2p-stream.
 
-use std::collections::HashSet;
 use std::convert::Infallible;
-use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 
 use datapact_protocol::wire::PULL_PROTOCOL;
@@ -25,28 +23,13 @@ use libp2p::swarm::{
 use libp2p::{Multiaddr, PeerId, Stream, StreamProtocol};
 use tokio::sync::mpsc;
 
-use crate::store::Store;
+use super::roster::RosterSnapshot;
 
 /// Members' pull streams queued for the serving loop at once (each member's own share is
 /// enforced right after, see [`super::admission`]).
 pub const MEMBER_QUEUE: usize = 1024;
 /// Strangers' pull streams queued at once; beyond it a stranger's new stream is closed.
 pub const STRANGER_QUEUE: usize = 64;
-
-/// The PeerIds our roster lists, kept in memory so that a connection sorts its streams without
-/// reading the store (the swarm's tasks never block).
-pub(crate) type RosterPeers = Arc<RwLock<HashSet<PeerId>>>;
-
-/// Reloads the roster's PeerIds into `peers` (kept as they were if the store cannot be read).
-pub(crate) fn refresh_roster_peers(store: &Store, peers: &RosterPeers) {
-    let Ok(roster) = store.roster() else {
-        return;
-    };
-    let fresh = roster.iter().map(|e| e.peer_id).collect();
-    if let Ok(mut held) = peers.write() {
-        *held = fresh;
-    }
-}
 
 /// A queued inbound stream and the authenticated peer that opened it.
 type Queued = (PeerId, Stream);
@@ -56,16 +39,13 @@ type Queued = (PeerId, Stream);
 struct Queues {
     members: mpsc::Sender<Queued>,
     strangers: mpsc::Sender<Queued>,
-    roster: RosterPeers,
+    /// Sorts each stream into its queue without reading the store.
+    roster: RosterSnapshot,
 }
 
 impl Queues {
     fn push(&self, peer: PeerId, stream: Stream) {
-        let member = self
-            .roster
-            .read()
-            .map(|r| r.contains(&peer))
-            .unwrap_or(false);
+        let member = self.roster.contains(&peer);
         let queue = if member {
             &self.members
         } else {
@@ -89,7 +69,7 @@ pub(crate) struct Incoming {
 }
 
 /// The behaviour and the queues' receiving end; `roster` is kept up to date by the swarm task.
-pub(crate) fn new(roster: RosterPeers) -> (Behaviour, Incoming) {
+pub(crate) fn new(roster: RosterSnapshot) -> (Behaviour, Incoming) {
     let (members, member_streams) = mpsc::channel(MEMBER_QUEUE);
     let (strangers, stranger_streams) = mpsc::channel(STRANGER_QUEUE);
     let queues = Queues {

@@ -12,8 +12,8 @@ mod event_loop;
 pub mod fetch;
 mod inbound;
 pub mod pull;
+mod roster;
 mod serve;
-mod writer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -97,8 +97,10 @@ pub(crate) enum Command {
     Peers {
         reply: oneshot::Sender<Vec<ConnectedPeer>>,
     },
-    /// The roster changed: learn new addresses, dial new members, drop removed ones.
+    /// The roster changed: reload the roster snapshot (off the swarm task).
     RosterChanged,
+    /// The roster snapshot was reloaded: dial new members, catch up from connected ones.
+    RosterReloaded,
 }
 
 /// Counters of what the network refused, for operators and tests.

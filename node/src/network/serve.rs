@@ -16,7 +16,6 @@ use datapact_protocol::{
 };
 use futures::AsyncWriteExt;
 use libp2p::{PeerId, Stream};
-use tokio::io::AsyncReadExt as _;
 use tokio::sync::broadcast;
 
 use super::admission::{Admission, REFUSAL_SUMMARY_INTERVAL, REQUEST_DEADLINE, Requester};
@@ -167,15 +166,11 @@ fn decide(
         return not_found("stored announcement cannot be read");
     };
     let policy = &announcement.body().policy;
-    if record.revocation.is_some() {
-        let reason = "denied: revoked by the owner".to_owned();
-        return Ok((Answer::Denied(reason.clone()), Some(reason)));
-    }
-    match decide_pull(policy, requester, now) {
-        // The index and the policy agree; this only guards against a damaged index.
-        Decision::Denied(DenyReason::NotInAudience) => {
-            not_found(&DenyReason::NotInAudience.to_string())
-        }
+    let revoked = record.revocation.is_some();
+    match decide_pull(policy, revoked, requester, now) {
+        // The index and the policy agree on the audience; this only guards against a damaged
+        // index.
+        Decision::Denied(reason) if reason.answers_not_found() => not_found(&reason.to_string()),
         Decision::Denied(reason) => {
             let reason = reason.to_string();
             Ok((Answer::Denied(reason.clone()), Some(reason)))
@@ -296,13 +291,12 @@ async fn send_chunks(
     from_chunk: u64,
 ) -> Result<(), StreamError> {
     let offset = from_chunk.saturating_mul(CHUNK_SIZE).min(size);
-    let file = store.blobs().open_read_at(sha256, offset)?;
-    let mut file = tokio::fs::File::from_std(file);
+    let mut content = store.read_content_at(sha256, offset)?;
     let mut remaining = size - offset;
     let mut buf = vec![0u8; CHUNK_SIZE as usize];
     while remaining > 0 {
         let want = remaining.min(CHUNK_SIZE) as usize;
-        file.read_exact(&mut buf[..want]).await?;
+        content.read_exact(&mut buf[..want]).await?;
         with_timeout(stream.write_all(&buf[..want])).await?;
         remaining -= want as u64;
     }

@@ -11,6 +11,7 @@ use datapact_protocol::{Audience, DatasetId, MemberCode};
 use libp2p::{Multiaddr, PeerId};
 
 use super::Context;
+use crate::backoff::Backoff;
 use crate::federation;
 
 /// First wait before retrying a delivery; doubles up to [`MAX_RETRY_DELAY`].
@@ -108,7 +109,7 @@ async fn deliver_one(
     addrs: &[Multiaddr],
     statement: SignedStatement,
 ) {
-    let mut delay = FIRST_RETRY_DELAY;
+    let mut backoff = Backoff::new(FIRST_RETRY_DELAY, MAX_RETRY_DELAY);
     for _ in 0..MAX_ATTEMPTS {
         // The roster may have changed since the release: a removed member gets nothing more,
         // except the revocation of what it pulled.
@@ -136,8 +137,6 @@ async fn deliver_one(
             Err(crate::network::NetError::Stopped) => return,
             Err(e) => tracing::debug!(%peer, error = %e, "delivery failed; will retry"),
         }
-        // Backoff between retries of an unreachable peer, not synchronisation.
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(MAX_RETRY_DELAY);
+        backoff.wait().await;
     }
 }

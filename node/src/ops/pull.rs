@@ -11,6 +11,7 @@ use datapact_protocol::{
 
 use super::{Context, OpError};
 use crate::api::{CatalogEntry, DatasetStatus, ErrorKind, PeerInfo, PullResult};
+use crate::backoff::Backoff;
 use crate::federation::{self, Verdict, Via};
 use crate::network::fetch::{FetchError, Fetched, fetch};
 use crate::store::{Origin, StoreError, now};
@@ -202,6 +203,10 @@ async fn record_pull(
 /// Attempts to deliver a receipt before it is left undelivered (the owner's log then shows the
 /// grant without receipt).
 const RECEIPT_ATTEMPTS: u32 = 5;
+/// First wait before resending a receipt; doubles up to [`MAX_RECEIPT_RETRY_DELAY`].
+const FIRST_RECEIPT_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
+/// Longest wait between two receipt attempts.
+const MAX_RECEIPT_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// Signs a receipt for a verified pull and sends it to the owner in the background.
 fn send_receipt(ctx: &Context, owner: libp2p::PeerId, signed: &SignedAnnouncement) {
@@ -220,7 +225,7 @@ fn send_receipt(ctx: &Context, owner: libp2p::PeerId, signed: &SignedAnnouncemen
     };
     let network = ctx.network.clone();
     tokio::spawn(async move {
-        let mut delay = std::time::Duration::from_millis(200);
+        let mut backoff = Backoff::new(FIRST_RECEIPT_RETRY_DELAY, MAX_RECEIPT_RETRY_DELAY);
         for _ in 0..RECEIPT_ATTEMPTS {
             match network
                 .request(owner, DirectRequest::Receipt(bytes.clone()))
@@ -233,9 +238,7 @@ fn send_receipt(ctx: &Context, owner: libp2p::PeerId, signed: &SignedAnnouncemen
                 }
                 Err(e) => tracing::debug!(error = %e, "receipt not delivered; will retry"),
             }
-            // Backoff between retries, not synchronisation.
-            tokio::time::sleep(delay).await;
-            delay *= 2;
+            backoff.wait().await;
         }
     });
 }
@@ -278,7 +281,7 @@ fn catalog_entry(
             DatasetStatus::Revoked,
         )
     } else {
-        match decide_pull(&a.policy, Some(&ctx.home.member), now) {
+        match decide_pull(&a.policy, false, Some(&ctx.home.member), now) {
             Decision::Granted => (true, None, DatasetStatus::Received),
             Decision::Denied(r) => {
                 let status = if a.policy.is_expired(now) {

@@ -38,7 +38,7 @@ pub enum ReleaseError {
     #[error("{0}")]
     Statement(#[from] StatementError),
     /// The new version would reach members that earlier versions of the name did not, and so
-    /// reveal that those exist (DESIGN.md section 4); `--widen` accepts that.
+    /// reveal that those exist (docs/design.md section 4); `--widen` accepts that.
     #[error(
         "releasing {name} with policy {policy} would reveal {count} earlier version{plural} ({list}) to peers {pronoun} did not reach, since version numbers show that earlier ones exist; pass --widen to release anyway",
         count = versions.len(),

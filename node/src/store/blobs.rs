@@ -2,7 +2,7 @@
 //! a temp file that is fsync'd and renamed, so a crash leaves either the whole file or nothing.
 //!
 //! sled holds the state; content lives here because sled 0.34 writes large values slowly and
-//! with several times their size on disk (measured in DESIGN.md section 3).
+//! with several times their size on disk (measured in docs/design.md section 3).
 
 use std::collections::HashSet;
 use std::fs::{self, File};

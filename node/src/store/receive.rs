@@ -1,17 +1,18 @@
-//! The disk side of a pull: a thread that verifies each received chunk against its signed
-//! digest, appends it to the partial content (which hashes the whole content as it grows),
-//! fsyncs every [`CHECKPOINT_CHUNKS`] chunks, and at the end commits the content under its
-//! digest only if the whole content hashes to it. The network side hands it chunks through a
-//! bounded channel, so receiving and writing overlap with bounded memory.
+//! The store's receive pipeline for a pull: [`Store::receive`] opens the partial content and
+//! starts a thread that verifies each received chunk against its signed digest, appends it to
+//! the partial content (which hashes the whole content as it grows), fsyncs every
+//! [`CHECKPOINT_CHUNKS`] chunks, and at the end commits the content under its digest only if
+//! the whole content hashes to it. The network side hands it chunks through a bounded
+//! channel, so receiving and writing overlap with bounded memory, and never sees a file.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use datapact_protocol::Digest;
+use datapact_protocol::{CHUNK_SIZE, DatasetId, Digest};
 use tokio::sync::mpsc;
 
-use crate::store::StoreError;
-use crate::store::blobs::{CommitError, PartialBlob};
+use super::blobs::{CommitError, PartialBlob, PartialKey};
+use super::{Store, StoreError};
 
 /// Chunks between two durability checkpoints of a pull (fsync, then record progress).
 pub const CHECKPOINT_CHUNKS: u64 = 32;
@@ -22,7 +23,7 @@ pub const CHECKPOINT_CHUNKS: u64 = 32;
 pub const PIPELINE_CHUNKS: usize = 8;
 
 /// A received chunk on its way to the writer thread, not yet verified.
-pub(super) struct Piece {
+pub(crate) struct Piece {
     /// A chunk-sized buffer, handed back for reuse once written.
     pub buf: Vec<u8>,
     /// How much of `buf` the chunk fills.
@@ -30,7 +31,7 @@ pub(super) struct Piece {
 }
 
 /// What the writer thread reports, in order.
-pub(super) enum Written {
+pub(crate) enum Written {
     /// A chunk was verified and appended; its buffer comes back for reuse. `held` is the
     /// partial content's length; `synced` the number of chunks made durable, when this chunk
     /// completed a checkpoint.
@@ -46,7 +47,7 @@ pub(super) enum Written {
 }
 
 /// Why the writer thread stopped.
-pub(super) enum WriteFailure {
+pub(crate) enum WriteFailure {
     /// This chunk does not match its digest; nothing of it was written, and the chunks before
     /// it stay for a later pull to resume from.
     Mismatch(u64),
@@ -59,25 +60,76 @@ pub(super) enum WriteFailure {
     Io(std::io::Error),
 }
 
+/// Why the receive pipeline of a pull could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiveError {
+    /// Another pull writes the same content (under another dataset id) right now.
+    #[error(
+        "the same content is being pulled right now (another dataset id); try again when it is done"
+    )]
+    Busy,
+    /// The partial content holds fewer chunks than the transfer record says (removed by hand,
+    /// say); the record is cleared so the next pull starts over.
+    #[error("local partial content is shorter than recorded; pull again")]
+    Shorter,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Store {
+    /// Starts receiving the content `key` of dataset `id`, whose first `from_chunk` chunks
+    /// are held from an earlier pull: verified chunks handed to the returned [`Writer`] are
+    /// appended, checkpointed and finally committed, each step reported on `reports`.
+    pub(crate) fn receive(
+        &self,
+        id: &DatasetId,
+        key: PartialKey,
+        from_chunk: u64,
+        chunks: Arc<Vec<Digest>>,
+        reports: mpsc::UnboundedSender<Written>,
+    ) -> Result<Writer, ReceiveError> {
+        let partial = self
+            .blobs
+            .partial(key, from_chunk.saturating_mul(CHUNK_SIZE))
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::WouldBlock => ReceiveError::Busy,
+                _ => StoreError::Io(e).into(),
+            })?;
+        if partial.len() / CHUNK_SIZE != from_chunk {
+            let _ = self.clear_transfer(id);
+            return Err(ReceiveError::Shorter);
+        }
+        Ok(Writer::spawn(partial, chunks, from_chunk, reports)?)
+    }
+}
+
 /// The writer thread of one pull.
 ///
 /// Dropping it (the pull failed or was cancelled) stops the thread and waits for it, so no
 /// write to the partial file can outlive the pull that owns it: the next pull of the same
 /// content may truncate that file. The wait is at most one append or one fsync.
-pub(super) struct Writer {
+pub(crate) struct Writer {
+    /// Where chunks go to the thread; dropped to tell it no more come.
     pieces: Option<mpsc::Sender<Piece>>,
+    /// Set when the pull is abandoned, so the thread stops before its next write.
     cancel: Arc<AtomicBool>,
+    /// Joined on drop, so no write outlives the pull.
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Bytes the partial content held when the pull started (the resumed prefix).
+    held: u64,
 }
 
 impl Writer {
     /// Starts the thread on `partial`, which holds the first `next` of the `chunks`.
-    pub(super) fn spawn(
+    fn spawn(
         partial: PartialBlob,
         chunks: Arc<Vec<Digest>>,
         next: u64,
         reports: mpsc::UnboundedSender<Written>,
     ) -> Result<Self, StoreError> {
+        let held = partial.len();
         let (pieces, received) = mpsc::channel(PIPELINE_CHUNKS);
         let cancel = Arc::new(AtomicBool::new(false));
         let stop = cancel.clone();
@@ -89,11 +141,17 @@ impl Writer {
             pieces: Some(pieces),
             cancel,
             thread: Some(thread),
+            held,
         })
     }
 
+    /// Bytes the partial content held when the pull started.
+    pub(crate) fn held(&self) -> u64 {
+        self.held
+    }
+
     /// Hands a chunk to the thread; false if the thread has stopped.
-    pub(super) async fn send(&self, piece: Piece) -> bool {
+    pub(crate) async fn send(&self, piece: Piece) -> bool {
         match &self.pieces {
             Some(p) => p.send(piece).await.is_ok(),
             None => false,
@@ -101,7 +159,7 @@ impl Writer {
     }
 
     /// Waits for the thread, which has reported that it committed (so this is immediate).
-    pub(super) fn finish(mut self) {
+    pub(crate) fn finish(mut self) {
         self.pieces = None;
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
