@@ -4,9 +4,9 @@
 //! with [`datapact_node::daemon::start`] in its own temp directory, listening on
 //! `/ip4/127.0.0.1/tcp/0`, talking to each other over real libp2p connections (TCP + Noise +
 //! Yamux) on loopback. Tests drive a node through the same operations the control socket
-//! serves ([`datapact_node::ops::handle`]), or through the operation functions directly where
-//! they need more (a progress callback), and inject raw statements through the node's network
-//! handle where they play an attacker.
+//! serves, encoded as on the socket ([`datapact_node::control::call_in_process`]), or through
+//! the operation functions directly where they need more (a progress callback), and inject raw
+//! statements through the node's network handle where they play an attacker.
 //!
 //! - [`TestNode`]: one node; start, stop, restart (same directory, new port), typed helpers
 //!   for the requests (`catalog`, `datasets`, `release`, `pull`, `revoke`, `log`, `peers`).
@@ -34,16 +34,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use datapact_node::api::{
-    CatalogEntry, DatasetInfo, DatasetStatus, ErrorKind, LogLine, MemberInfo, PeerInfo, PullResult,
-    ReleaseRequest, Reply, Request,
+    Call, Catalog, CatalogEntry, DatasetInfo, DatasetStatus, Datasets, ErrorKind, Log, LogLine,
+    MemberInfo, MembersAdd, PeerInfo, Peers, Pull, PullResult, ReleaseRequest, Revoke,
 };
+use datapact_node::control::{ClientError, call_in_process};
 use datapact_node::daemon::{self, DaemonError, Running};
 use datapact_node::ops::Context;
 use datapact_node::store::StoreError;
 use datapact_protocol::wire::SignedStatement;
 use datapact_protocol::{DatasetId, MemberCode};
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use tempfile::TempDir;
 use tokio::sync::broadcast;
@@ -162,12 +161,6 @@ pub fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// Decodes a request's result into an api type.
-pub fn typed<T: DeserializeOwned>(value: Value) -> T {
-    let text = value.to_string();
-    serde_json::from_value(value).unwrap_or_else(|e| panic!("unexpected result {text}: {e}"))
 }
 
 /// Whether `daemon::start` failed because the store is still open elsewhere. sled 0.34
@@ -375,28 +368,27 @@ impl TestNode {
         self.tmp.path().join(format!("out-{n}-{name}"))
     }
 
-    /// Runs one control request to completion, as the control socket would.
-    pub async fn request(&self, request: Request) -> Result<Value, RequestError> {
-        let (progress, _ignored) = tokio::sync::mpsc::unbounded_channel();
+    /// Runs one control request to completion, as the control socket would, and returns its
+    /// result.
+    pub async fn request<R: Call>(&self, request: R) -> Result<R::Response, RequestError> {
         let what = format!("{request:?}");
-        let reply = tokio::time::timeout(
-            DEADLINE,
-            datapact_node::ops::handle(self.ctx(), request, &progress),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("{}: {what} got no answer within {DEADLINE:?}", self.member));
-        match reply {
-            Reply::Ok { result } => Ok(result),
-            Reply::Error { kind, message } => Err((kind, message)),
-            Reply::Progress { .. } => panic!("a progress line as the final reply"),
+        let answer = tokio::time::timeout(DEADLINE, call_in_process(self.ctx(), request))
+            .await
+            .unwrap_or_else(|_| {
+                panic!("{}: {what} got no answer within {DEADLINE:?}", self.member)
+            });
+        match answer {
+            Ok(result) => Ok(result),
+            Err(ClientError::Remote { kind, message }) => Err((kind, message)),
+            Err(e) => panic!("{}: {what}: {e}", self.member),
         }
     }
 
-    /// Runs a request that must succeed and decodes its result.
-    pub async fn ok<T: DeserializeOwned>(&self, request: Request) -> T {
+    /// Runs a request that must succeed and returns its result.
+    pub async fn ok<R: Call>(&self, request: R) -> R::Response {
         let what = format!("{request:?}");
         match self.request(request).await {
-            Ok(v) => typed(v),
+            Ok(result) => result,
             Err((kind, message)) => {
                 panic!("{}: {what} failed ({kind:?}): {message}", self.member)
             }
@@ -409,9 +401,9 @@ impl TestNode {
             Dial::Yes => vec![other.addr()],
             Dial::No => vec![],
         };
-        self.ok(Request::MembersAdd {
-            member: other.member.clone(),
-            peer_id: other.peer_id.clone(),
+        self.ok(MembersAdd {
+            member: MemberCode::new(&other.member).expect("member code"),
+            peer_id: other.peer_id.parse().expect("PeerId"),
             addrs,
         })
         .await
@@ -419,7 +411,7 @@ impl TestNode {
 
     /// `catalog`.
     pub async fn catalog(&self) -> Vec<CatalogEntry> {
-        self.ok(Request::Catalog).await
+        self.ok(Catalog).await
     }
 
     /// The catalogue entry of `id`, if any.
@@ -429,7 +421,7 @@ impl TestNode {
 
     /// `datasets`.
     pub async fn datasets(&self) -> Vec<DatasetInfo> {
-        self.ok(Request::Datasets).await
+        self.ok(Datasets).await
     }
 
     /// The `datasets` entry of `id`, if any.
@@ -439,12 +431,12 @@ impl TestNode {
 
     /// `log`.
     pub async fn log(&self) -> Vec<LogLine> {
-        self.ok(Request::Log).await
+        self.ok(Log).await
     }
 
     /// `peers`.
     pub async fn peers(&self) -> Vec<PeerInfo> {
-        self.ok(Request::Peers).await
+        self.ok(Peers).await
     }
 
     /// `release FILE --name NAME --title ... --policy POLICY`; must succeed.
@@ -453,7 +445,7 @@ impl TestNode {
             path: file.display().to_string(),
             name: name.to_owned(),
             title: format!("{name} (test release)"),
-            policy: policy.to_owned(),
+            policy: policy.parse().expect("policy"),
             ..ReleaseRequest::default()
         })
         .await
@@ -475,24 +467,21 @@ impl TestNode {
 
     /// `release` with every field given.
     pub async fn try_release(&self, request: ReleaseRequest) -> Result<DatasetInfo, RequestError> {
-        self.request(Request::Release(Box::new(request)))
-            .await
-            .map(typed)
+        self.request(request).await
     }
 
     /// `pull ID --out OUT`.
     pub async fn pull(&self, id: &str, out: Option<&Path>) -> Result<PullResult, RequestError> {
-        self.request(Request::Pull {
+        self.request(Pull {
             id: id.to_owned(),
             out: out.map(|p| p.display().to_string()),
         })
         .await
-        .map(typed)
     }
 
     /// `revoke ID`; must succeed.
     pub async fn revoke(&self, id: &str) -> DatasetInfo {
-        self.ok(Request::Revoke {
+        self.ok(Revoke {
             id: id.to_owned(),
             reason: Some("withdrawn by the test".into()),
         })
@@ -564,7 +553,8 @@ impl TestNode {
 
     /// Whether `peer` is connected to this node.
     pub async fn is_connected_to(&self, peer: &TestNode) -> bool {
-        self.peers().await.iter().any(|p| p.peer_id == peer.peer_id)
+        let peer_id: libp2p::PeerId = peer.peer_id.parse().expect("PeerId");
+        self.peers().await.iter().any(|p| p.peer_id == peer_id)
     }
 
     /// Waits until this node and `other` are connected, seen from both sides.

@@ -8,8 +8,12 @@ use std::collections::BTreeSet;
 use datapact_node::api::{
     CatalogEntry, DatasetStatus, ErrorKind, LogEvent, LogLine, Outcome, PullResult, ReleaseRequest,
 };
-use datapact_protocol::Audience;
+use datapact_protocol::{Audience, MemberCode};
 use datapact_tests::{Federation, RequestError, TestNode, sample, sha256_hex, unix_now, wait_for};
+
+fn code(text: &str) -> Option<MemberCode> {
+    Some(MemberCode::new(text).unwrap())
+}
 
 /// An id of THA's that was never released: the reference answer for confidentiality checks.
 const NEVER_RELEASED: &str = "THA/never-released@1";
@@ -104,7 +108,7 @@ async fn each_release_reaches_exactly_its_audience() {
     let mut released = Vec::new();
     for (file, name, policy) in files {
         let info = tha.release(&tha.copy_sample(file), name, policy).await;
-        assert_eq!(info.policy.to_string(), policy);
+        assert_eq!(info.policy, policy.parse::<Audience>().unwrap());
         assert_eq!(info.status, DatasetStatus::Released);
         released.push((info, std::fs::read(sample(file)).expect("sample")));
     }
@@ -148,14 +152,13 @@ async fn each_release_reaches_exactly_its_audience() {
     // The owner logged AUS's refusal with the true reason, and MMR's grants.
     let log = tha.log().await;
     assert!(
-        pulls_of(&log, &only_mmr).any(|l| l.member.as_deref() == Some("AUS")
+        pulls_of(&log, &only_mmr).any(|l| l.member == code("AUS")
             && l.outcome == Outcome::Denied
             && l.reason.as_deref() == Some("denied: not in audience")),
         "THA's log lacks AUS's denied pull of {only_mmr}: {log:#?}"
     );
     assert!(
-        pulls_of(&log, &only_mmr)
-            .any(|l| l.member.as_deref() == Some("MMR") && l.outcome == Outcome::Granted),
+        pulls_of(&log, &only_mmr).any(|l| l.member == code("MMR") && l.outcome == Outcome::Granted),
         "THA's log lacks MMR's granted pull of {only_mmr}: {log:#?}"
     );
 
@@ -175,7 +178,7 @@ async fn each_release_reaches_exactly_its_audience() {
     let log = tha.log().await;
     for id in [&members, &only_mmr] {
         assert!(
-            pulls_of(&log, id).any(|l| l.peer.as_deref() == Some(idn.peer_id())
+            pulls_of(&log, id).any(|l| l.peer == idn.peer_id().parse().ok()
                 && l.member.is_none()
                 && l.outcome == Outcome::Denied),
             "THA's log lacks the outsider's denied pull of {id}: {log:#?}"
@@ -203,7 +206,7 @@ async fn embargo_and_expiry_are_enforced_by_the_owner() {
             .to_string(),
         name: name.to_owned(),
         title: name.to_owned(),
-        policy: "members".to_owned(),
+        policy: Audience::Members,
         embargo_until,
         expires_at,
         ..ReleaseRequest::default()
@@ -291,15 +294,14 @@ async fn embargo_and_expiry_are_enforced_by_the_owner() {
     let log = tha.log().await;
     for (id, reason) in [(&embargoed, &embargo_reason), (&expired, &expiry_reason)] {
         assert!(
-            pulls_of(&log, id).any(|l| l.member.as_deref() == Some("MMR")
+            pulls_of(&log, id).any(|l| l.member == code("MMR")
                 && l.outcome == Outcome::Denied
                 && l.reason.as_ref() == Some(reason)),
             "THA's log lacks MMR's refused pull of {id} ({reason}): {log:#?}"
         );
     }
     assert!(
-        pulls_of(&log, &open)
-            .any(|l| l.member.as_deref() == Some("MMR") && l.outcome == Outcome::Granted)
+        pulls_of(&log, &open).any(|l| l.member == code("MMR") && l.outcome == Outcome::Granted)
     );
     assert_eq!(
         tha.dataset(&expired).await.unwrap().status,
@@ -383,10 +385,10 @@ async fn a_stopped_node_catches_up_after_restart() {
                     .any(|e| e.id == early_members && e.status == DatasetStatus::Revoked)
         })
         .await;
-    let expected: BTreeSet<(String, String)> = mmr_view
+    let expected: BTreeSet<(String, DatasetStatus)> = mmr_view
         .iter()
         .filter(|e| !matches!(e.policy, Audience::Only(_)))
-        .map(|e| (e.id.clone(), e.status.to_string()))
+        .map(|e| (e.id.clone(), e.status))
         .collect();
     assert_eq!(expected.len(), 4, "{expected:?}");
 
@@ -394,7 +396,7 @@ async fn a_stopped_node_catches_up_after_restart() {
     let aus = &fed["AUS"];
     aus.wait_catalog(&format!("ids and statuses equal to {expected:?}"), |c| {
         c.iter()
-            .map(|e| (e.id.clone(), e.status.to_string()))
+            .map(|e| (e.id.clone(), e.status))
             .collect::<BTreeSet<_>>()
             == expected
     })

@@ -8,7 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use datapact_node::api::{AuditReport, LogEvent, LogLine, Outcome, Request};
+use datapact_node::api::{Audit, AuditReport, LogEvent, LogLine, Outcome};
+use datapact_protocol::MemberCode;
 use datapact_protocol::wire::PullResponse;
 use datapact_tests::hostile::{HostilePeer, polite};
 use datapact_tests::{DEADLINE, Federation, TestNode, pseudo_random, wait_for};
@@ -162,7 +163,9 @@ async fn flood(strangers: &[HostilePeer], owner: PeerId, per_key: usize, ids: &[
 
 fn pull_entries_of<'a>(log: &'a [LogLine], member: &'a str) -> Vec<&'a LogLine> {
     log.iter()
-        .filter(|l| l.event == LogEvent::Pull && l.member.as_deref() == Some(member))
+        .filter(|l| {
+            l.event == LogEvent::Pull && l.member.as_ref().map(MemberCode::as_str) == Some(member)
+        })
         .collect()
 }
 
@@ -241,7 +244,7 @@ async fn a_flood_from_fresh_keys_leaves_a_bounded_log_and_every_member_request_l
         flood.answered,
         "every answered request is in the log"
     );
-    let audit: AuditReport = tha.ok(Request::Audit { strict: false }).await;
+    let audit: AuditReport = tha.ok(Audit { strict: false }).await;
     assert!(audit.ok, "audit after the flood: {:?}", audit.failures);
     drop(strangers);
     fed.shutdown().await;

@@ -67,6 +67,7 @@ async fn delivered(from: &HostilePeer, node: &TestNode, bytes: Vec<u8>) -> bool 
 }
 
 async fn held_from(node: &TestNode, owner: &str) -> usize {
+    let owner = MemberCode::new(owner).unwrap();
     node.catalog()
         .await
         .iter()

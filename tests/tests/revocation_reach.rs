@@ -5,17 +5,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use datapact_node::api::{DatasetStatus, MemberInfo, Request};
+use datapact_node::api::{DatasetStatus, MemberInfo, MembersRemove};
+use datapact_protocol::MemberCode;
 use datapact_tests::{Federation, TestNode, wait_for};
 
 /// Removes `member` from `owner`'s roster.
 async fn remove_member(owner: &TestNode, member: &TestNode) {
+    let code = MemberCode::new(&member.member).unwrap();
     let removed: MemberInfo = owner
-        .ok(Request::MembersRemove {
-            member: member.member.clone(),
+        .ok(MembersRemove {
+            member: code.clone(),
         })
         .await;
-    assert_eq!(removed.member, member.member);
+    assert_eq!(removed.member, code);
 }
 
 /// Waits until `node`'s own copy of `id` (in `datasets`) shows `status`.

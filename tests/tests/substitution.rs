@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use datapact_node::api::{Outcome, Request};
+use datapact_node::api::{Audit, Outcome};
 use datapact_node::ops::pull;
 use datapact_protocol::wire::{DirectRequest, DirectResponse, PullResponse, SignedStatement};
 use datapact_protocol::{
@@ -95,8 +95,8 @@ fn blob_state(node: &TestNode, sha256: &Digest) -> (bool, Vec<std::path::PathBuf
 }
 
 async fn audit_ok(node: &TestNode) {
-    let report: serde_json::Value = node.ok(Request::Audit { strict: false }).await;
-    assert_eq!(report["ok"], true, "{}'s audit: {report}", node.member);
+    let report = node.ok(Audit { strict: false }).await;
+    assert!(report.ok, "{}'s audit: {report:?}", node.member);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

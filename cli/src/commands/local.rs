@@ -32,8 +32,8 @@ pub fn init(
         other => anyhow::Error::new(other),
     })?;
     let info = IdInfo {
-        member: home.member.to_string(),
-        peer_id: home.identity.peer_id().to_string(),
+        member: home.member.clone(),
+        peer_id: home.identity.peer_id(),
         public_key: home.identity.public_key().to_string(),
         running: false,
         listen: home.listen.clone(),

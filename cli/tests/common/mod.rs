@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use datapact_node::api::{Reply, Request};
+use datapact_node::api::{Id, IdInfo, Reply, Request};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use tempfile::TempDir;
@@ -292,7 +292,7 @@ impl Node {
         if stream.set_read_timeout(timeout).is_err() || stream.set_write_timeout(timeout).is_err() {
             return false;
         }
-        let mut line = serde_json::to_vec(&Request::Id).expect("encode request");
+        let mut line = serde_json::to_vec(&Request::from(Id)).expect("encode request");
         line.push(b'\n');
         if stream.write_all(&line).is_err() {
             return false;
@@ -301,7 +301,10 @@ impl Node {
         if BufReader::new(stream).read_line(&mut reply).is_err() {
             return false;
         }
-        matches!(serde_json::from_str::<Reply>(&reply), Ok(Reply::Ok { .. }))
+        matches!(
+            serde_json::from_str::<Reply<IdInfo>>(&reply),
+            Ok(Reply::Ok { .. })
+        )
     }
 
     /// The daemon's process id.

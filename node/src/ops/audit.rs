@@ -8,8 +8,10 @@ use std::io::Read;
 
 use datapact_protocol::{ContentHasher, MemberCode, PublicKey, SignedAnnouncement};
 
-use super::{Context, OpError};
-use crate::api::{AuditFailure, AuditReport, ErrorKind};
+use tokio::task::JoinError;
+
+use super::{Context, OpError, Operation, Progress, blocking};
+use crate::api::{Audit, AuditFailure, AuditReport, ErrorKind};
 use crate::store::blobs::COPY_BUFFER;
 use crate::store::{DatasetRecord, LogCheck, Origin, Store, StoreError, now};
 
@@ -22,7 +24,7 @@ pub enum AuditError {
     Store(#[from] StoreError),
     /// The audit task died.
     #[error("audit interrupted: {0}")]
-    Interrupted(String),
+    Interrupted(#[from] JoinError),
 }
 
 impl OpError for AuditError {
@@ -33,12 +35,19 @@ impl OpError for AuditError {
 
 /// Runs the audit on a blocking thread (it reads every stored content).
 pub async fn audit(ctx: &Context, strict: bool) -> Result<AuditReport, AuditError> {
-    let store = ctx.store.clone();
-    let me = ctx.home.member.clone();
-    let my_key = ctx.home.identity.public_key();
-    tokio::task::spawn_blocking(move || run(&store, &me, &my_key, strict, now()))
-        .await
-        .map_err(|e| AuditError::Interrupted(e.to_string()))?
+    blocking(ctx, move |ctx| {
+        let my_key = ctx.home.identity.public_key();
+        run(&ctx.store, &ctx.home.member, &my_key, strict, now())
+    })
+    .await
+}
+
+impl Operation for Audit {
+    type Error = AuditError;
+
+    async fn run(self, ctx: &Context, _: &Progress) -> Result<AuditReport, AuditError> {
+        audit(ctx, self.strict).await
+    }
 }
 
 /// The audit itself, on a store, as of `now`.

@@ -1,160 +1,55 @@
-//! The control API: requests the CLI sends to the daemon over `DIR/control.sock`, and what
-//! the daemon answers. One JSON document per line in each direction.
-//!
-//! A request gets zero or more [`Reply::Progress`] lines, then exactly one [`Reply::Ok`] or
-//! [`Reply::Error`].
+//! What the daemon answers: one type per kind of result, and [`Response`], which carries any
+//! of them to the wire (as the result itself, untagged: the client knows which request it sent,
+//! and decodes that request's [`super::Call::Response`]).
 
-use datapact_protocol::Audience;
+use datapact_protocol::{Audience, MemberCode};
+use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
-pub use crate::store::LogEvent;
+use crate::store::LogEvent;
 
-/// Longest request line the daemon reads.
-pub const MAX_REQUEST_LINE: usize = 64 * 1024;
-/// Longest reply line the client reads (a large catalogue or log fits).
-pub const MAX_REPLY_LINE: usize = 64 * 1024 * 1024;
-
-/// A request to the daemon.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+/// The result of any request, as the daemon writes it in [`super::Reply::Ok`]. Each variant is
+/// named after the request it answers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
 #[non_exhaustive]
-pub enum Request {
-    /// Who this node is and where it listens.
-    Id,
-    /// Add or replace a roster entry.
-    MembersAdd {
-        /// Member code.
-        member: String,
-        /// The member's PeerId.
-        peer_id: String,
-        /// Addresses to dial it at.
-        addrs: Vec<String>,
-    },
-    /// Remove a roster entry.
-    MembersRemove {
-        /// Member code.
-        member: String,
-    },
-    /// The roster.
-    MembersList,
-    /// Release a file.
-    Release(Box<ReleaseRequest>),
-    /// Own and received datasets.
-    Datasets,
-    /// What peers announced that we may see.
-    Catalog,
-    /// Fetch a dataset from its owner.
-    Pull {
-        /// Dataset id.
-        id: String,
-        /// Also write the content to this absolute path.
-        out: Option<String>,
-    },
-    /// Write a dataset's announcement and content to a directory.
-    Export {
-        /// Dataset id.
-        id: String,
-        /// Absolute path of the directory.
-        out: String,
-        /// Replace files that already exist there (`--force`).
-        #[serde(default)]
-        force: bool,
-    },
-    /// Revoke one of our releases.
-    Revoke {
-        /// Dataset id.
-        id: String,
-        /// Why.
-        reason: Option<String>,
-    },
-    /// Re-verify everything stored.
-    Audit {
-        /// Count revoked and expired datasets as failures.
-        strict: bool,
-    },
-    /// The access log.
-    Log,
-    /// Connected peers.
-    Peers,
-}
-
-/// What `datapact release` asks for. Times are unix seconds (the CLI parses RFC 3339).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct ReleaseRequest {
-    /// Absolute path of the file to release.
-    pub path: String,
-    /// Dataset name.
-    pub name: String,
-    /// Title.
-    pub title: String,
-    /// `public`, `members` or `only:CODE,...`.
-    pub policy: String,
-    /// Embargo end.
-    pub embargo_until: Option<u64>,
-    /// Expiry.
-    pub expires_at: Option<u64>,
-    /// Purpose.
-    pub purpose: Option<String>,
-    /// SPDX licence.
-    pub licence: Option<String>,
-    /// Description.
-    pub description: Option<String>,
-    /// Indicator.
-    pub indicator: Option<String>,
-    /// Unit.
-    pub unit: Option<String>,
-    /// Period.
-    pub period: Option<String>,
-    /// Source.
-    pub source: Option<String>,
-    /// Release even if the new version reaches members that earlier versions of the name did
-    /// not, revealing that those exist (`--widen`).
-    #[serde(default)]
-    pub widen: bool,
-}
-
-/// One line of the daemon's answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "reply", rename_all = "snake_case")]
-pub enum Reply {
-    /// Work in progress: `done` of `total` bytes.
-    Progress {
-        /// Bytes done.
-        done: u64,
-        /// Bytes in all.
-        total: u64,
-    },
-    /// Success, with the command's result.
-    Ok {
-        /// The result document.
-        result: serde_json::Value,
-    },
-    /// Failure.
-    Error {
-        /// Whether the input was bad (exit 2) or the operation failed (exit 1).
-        kind: ErrorKind,
-        /// One line for the user.
-        message: String,
-    },
-}
-
-/// The two kinds of failure the CLI distinguishes by exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    /// Bad usage or bad input: exit code 2.
-    BadInput,
-    /// The operation failed (denied, not found, verification failed): exit code 1.
-    Failed,
+pub enum Response {
+    /// [`super::Id`].
+    Id(IdInfo),
+    /// [`super::MembersAdd`].
+    MembersAdd(MemberInfo),
+    /// [`super::MembersRemove`].
+    MembersRemove(MemberInfo),
+    /// [`super::MembersList`].
+    MembersList(Vec<MemberInfo>),
+    /// [`super::ReleaseRequest`].
+    Release(DatasetInfo),
+    /// [`super::Datasets`].
+    Datasets(Vec<DatasetInfo>),
+    /// [`super::Catalog`].
+    Catalog(Vec<CatalogEntry>),
+    /// [`super::Pull`].
+    Pull(PullResult),
+    /// [`super::Export`].
+    Export(ExportResult),
+    /// [`super::Revoke`]: the revoked dataset as it stands now.
+    Revoke(DatasetInfo),
+    /// [`super::Audit`].
+    Audit(AuditReport),
+    /// [`super::Log`].
+    Log(Vec<LogLine>),
+    /// [`super::Peers`].
+    Peers(Vec<PeerInfo>),
 }
 
 /// `datapact id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdInfo {
     /// Member code.
-    pub member: String,
+    pub member: MemberCode,
     /// libp2p PeerId.
-    pub peer_id: String,
+    #[serde(with = "datapact_protocol::identity::peer_id_text")]
+    pub peer_id: PeerId,
     /// ed25519 public key, 64 hex characters.
     pub public_key: String,
     /// Whether the daemon answered: then `listen` holds the addresses it actually bound,
@@ -169,9 +64,10 @@ pub struct IdInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberInfo {
     /// Member code.
-    pub member: String,
+    pub member: MemberCode,
     /// PeerId.
-    pub peer_id: String,
+    #[serde(with = "datapact_protocol::identity::peer_id_text")]
+    pub peer_id: PeerId,
     /// ed25519 public key, hex.
     pub public_key: String,
     /// Addresses.
@@ -186,7 +82,7 @@ pub struct DatasetInfo {
     /// Title.
     pub title: String,
     /// Owner member code.
-    pub owner: String,
+    pub owner: MemberCode,
     /// Audience, as text such as `only:MMR` (constraints in their own fields).
     pub policy: Audience,
     /// Content size in bytes.
@@ -223,7 +119,7 @@ pub struct CatalogEntry {
     /// Title.
     pub title: String,
     /// Owner.
-    pub owner: String,
+    pub owner: MemberCode,
     /// Audience, as text such as `only:MMR`.
     pub policy: Audience,
     /// Content size.
@@ -253,9 +149,10 @@ pub struct LogLine {
     /// `count`).
     pub event: LogEvent,
     /// PeerId, if a peer was involved.
-    pub peer: Option<String>,
+    #[serde(with = "datapact_protocol::identity::peer_id_text::option")]
+    pub peer: Option<PeerId>,
     /// Member code, if known.
-    pub member: Option<String>,
+    pub member: Option<MemberCode>,
     /// Dataset id.
     pub dataset: Option<String>,
     /// Granted or denied for pulls, done otherwise.
@@ -272,7 +169,7 @@ pub struct LogLine {
 }
 
 /// Where a dataset stands on this node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DatasetStatus {
     /// Our own release, in force.
@@ -322,9 +219,10 @@ impl std::fmt::Display for Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerInfo {
     /// PeerId.
-    pub peer_id: String,
+    #[serde(with = "datapact_protocol::identity::peer_id_text")]
+    pub peer_id: PeerId,
     /// Its member code per our roster, if listed.
-    pub member: Option<String>,
+    pub member: Option<MemberCode>,
     /// Remote addresses of its connections.
     pub addrs: Vec<String>,
 }
