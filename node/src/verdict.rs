@@ -1,10 +1,14 @@
 //! What became of a statement or receipt another peer sent, as types: the federation rules
 //! ([`crate::federation`]) decide, and the network layer and `pull` act on the outcome.
 
+use datapact_protocol::wire::{DirectResponse, WireError};
 use datapact_protocol::{DatasetId, IdentityError, MemberCode, StatementError};
+use tokio::task::JoinError;
+
+use crate::store::StoreError;
 
 /// What became of a received statement.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Verdict {
     /// New, stored.
     Accepted(DatasetId),
@@ -15,18 +19,18 @@ pub enum Verdict {
 }
 
 /// Why a statement was not believed. Its text is what the sender is told.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Rejection {
     /// A gossip message that is not a statement at all.
     #[error("malformed gossip message: {0}")]
-    Malformed(String),
+    Malformed(#[source] WireError),
     /// The check itself did not finish (its task was cancelled or panicked).
     #[error("validation failed: {0}")]
-    Interrupted(String),
+    Interrupted(#[source] JoinError),
     /// The store failed while judging it.
     #[error("store error: {0}")]
-    Store(String),
+    Store(#[source] StoreError),
     /// The announcement does not decode or its signature does not verify.
     #[error("invalid announcement: {0}")]
     InvalidAnnouncement(StatementError),
@@ -77,7 +81,7 @@ pub enum Rejection {
 /// Why a receipt was not attached to the pull it claims to acknowledge. The sender is told
 /// only [`ReceiptRefused::ANSWER`], whatever the reason: a receipt must not tell a stranger
 /// whether some dataset exists. The variant is for this node's log.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReceiptRefused {
     /// It does not decode, or its signature does not verify.
@@ -106,7 +110,7 @@ pub enum ReceiptRefused {
     DigestDiffers,
     /// The store failed.
     #[error("{0}")]
-    Store(String),
+    Store(#[source] StoreError),
     /// The check did not finish (its task was cancelled or panicked).
     #[error("the check was interrupted")]
     Interrupted,
@@ -115,4 +119,20 @@ pub enum ReceiptRefused {
 impl ReceiptRefused {
     /// The one answer a refused receipt gets.
     pub const ANSWER: &str = "receipt not accepted";
+
+    /// [`ReceiptRefused::ANSWER`] as the direct response the sender gets.
+    pub fn answer() -> DirectResponse {
+        DirectResponse::Rejected {
+            reason: Self::ANSWER.to_owned(),
+        }
+    }
+}
+
+impl Rejection {
+    /// The direct response the peer that handed us the statement gets: the reason, in words.
+    pub fn answer(&self) -> DirectResponse {
+        DirectResponse::Rejected {
+            reason: self.to_string(),
+        }
+    }
 }

@@ -24,7 +24,7 @@ pub fn init(
 ) -> anyhow::Result<ExitCode> {
     let member = MemberCode::new(member).map_err(|e| bad_input(e.to_string()))?;
     for addr in &listen {
-        datapact_node::home::check_multiaddr(addr).map_err(bad_input)?;
+        datapact_node::home::check_multiaddr(addr).map_err(|e| bad_input(e.to_string()))?;
     }
     let home = datapact_node::home::init(&settings.dir, &member, listen).map_err(|e| match e {
         datapact_node::home::HomeError::AlreadyInitialised(_)

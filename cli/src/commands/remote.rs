@@ -107,7 +107,7 @@ pub fn members_add(
     let member = MemberCode::new(&code).map_err(|e| bad_input(e.to_string()))?;
     let key = PublicKey::from_peer_id_str(&peer_id).map_err(|e| bad_input(e.to_string()))?;
     for addr in &addrs {
-        datapact_node::home::check_multiaddr(addr).map_err(bad_input)?;
+        datapact_node::home::check_multiaddr(addr).map_err(|e| bad_input(e.to_string()))?;
     }
     let added = call(
         settings,

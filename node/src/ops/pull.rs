@@ -128,11 +128,15 @@ pub async fn pull(
         .claim(&id)
         .ok_or_else(|| PullError::Busy(id.clone()))?;
     // Read once this pull holds the claim: a pull that finished meanwhile left the content.
-    let record = {
+    let (record, known) = {
         let id = id.clone();
-        blocking(ctx, move |ctx| Ok::<_, PullError>(ctx.store.dataset(&id)?)).await?
+        blocking(ctx, move |ctx| {
+            let record = ctx.store.dataset(&id)?;
+            let known = record.as_ref().and_then(|r| r.announcement().ok());
+            Ok::<_, PullError>((record, known))
+        })
+        .await?
     };
-    let known = record.as_ref().and_then(|r| r.announcement().ok());
     let signed = match (&record, known) {
         (Some(r), Some(known)) if r.has_content => known,
         (_, known) => {

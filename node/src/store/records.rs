@@ -158,7 +158,7 @@ pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8], cap: usize) -> Result<T, StoreError> {
-    datapact_protocol::wire::decode(bytes, cap).map_err(|e| StoreError::Corrupt(e.to_string()))
+    datapact_protocol::wire::decode(bytes, cap).map_err(StoreError::Undecodable)
 }
 
 pub(super) fn seq_of(key: &[u8]) -> u64 {
