@@ -29,7 +29,7 @@ use anyhow::{Context as _, bail};
 use serde_json::Value;
 
 use support::{
-    Daemon, bench_mode, check, datapact, datapact_ok, env_u64, init_node, mib_per_s,
+    Daemon, Launch as _, bench_mode, check, datapact, datapact_ok, env_u64, init_node, mib_per_s,
     recycle_memory, temp_dir, terminate, timed, verdict, write_random_file,
 };
 

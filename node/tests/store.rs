@@ -207,7 +207,7 @@ fn an_own_record_whose_announcement_does_not_verify_is_refused() {
     bytes[last] ^= 1;
     let result = store.put_dataset(&id, &record(Origin::Own, bytes));
     assert!(
-        matches!(result, Err(StoreError::OwnReleaseUnverifiable { id: ref bad, .. }) if *bad == id),
+        matches!(result, Err(StoreError::OwnReleaseUnverifiable(ref bad, _)) if *bad == id),
         "{result:?}"
     );
     assert!(!store.has_dataset(&id).unwrap(), "nothing stored");

@@ -401,12 +401,7 @@ impl Statement for Announcement {
     }
 
     fn validate(&self) -> Result<(), StatementError> {
-        if self.version == 0 {
-            return Err(StatementError::Field {
-                field: "version",
-                why: "must be at least 1",
-            });
-        }
+        check_version_number(self.version)?;
         if self.size > MAX_CONTENT_SIZE {
             return Err(StatementError::Field {
                 field: "size",
@@ -417,6 +412,17 @@ impl Statement for Announcement {
         self.policy.validate()?;
         validate_meta(&self.meta)
     }
+}
+
+/// Versions count from 1: version 0 would never be "the latest" and only confuses readers.
+fn check_version_number(version: u64) -> Result<(), StatementError> {
+    if version == 0 {
+        return Err(StatementError::Field {
+            field: "version",
+            why: "must be at least 1",
+        });
+    }
+    Ok(())
 }
 
 impl Statement for Revocation {
@@ -451,12 +457,7 @@ impl Statement for Revocation {
     }
 
     fn validate(&self) -> Result<(), StatementError> {
-        if self.version == 0 {
-            return Err(StatementError::Field {
-                field: "version",
-                why: "must be at least 1",
-            });
-        }
+        check_version_number(self.version)?;
         check_text("reason", self.reason.as_deref())
     }
 }

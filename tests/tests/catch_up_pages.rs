@@ -9,38 +9,16 @@ use std::sync::{Arc, Mutex};
 
 use datapact_node::api::MembersAdd;
 use datapact_protocol::wire::{DirectRequest, DirectResponse, SignedStatement};
-use datapact_protocol::{
-    Announcement, Audience, ContentHasher, DatasetName, Identity, MemberCode, Meta, Policy,
-    SignedAnnouncement,
-};
+use datapact_protocol::{Audience, Identity, MemberCode, SignedAnnouncement};
+use datapact_tests::TestNode;
 use datapact_tests::hostile::{Answer, HostilePeer};
-use datapact_tests::{TestNode, unix_now};
+use datapact_tests::statements::{self, digest_of};
 
 const AUS_SEED: [u8; 32] = [0x3d; 32];
 
 /// AUS's signed `members` announcement of `name`.
 fn announcement(aus: &Identity, name: &str) -> SignedStatement {
-    let mut hasher = ContentHasher::new();
-    hasher.update(name.as_bytes());
-    let digest = hasher.finish();
-    let a = Announcement {
-        owner: MemberCode::new("AUS").unwrap(),
-        name: DatasetName::new(name).unwrap(),
-        version: 1,
-        sha256: digest.sha256,
-        size: digest.size,
-        file_name: format!("{name}.csv"),
-        chunk_root: digest.chunk_root(),
-        policy: Policy {
-            audience: Audience::Members,
-            ..Policy::default()
-        },
-        meta: Meta {
-            title: name.to_owned(),
-            ..Meta::default()
-        },
-        issued_at: unix_now(),
-    };
+    let a = statements::announcement("AUS", name, &digest_of(name.as_bytes()), Audience::Members);
     SignedStatement::Announcement(SignedAnnouncement::sign(a, aus).unwrap().bytes().to_vec())
 }
 

@@ -12,6 +12,8 @@ mod own;
 pub(crate) mod receive;
 mod records;
 pub mod space;
+#[cfg(feature = "tamper")]
+pub mod tamper;
 mod usage;
 
 use std::collections::HashSet;
@@ -74,14 +76,9 @@ pub enum StoreError {
     /// A stored list of chunk digests is not a whole number of digests, or too long.
     #[error("state is damaged: chunk digest list")]
     BadChunkList(#[source] WireError),
-    /// A record of our own release does not verify, so it is not stored.
-    #[error("state is damaged: own release {id}: {error}")]
-    OwnReleaseUnverifiable {
-        /// The release.
-        id: DatasetId,
-        /// Why it does not verify.
-        error: StatementError,
-    },
+    /// A record of our own release (this one) does not verify, so it is not stored.
+    #[error("state is damaged: own release {0}: {1}")]
+    OwnReleaseUnverifiable(DatasetId, #[source] StatementError),
     /// A thread panicked while holding one of the store's locks (named here).
     #[error("state is damaged: {0} lock poisoned")]
     Poisoned(&'static str),
@@ -354,13 +351,9 @@ impl Store {
     /// again when a peer asks for it.
     pub fn put_dataset(&self, id: &DatasetId, record: &DatasetRecord) -> Result<(), StoreError> {
         if record.origin == Origin::Own {
-            let signed =
-                record
-                    .announcement()
-                    .map_err(|error| StoreError::OwnReleaseUnverifiable {
-                        id: id.clone(),
-                        error,
-                    })?;
+            let signed = record
+                .announcement()
+                .map_err(|e| StoreError::OwnReleaseUnverifiable(id.clone(), e))?;
             self.index_own(id, &signed.body().policy.audience)?;
         }
         self.datasets
