@@ -143,8 +143,8 @@ fn build_state(dir: &Path, count: u64) -> anyhow::Result<u64> {
     let store = open_store(dir, DEADLINE).context("opening the store")?;
     let owner = owner_identity();
     store.roster_put(&RosterEntry {
-        member: OWNER.into(),
-        peer_id: owner.peer_id().to_string(),
+        member: MemberCode::new(OWNER)?,
+        peer_id: owner.peer_id(),
         addrs: Vec::new(),
         added_at: unix_now(),
     })?;
@@ -288,17 +288,17 @@ fn phases(dir: &Path, count: u64) -> anyhow::Result<()> {
 
 /// How many of `signed` are signed by their owner's roster key.
 fn signed_by_roster_keys(store: &Store, signed: &[SignedAnnouncement]) -> anyhow::Result<u64> {
-    let roster: Vec<(String, Option<PublicKey>)> = store
+    let roster: Vec<(MemberCode, Option<PublicKey>)> = store
         .roster()?
         .into_iter()
         .map(|e| {
-            let key = PublicKey::from_peer_id_str(&e.peer_id).ok();
+            let key = PublicKey::from_peer_id(&e.peer_id).ok();
             (e.member, key)
         })
         .collect();
     let mut trusted = 0u64;
     for s in signed {
-        let owner = s.body().owner.as_str();
+        let owner = &s.body().owner;
         if roster
             .iter()
             .any(|(m, k)| m == owner && k.as_ref() == Some(s.signer()))

@@ -33,14 +33,14 @@ pub enum DaemonError {
     /// The network could not start (e.g. the port is in use).
     #[error(transparent)]
     Network(#[from] NetError),
-    /// Another daemon answers on the control socket.
-    #[error("a daemon is already running on {0}")]
-    AlreadyRunning(String),
+    /// Another daemon answers on the control socket of this node directory.
+    #[error("a daemon is already running on {dir}", dir = .0.display())]
+    AlreadyRunning(PathBuf),
     /// The control socket could not be created.
-    #[error("control socket {path}: {source}")]
+    #[error("control socket {path}: {source}", path = .path.display())]
     Socket {
         /// The socket path.
-        path: String,
+        path: PathBuf,
         /// The OS error.
         source: std::io::Error,
     },
@@ -66,12 +66,12 @@ pub async fn start(dir: &Path) -> Result<Running, DaemonError> {
     let socket_path = home.layout.control_socket();
     let socket_text = socket_path.display().to_string();
     if std::os::unix::net::UnixStream::connect(&socket_path).is_ok() {
-        return Err(DaemonError::AlreadyRunning(dir.display().to_string()));
+        return Err(DaemonError::AlreadyRunning(dir.to_owned()));
     }
     let layout = home.layout.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&layout))
         .await
-        .map_err(|e| StoreError::Corrupt(e.to_string()))??;
+        .map_err(StoreError::Interrupted)??;
     let store = Arc::new(store);
 
     let (shutdown, _) = broadcast::channel::<()>(1);
@@ -89,7 +89,7 @@ pub async fn start(dir: &Path) -> Result<Running, DaemonError> {
     // A socket file left by a daemon that was killed: nobody answered on it above.
     let _ = std::fs::remove_file(&socket_path);
     let socket_err = |source| DaemonError::Socket {
-        path: socket_text.clone(),
+        path: socket_path.clone(),
         source,
     };
     let listener = UnixListener::bind(&socket_path).map_err(socket_err)?;

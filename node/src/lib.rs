@@ -14,3 +14,4 @@ pub mod home;
 pub mod network;
 pub mod ops;
 pub mod store;
+pub mod verdict;

@@ -15,7 +15,7 @@ use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use datapact_node::api::{Reply, Request};
+use datapact_node::api::{Id, IdInfo, Reply, Request};
 
 use crate::cli::Cli;
 
@@ -38,7 +38,7 @@ pub fn control_answers(socket: &Path) -> bool {
     if stream.set_read_timeout(timeout).is_err() || stream.set_write_timeout(timeout).is_err() {
         return false;
     }
-    let Ok(mut line) = serde_json::to_vec(&Request::Id) else {
+    let Ok(mut line) = serde_json::to_vec(&Request::from(Id)) else {
         return false;
     };
     line.push(b'\n');
@@ -49,7 +49,10 @@ pub fn control_answers(socket: &Path) -> bool {
     if BufReader::new(stream).read_line(&mut reply).is_err() {
         return false;
     }
-    matches!(serde_json::from_str::<Reply>(&reply), Ok(Reply::Ok { .. }))
+    matches!(
+        serde_json::from_str::<Reply<IdInfo>>(&reply),
+        Ok(Reply::Ok { .. })
+    )
 }
 
 /// Sends SIGTERM to process `pid`; whether that worked.

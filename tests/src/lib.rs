@@ -9,8 +9,8 @@
 //!
 //! - [`node`]: [`TestNode`], one node started in-process with
 //!   [`datapact_node::daemon::start`], driven through the same operations the control socket
-//!   serves ([`datapact_node::ops::handle`]), or through its network handle where a test plays
-//!   an attacker.
+//!   serves, encoded as on the socket ([`datapact_node::control::call_in_process`]), or through
+//!   its network handle where a test plays an attacker.
 //! - [`federation`]: [`Federation`], several nodes that all list each other, connected, with
 //!   gossip known to flow between every pair; plus outsiders.
 //! - [`wait`]: [`wait_for`], [`wait_until`], [`wait_for_woken`], the only ways an in-process
@@ -47,7 +47,7 @@ use std::time::Duration;
 
 pub use federation::{Federation, wait_gossip};
 pub use files::{pseudo_random, sample, sha256_hex, unix_now};
-pub use node::{Dial, RequestError, TestNode, typed};
+pub use node::{Dial, RequestError, TestNode};
 pub use wait::{POLL, wait_for, wait_for_woken, wait_until};
 
 /// How long anything may take before a test gives up.

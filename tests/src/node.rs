@@ -1,23 +1,22 @@
 //! One in-process node of a test: [`TestNode`], started with [`datapact_node::daemon::start`]
 //! in its own temp directory, listening on [`LISTEN`]; start, stop, restart (same directory,
 //! new port), and typed helpers for the control requests (`catalog`, `datasets`, `release`,
-//! `pull`, `revoke`, `log`, `peers`), run as the control socket would run them
-//! ([`datapact_node::ops::handle`]).
+//! `pull`, `revoke`, `log`, `peers`), run and encoded as the control socket would run and
+//! encode them ([`datapact_node::control::call_in_process`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use datapact_node::api::{
-    CatalogEntry, DatasetInfo, ErrorKind, LogLine, MemberInfo, PeerInfo, PullResult,
-    ReleaseRequest, Reply, Request,
+    Call, Catalog, CatalogEntry, DatasetInfo, DatasetStatus, Datasets, ErrorKind, Log, LogLine,
+    MemberInfo, MembersAdd, PeerInfo, Peers, Pull, PullResult, ReleaseRequest, Revoke,
 };
+use datapact_node::control::{ClientError, call_in_process};
 use datapact_node::daemon::{self, DaemonError, Running};
 use datapact_node::ops::Context;
 use datapact_protocol::wire::SignedStatement;
 use datapact_protocol::{DatasetId, MemberCode};
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::broadcast;
 
@@ -43,12 +42,6 @@ fn is_locked(e: &DaemonError) -> bool {
         DaemonError::Store(e) => crate::store::is_locked(e),
         _ => false,
     }
-}
-
-/// Decodes a request's result into an api type.
-pub fn typed<T: DeserializeOwned>(value: Value) -> T {
-    let text = value.to_string();
-    serde_json::from_value(value).unwrap_or_else(|e| panic!("unexpected result {text}: {e}"))
 }
 
 /// Whether roster entries carry the member's listen address (so the node dials it) or only its
@@ -244,28 +237,27 @@ impl TestNode {
         self.tmp.path().join(format!("out-{n}-{name}"))
     }
 
-    /// Runs one control request to completion, as the control socket would.
-    pub async fn request(&self, request: Request) -> Result<Value, RequestError> {
-        let (progress, _ignored) = tokio::sync::mpsc::unbounded_channel();
+    /// Runs one control request to completion, as the control socket would, and returns its
+    /// result.
+    pub async fn request<R: Call>(&self, request: R) -> Result<R::Response, RequestError> {
         let what = format!("{request:?}");
-        let reply = tokio::time::timeout(
-            DEADLINE,
-            datapact_node::ops::handle(self.ctx(), request, &progress),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("{}: {what} got no answer within {DEADLINE:?}", self.member));
-        match reply {
-            Reply::Ok { result } => Ok(result),
-            Reply::Error { kind, message } => Err((kind, message)),
-            Reply::Progress { .. } => panic!("a progress line as the final reply"),
+        let answer = tokio::time::timeout(DEADLINE, call_in_process(self.ctx(), request))
+            .await
+            .unwrap_or_else(|_| {
+                panic!("{}: {what} got no answer within {DEADLINE:?}", self.member)
+            });
+        match answer {
+            Ok(result) => Ok(result),
+            Err(ClientError::Remote { kind, message }) => Err((kind, message)),
+            Err(e) => panic!("{}: {what}: {e}", self.member),
         }
     }
 
-    /// Runs a request that must succeed and decodes its result.
-    pub async fn ok<T: DeserializeOwned>(&self, request: Request) -> T {
+    /// Runs a request that must succeed and returns its result.
+    pub async fn ok<R: Call>(&self, request: R) -> R::Response {
         let what = format!("{request:?}");
         match self.request(request).await {
-            Ok(v) => typed(v),
+            Ok(result) => result,
             Err((kind, message)) => {
                 panic!("{}: {what} failed ({kind:?}): {message}", self.member)
             }
@@ -278,9 +270,9 @@ impl TestNode {
             Dial::Yes => vec![other.addr()],
             Dial::No => vec![],
         };
-        self.ok(Request::MembersAdd {
-            member: other.member.clone(),
-            peer_id: other.peer_id.clone(),
+        self.ok(MembersAdd {
+            member: MemberCode::new(&other.member).expect("member code"),
+            peer_id: other.peer_id.parse().expect("PeerId"),
             addrs,
         })
         .await
@@ -288,7 +280,7 @@ impl TestNode {
 
     /// `catalog`.
     pub async fn catalog(&self) -> Vec<CatalogEntry> {
-        self.ok(Request::Catalog).await
+        self.ok(Catalog).await
     }
 
     /// The catalogue entry of `id`, if any.
@@ -298,7 +290,7 @@ impl TestNode {
 
     /// `datasets`.
     pub async fn datasets(&self) -> Vec<DatasetInfo> {
-        self.ok(Request::Datasets).await
+        self.ok(Datasets).await
     }
 
     /// The `datasets` entry of `id`, if any.
@@ -308,12 +300,12 @@ impl TestNode {
 
     /// `log`.
     pub async fn log(&self) -> Vec<LogLine> {
-        self.ok(Request::Log).await
+        self.ok(Log).await
     }
 
     /// `peers`.
     pub async fn peers(&self) -> Vec<PeerInfo> {
-        self.ok(Request::Peers).await
+        self.ok(Peers).await
     }
 
     /// `release FILE --name NAME --title ... --policy POLICY`; must succeed.
@@ -322,7 +314,7 @@ impl TestNode {
             path: file.display().to_string(),
             name: name.to_owned(),
             title: format!("{name} (test release)"),
-            policy: policy.to_owned(),
+            policy: policy.parse().expect("policy"),
             ..ReleaseRequest::default()
         })
         .await
@@ -344,24 +336,21 @@ impl TestNode {
 
     /// `release` with every field given.
     pub async fn try_release(&self, request: ReleaseRequest) -> Result<DatasetInfo, RequestError> {
-        self.request(Request::Release(Box::new(request)))
-            .await
-            .map(typed)
+        self.request(request).await
     }
 
     /// `pull ID --out OUT`.
     pub async fn pull(&self, id: &str, out: Option<&Path>) -> Result<PullResult, RequestError> {
-        self.request(Request::Pull {
+        self.request(Pull {
             id: id.to_owned(),
             out: out.map(|p| p.display().to_string()),
         })
         .await
-        .map(typed)
     }
 
     /// `revoke ID`; must succeed.
     pub async fn revoke(&self, id: &str) -> DatasetInfo {
-        self.ok(Request::Revoke {
+        self.ok(Revoke {
             id: id.to_owned(),
             reason: Some("withdrawn by the test".into()),
         })
@@ -422,7 +411,7 @@ impl TestNode {
     }
 
     /// Waits until `id`'s catalogue entry has `status`.
-    pub async fn wait_status(&self, id: &str, status: &str) -> CatalogEntry {
+    pub async fn wait_status(&self, id: &str, status: DatasetStatus) -> CatalogEntry {
         let catalog = self
             .wait_catalog(&format!("{id} {status}"), |c| {
                 c.iter().any(|e| e.id == id && e.status == status)
@@ -433,7 +422,8 @@ impl TestNode {
 
     /// Whether `peer` is connected to this node.
     pub async fn is_connected_to(&self, peer: &TestNode) -> bool {
-        self.peers().await.iter().any(|p| p.peer_id == peer.peer_id)
+        let peer_id: libp2p::PeerId = peer.peer_id.parse().expect("PeerId");
+        self.peers().await.iter().any(|p| p.peer_id == peer_id)
     }
 
     /// Waits until this node and `other` are connected, seen from both sides.

@@ -7,9 +7,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use datapact_node::api::Request;
+use datapact_node::api::MembersAdd;
 use datapact_protocol::wire::{DirectRequest, DirectResponse, SignedStatement};
-use datapact_protocol::{Audience, Identity, SignedAnnouncement};
+use datapact_protocol::{Audience, Identity, MemberCode, SignedAnnouncement};
 use datapact_tests::TestNode;
 use datapact_tests::hostile::{Answer, HostilePeer};
 use datapact_tests::statements::{self, digest_of};
@@ -56,13 +56,12 @@ async fn catch_up_pages_of_known_statements_lead_on_to_new_ones() {
     // entry is written again) goes through them to it.
     pages.lock().unwrap().push(announcement(&aus_key, "page-3"));
     let asked = aus.received.catch_ups();
-    let _: serde_json::Value = mmr
-        .ok(Request::MembersAdd {
-            member: "AUS".into(),
-            peer_id: aus.peer_id.to_string(),
-            addrs: vec![aus.addr.to_string()],
-        })
-        .await;
+    mmr.ok(MembersAdd {
+        member: MemberCode::new("AUS").unwrap(),
+        peer_id: aus.peer_id,
+        addrs: vec![aus.addr.to_string()],
+    })
+    .await;
     mmr.wait_entry("AUS/page-3@1").await;
     assert_eq!(
         aus.received.catch_ups(),

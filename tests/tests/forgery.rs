@@ -9,6 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use datapact_node::api::DatasetStatus;
 use datapact_protocol::wire::{DirectRequest, DirectResponse, SignedStatement};
 use datapact_protocol::{
     Announcement, Audience, DatasetName, Identity, MemberCode, PeerId, Revocation,
@@ -221,9 +222,18 @@ async fn forged_statements_are_rejected_and_never_spread() {
         node.assert_never_seen(&secret).await;
     }
     khm.assert_never_seen(&v1).await;
-    assert_eq!(khm.catalog_entry(&v2).await.unwrap().status, "received");
-    assert_eq!(aus.catalog_entry(&base).await.unwrap().status, "received");
-    assert_eq!(mmr.catalog_entry(&base).await.unwrap().status, "received");
+    assert_eq!(
+        khm.catalog_entry(&v2).await.unwrap().status,
+        DatasetStatus::Received
+    );
+    assert_eq!(
+        aus.catalog_entry(&base).await.unwrap().status,
+        DatasetStatus::Received
+    );
+    assert_eq!(
+        mmr.catalog_entry(&base).await.unwrap().status,
+        DatasetStatus::Received
+    );
 
     khm.stop().await;
     fed.shutdown().await;

@@ -16,7 +16,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use datapact_node::api::Request;
+use datapact_node::api::Audit;
 use datapact_node::ops::pull;
 use datapact_node::store::STATE_HEADROOM;
 use datapact_node::store::space::free_bytes;
@@ -174,8 +174,8 @@ async fn a_full_disk_never_damages_the_state() {
     let mmr = &fed["MMR"];
     let held = mmr.dataset(arrivals).await.expect("arrivals still held");
     assert!(held.has_content);
-    let report: serde_json::Value = mmr.ok(Request::Audit { strict: false }).await;
-    assert_eq!(report["ok"], true, "{report}");
+    let report = mmr.ok(Audit { strict: false }).await;
+    assert!(report.ok, "{report:?}");
     let out = mmr.out_path("returns.csv");
     mmr.pull(returns, Some(&out)).await.unwrap();
     assert!(std::fs::read(&out).unwrap() == medium);

@@ -8,11 +8,11 @@
 
 use std::time::Duration;
 
-use datapact_node::api::Request;
+use datapact_node::api::Export;
 use datapact_protocol::announcement::{ANNOUNCEMENT_CONTENT_TYPE, MAX_SIGNED_LEN};
 use datapact_protocol::cose;
 use datapact_protocol::wire::{self, SignedStatement};
-use datapact_protocol::{Audience, PeerId, SignedAnnouncement};
+use datapact_protocol::{Audience, MemberCode, PeerId, SignedAnnouncement};
 use datapact_tests::hostile::{HostilePeer, polite};
 use datapact_tests::statements::{self, digest_of};
 use datapact_tests::{DEADLINE, TestNode, wait_until};
@@ -64,13 +64,12 @@ async fn a_gossip_message_is_exactly_the_announcement_the_owner_exports() {
         .expect("the release's gossip message in time")
         .unwrap();
     let out = tha.out_path("bundle");
-    let _: serde_json::Value = tha
-        .ok(Request::Export {
-            id: id.clone(),
-            out: out.display().to_string(),
-            force: false,
-        })
-        .await;
+    tha.ok(Export {
+        id: id.clone(),
+        out: out.display().to_string(),
+        force: false,
+    })
+    .await;
     let exported = std::fs::read(out.join("announcement.cose")).unwrap();
     assert!(
         received == exported,
@@ -116,7 +115,7 @@ async fn a_raw_cose_announcement_is_accepted_and_the_wrapped_form_or_garbage_is_
     let (raw_id, raw) = aus_announcement(&aus.identity, "raw");
     aus.publish_raw(raw.clone()).await.unwrap();
     let entry = tha.wait_entry(&raw_id).await;
-    assert_eq!(entry.owner, "AUS");
+    assert_eq!(entry.owner, MemberCode::new("AUS").unwrap());
     assert_eq!(tha.announcement_bytes(&raw_id), raw);
     tha.assert_never_seen(&wrapped_id).await;
     tha.stop().await;

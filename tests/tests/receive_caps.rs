@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use datapact_protocol::wire::{DirectRequest, DirectResponse, SignedStatement};
-use datapact_protocol::{Audience, Identity, PeerId, SignedAnnouncement};
+use datapact_protocol::{Audience, Identity, MemberCode, PeerId, SignedAnnouncement};
 use datapact_tests::hostile::{HostilePeer, polite};
 use datapact_tests::statements::{self, digest_of};
 use datapact_tests::{Federation, TestNode};
@@ -46,6 +46,7 @@ async fn delivered(from: &HostilePeer, node: &TestNode, bytes: Vec<u8>) -> bool 
 }
 
 async fn held_from(node: &TestNode, owner: &str) -> usize {
+    let owner = MemberCode::new(owner).unwrap();
     node.catalog()
         .await
         .iter()

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use datapact_node::api::Request;
+use datapact_node::api::{Audit, Outcome};
 use datapact_node::ops::pull;
 use datapact_protocol::wire::{DirectRequest, DirectResponse, PullResponse, SignedStatement};
 use datapact_protocol::{Audience, Digest, Identity, PeerId, SignedAnnouncement};
@@ -76,8 +76,8 @@ fn blob_state(node: &TestNode, sha256: &Digest) -> (bool, Vec<std::path::PathBuf
 }
 
 async fn audit_ok(node: &TestNode) {
-    let report: serde_json::Value = node.ok(Request::Audit { strict: false }).await;
-    assert_eq!(report["ok"], true, "{}'s audit: {report}", node.member);
+    let report = node.ok(Audit { strict: false }).await;
+    assert!(report.ok, "{}'s audit: {report:?}", node.member);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,7 +124,7 @@ async fn a_receiver_never_stores_a_members_bytes_under_another_members_digest() 
     let log = tha.log().await;
     assert!(
         log.iter()
-            .any(|l| l.dataset.as_deref() == Some(real.as_str()) && l.outcome == "granted"),
+            .any(|l| l.dataset.as_deref() == Some(real.as_str()) && l.outcome == Outcome::Granted),
         "THA served the pull: {log:#?}"
     );
 

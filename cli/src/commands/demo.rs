@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
 use datapact_node::api::{
-    AuditReport, CatalogEntry, DatasetInfo, ErrorKind, IdInfo, LogLine, PeerInfo, PullResult,
-    ReleaseRequest, Request, StructureCheck,
+    Audit, Call, Catalog, DatasetStatus, Datasets, ErrorKind, Id, IdInfo, Log, LogEvent,
+    MembersAdd, Outcome, Peers, Pull, ReleaseRequest, Revoke, StructureCheck,
 };
 use datapact_node::control::{Client, ClientError};
-use serde::de::DeserializeOwned;
+use datapact_protocol::MemberCode;
 
 /// The sample datasets, embedded so the demo needs nothing but the binary.
 const MIGRANT_STOCK: &[u8] = include_bytes!("../../samples/migrant_stock_2015_2017.csv");
@@ -36,12 +36,12 @@ struct Member {
 }
 
 impl Member {
-    fn call<T: DeserializeOwned>(&self, request: &Request) -> Result<T, ClientError> {
-        Client::connect(&self.dir)?.call_typed(request)
+    fn call<R: Call>(&self, request: R) -> Result<R::Response, ClientError> {
+        Client::connect(&self.dir)?.call(request)
     }
 
     fn id(&self) -> anyhow::Result<IdInfo> {
-        Ok(self.call(&Request::Id)?)
+        Ok(self.call(Id)?)
     }
 
     fn stop(&mut self) {
@@ -186,8 +186,8 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
                 continue;
             }
             let id = b.id()?;
-            let _: serde_json::Value = a.call(&Request::MembersAdd {
-                member: b.code.into(),
+            a.call(MembersAdd {
+                member: MemberCode::new(b.code)?,
                 peer_id: id.peer_id,
                 addrs: id.listen,
             })?;
@@ -195,7 +195,7 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
     }
     for m in [&*tha, &*mmr, &*aus] {
         wait_for(&format!("{} to connect to both others", m.code), || {
-            m.call::<Vec<PeerInfo>>(&Request::Peers)
+            m.call(Peers)
                 .ok()
                 .filter(|p| p.iter().filter(|p| p.member.is_some()).count() >= 2)
         })?;
@@ -228,13 +228,13 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
     ] {
         let path = data_dir.join(file);
         std::fs::write(&path, bytes)?;
-        let info: DatasetInfo = tha.call(&Request::Release(Box::new(ReleaseRequest {
+        let info = tha.call(ReleaseRequest {
             path: path.display().to_string(),
             name: name.into(),
             title: title.into(),
-            policy: "members".into(),
+            policy: "members".parse()?,
             ..ReleaseRequest::default()
-        })))?;
+        })?;
         say(&format!(
             "   {:<30} defines {}",
             info.id,
@@ -278,19 +278,19 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
     for (file, bytes, name, title, policy, purpose, embargo) in releases {
         let path = data_dir.join(file);
         std::fs::write(&path, bytes)?;
-        let info: DatasetInfo = tha.call(&Request::Release(Box::new(ReleaseRequest {
+        let info = tha.call(ReleaseRequest {
             path: path.display().to_string(),
             name: name.into(),
             title: title.into(),
-            policy: policy.into(),
+            policy: policy.parse()?,
             embargo_until: embargo,
             purpose: purpose.map(str::to_owned),
             licence: Some("CC-BY-4.0".into()),
             source: Some("datapact sample data".into()),
             require_structure: true,
             ..ReleaseRequest::default()
-        })))?;
-        let mut line = format!("   {:<30} {:<9}", info.id, info.policy);
+        })?;
+        let mut line = format!("   {:<30} {:<9}", info.id, info.policy.to_string());
         if let Some(s) = &info.structure {
             line.push_str(&format!(" checked against {}", s.id));
         }
@@ -313,13 +313,13 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
         .replacen(",OTHER,_T,2017,2,", ",OTHER,_T,2017-Q5,2,", 1);
     let typo_path = data_dir.join("trafficking_victims_tha_2017_draft.csv");
     std::fs::write(&typo_path, typo)?;
-    match tha.call::<DatasetInfo>(&Request::Release(Box::new(ReleaseRequest {
+    match tha.call(ReleaseRequest {
         path: typo_path.display().to_string(),
         name: "trafficking-victims-draft".into(),
         title: "Identified victims of trafficking, Thailand 2017 (draft)".into(),
-        policy: "only:MMR".into(),
+        policy: "only:MMR".parse()?,
         ..ReleaseRequest::default()
-    }))) {
+    }) {
         Err(ClientError::Remote { message, .. }) => {
             // The message names the file, then lists the errors from the first line number.
             let errors = message
@@ -336,14 +336,10 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
 
     say("\n5. Each member's catalogue shows what THA announced to it:");
     let mmr_catalog = wait_for("MMR's catalogue", || {
-        mmr.call::<Vec<CatalogEntry>>(&Request::Catalog)
-            .ok()
-            .filter(|c| c.len() == 6)
+        mmr.call(Catalog).ok().filter(|c| c.len() == 6)
     })?;
     let aus_catalog = wait_for("AUS's catalogue", || {
-        aus.call::<Vec<CatalogEntry>>(&Request::Catalog)
-            .ok()
-            .filter(|c| c.len() == 5)
+        aus.call(Catalog).ok().filter(|c| c.len() == 5)
     })?;
     for (code, catalog) in [("MMR", &mmr_catalog), ("AUS", &aus_catalog)] {
         say(&format!("   {code}:"));
@@ -353,7 +349,11 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
             } else {
                 c.reason.clone().unwrap_or_default()
             };
-            say(&format!("     {:<30} {:<9} {state}", c.id, c.policy));
+            say(&format!(
+                "     {:<30} {:<9} {state}",
+                c.id,
+                c.policy.to_string()
+            ));
         }
     }
     say("   AUS never learns that the only:MMR release exists.");
@@ -367,7 +367,7 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
         (&*aus, &mgi),
         (&*mmr, &stock),
     ] {
-        let r: PullResult = who.call(&Request::Pull {
+        let r = who.call(Pull {
             id: id.clone(),
             out: None,
         })?;
@@ -382,7 +382,7 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
             who.code, r.id, r.size
         ));
     }
-    match mmr.call::<PullResult>(&Request::Pull {
+    match mmr.call(Pull {
         id: tip.clone(),
         out: None,
     }) {
@@ -392,7 +392,7 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
         Ok(_) => bail!("the embargoed pull was granted"),
         Err(e) => return Err(e.into()),
     }
-    match aus.call::<PullResult>(&Request::Pull {
+    match aus.call(Pull {
         id: tip.clone(),
         out: None,
     }) {
@@ -406,11 +406,11 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e.into()),
     }
     say("   ... waiting for the embargo to lift ...");
-    let r: PullResult = wait_for("the embargo to lift", || {
+    let r = wait_for("the embargo to lift", || {
         if unix_now() < embargo_until {
             return None;
         }
-        mmr.call(&Request::Pull {
+        mmr.call(Pull {
             id: tip.clone(),
             out: None,
         })
@@ -422,22 +422,23 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
     ));
 
     say("\n7. THA revokes the MGI release; the revocation reaches the members that hold it:");
-    let _: DatasetInfo = tha.call(&Request::Revoke {
+    tha.call(Revoke {
         id: mgi.clone(),
         reason: Some("superseded by corrected figures".into()),
     })?;
     let revoked = wait_for("AUS to see the revocation", || {
-        aus.call::<Vec<DatasetInfo>>(&Request::Datasets)
-            .ok()
-            .and_then(|d| d.into_iter().find(|d| d.id == mgi && d.status == "revoked"))
+        aus.call(Datasets).ok().and_then(|d| {
+            d.into_iter()
+                .find(|d| d.id == mgi && d.status == DatasetStatus::Revoked)
+        })
     })?;
     say(&format!("   AUS: {} is now {}", revoked.id, revoked.status));
 
     say("\n8. THA's access log records every decision, granted or denied:");
-    let log: Vec<LogLine> = tha.call(&Request::Log)?;
-    let granted = log.iter().filter(|l| l.outcome == "granted").count();
-    let denied = log.iter().filter(|l| l.outcome == "denied").count();
-    for l in log.iter().filter(|l| l.event == "pull") {
+    let log = tha.call(Log)?;
+    let granted = log.iter().filter(|l| l.outcome == Outcome::Granted).count();
+    let denied = log.iter().filter(|l| l.outcome == Outcome::Denied).count();
+    for l in log.iter().filter(|l| l.event == LogEvent::Pull) {
         let receipt = match l.receipt {
             Some(true) => ", signed receipt",
             Some(false) => ", receipt pending",
@@ -446,7 +447,9 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
         say(&format!(
             "   {} {:<4} {:<30} {}{}{}",
             l.time,
-            l.member.as_deref().unwrap_or("-"),
+            l.member
+                .as_ref()
+                .map_or("-".to_owned(), ToString::to_string),
             l.dataset.as_deref().unwrap_or("-"),
             l.outcome,
             l.reason
@@ -460,7 +463,7 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
     say("\n9. Every member audits what it holds: signatures, digests, revocations, access log.");
     let mut all_ok = true;
     for m in [&*tha, &*mmr, &*aus] {
-        let report: AuditReport = m.call(&Request::Audit { strict: false })?;
+        let report = m.call(Audit { strict: false })?;
         all_ok &= report.ok;
         say(&format!(
             "   {}: {} ({} datasets checked{})",

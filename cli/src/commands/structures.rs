@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use datapact_node::api::{Request, StructureEntry};
+use datapact_node::api::Structures;
 
 use super::remote::call;
 use crate::output;
@@ -10,7 +10,7 @@ use crate::settings::Settings;
 
 /// `datapact structures [--json]`.
 pub fn list(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
-    let list: Vec<StructureEntry> = call(settings, &Request::Structures)?;
+    let list = call(settings, Structures)?;
     if json {
         output::json(&list)?;
     } else {

@@ -70,7 +70,9 @@ async fn connection(
                     loop {
                         tokio::select! {
                             reply = &mut work => break reply,
-                            Some(p) = progress_rx.recv() => write_reply(&mut write, &p).await?,
+                            Some((done, total)) = progress_rx.recv() => {
+                                write_reply(&mut write, &Reply::Progress { done, total }).await?;
+                            }
                         }
                     }
                 }

@@ -65,7 +65,7 @@ impl Requester {
     /// Looks `peer` up in the roster.
     pub fn of(store: &Store, peer: PeerId) -> Self {
         let entry = store.roster_by_peer(&peer).ok().flatten();
-        let member = entry.as_ref().and_then(|e| MemberCode::new(&e.member).ok());
+        let member = entry.as_ref().map(|e| e.member.clone());
         let addrs = match (&member, entry) {
             (Some(_), Some(e)) => e.addrs,
             _ => Vec::new(),

@@ -18,9 +18,9 @@ use tokio::task::JoinHandle;
 
 use super::behaviour::{Behaviour, BehaviourEvent, build_swarm};
 use super::roster::RosterSnapshot;
-use super::{COMMAND_BUFFER, Client, Command, ConnectedPeer, NetError, Stats};
+use super::{COMMAND_BUFFER, Client, Command, ConnectedPeer, ListenError, NetError, Stats};
 use crate::backoff::Backoff;
-use crate::federation::{self, Verdict, Via};
+use crate::federation::{self, ReceiptRefused, Rejection, Verdict, Via};
 use crate::home::Home;
 use crate::store::Store;
 
@@ -47,11 +47,11 @@ pub async fn start(
             .unwrap_or_default()
     };
     let (pulls, incoming) = super::inbound::new(roster.clone());
-    let mut swarm = build_swarm(&home.identity, pulls).map_err(NetError::Unreachable)?;
+    let mut swarm = build_swarm(&home.identity, pulls)?;
     for addr in &home.listen {
         let parsed: Multiaddr = addr.parse().map_err(|_| NetError::Listen {
             addr: addr.clone(),
-            why: "not a multiaddr".into(),
+            why: ListenError::NotAMultiaddr,
         })?;
         check_port_free(&parsed).map_err(|why| NetError::Listen {
             addr: addr.clone(),
@@ -59,7 +59,7 @@ pub async fn start(
         })?;
         swarm.listen_on(parsed).map_err(|e| NetError::Listen {
             addr: addr.clone(),
-            why: listen_error(&e),
+            why: listen_error(e),
         })?;
     }
     wait_for_listen_addrs(&mut swarm, home.listen.len(), &listening).await?;
@@ -68,7 +68,7 @@ pub async fn start(
         .behaviour_mut()
         .gossipsub
         .subscribe(&topic)
-        .map_err(|e| NetError::Publish(e.to_string()))?;
+        .map_err(NetError::Subscribe)?;
 
     let streams = swarm.behaviour().stream.new_control();
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_BUFFER);
@@ -109,7 +109,7 @@ pub async fn start(
 
 /// libp2p's TCP listeners set SO_REUSEPORT, so a second daemon on the same port would bind
 /// silently and share the traffic. A plain bind first turns that into a clear error.
-fn check_port_free(addr: &Multiaddr) -> Result<(), String> {
+fn check_port_free(addr: &Multiaddr) -> Result<(), ListenError> {
     use libp2p::multiaddr::Protocol;
     let mut parts = addr.iter();
     let ip: std::net::IpAddr = match parts.next() {
@@ -120,10 +120,8 @@ fn check_port_free(addr: &Multiaddr) -> Result<(), String> {
     match parts.next() {
         Some(Protocol::Tcp(port)) if port != 0 => match std::net::TcpListener::bind((ip, port)) {
             Ok(_) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                Err("the port is already in use (another daemon, or another program?)".into())
-            }
-            Err(e) => Err(e.to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(ListenError::PortInUse),
+            Err(e) => Err(ListenError::Bind(e)),
         },
         _ => Ok(()),
     }
@@ -146,7 +144,7 @@ async fn wait_for_listen_addrs(
             .await
             .map_err(|_| NetError::Listen {
                 addr: "(all)".into(),
-                why: "no listen address was bound in time".into(),
+                why: ListenError::Timeout,
             })?;
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
@@ -159,7 +157,7 @@ async fn wait_for_listen_addrs(
             SwarmEvent::ListenerError { error, .. } => {
                 return Err(NetError::Listen {
                     addr: "(listener)".into(),
-                    why: error.to_string(),
+                    why: ListenError::Listener(error),
                 });
             }
             SwarmEvent::ListenerClosed {
@@ -170,7 +168,7 @@ async fn wait_for_listen_addrs(
                         .first()
                         .map(ToString::to_string)
                         .unwrap_or_default(),
-                    why: format!("{reason:?}"),
+                    why: ListenError::Closed(reason),
                 });
             }
             _ => {}
@@ -179,15 +177,13 @@ async fn wait_for_listen_addrs(
     Ok(())
 }
 
-fn listen_error(e: &libp2p::TransportError<std::io::Error>) -> String {
+fn listen_error(e: libp2p::TransportError<std::io::Error>) -> ListenError {
     match e {
         libp2p::TransportError::Other(io) if io.kind() == std::io::ErrorKind::AddrInUse => {
-            "the port is already in use (another daemon, or another program?)".into()
+            ListenError::PortInUse
         }
-        libp2p::TransportError::Other(io) => format!("{io} ({:?})", io.kind()),
-        libp2p::TransportError::MultiaddrNotSupported(a) => {
-            format!("{a} is not a TCP address this node can listen on")
-        }
+        libp2p::TransportError::Other(io) => ListenError::Transport(io),
+        libp2p::TransportError::MultiaddrNotSupported(a) => ListenError::NotTcp(a),
     }
 }
 
@@ -287,7 +283,7 @@ impl EventLoop {
                     .gossipsub
                     .publish(self.topic.clone(), data)
                     .map(|_| ())
-                    .map_err(|e| NetError::Publish(e.to_string()));
+                    .map_err(NetError::Publish);
                 let _ = reply.send(result);
             }
             Command::Request {
@@ -429,10 +425,10 @@ impl EventLoop {
             let verdict =
                 tokio::task::spawn_blocking(move || match SignedStatement::from_cose(&data) {
                     Ok(statement) => federation::accept(&store, &me, &statement, Via::Gossip),
-                    Err(e) => Verdict::Rejected(format!("malformed gossip message: {e}")),
+                    Err(e) => Verdict::Rejected(Rejection::Malformed(e)),
                 })
                 .await
-                .unwrap_or_else(|e| Verdict::Rejected(format!("validation failed: {e}")));
+                .unwrap_or_else(|e| Verdict::Rejected(Rejection::Interrupted(e)));
             client.note(&verdict, "gossip");
             let acceptance = match verdict {
                 Verdict::Accepted(_) => gossipsub::MessageAcceptance::Accept,
@@ -469,7 +465,7 @@ impl EventLoop {
                 request_id, error, ..
             } => {
                 if let Some(reply) = self.pending.remove(&request_id) {
-                    let _ = reply.send(Err(NetError::Unreachable(error.to_string())));
+                    let _ = reply.send(Err(NetError::Unreachable(error)));
                 }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
@@ -502,10 +498,10 @@ impl EventLoop {
                         federation::accept(&checked, &me, &statement, Via::Direct(peer))
                     })
                     .await
-                    .unwrap_or_else(|e| Verdict::Rejected(format!("validation failed: {e}")));
+                    .unwrap_or_else(|e| Verdict::Rejected(Rejection::Interrupted(e)));
                     client.note(&verdict, "direct");
                     let response = match verdict {
-                        Verdict::Rejected(reason) => DirectResponse::Rejected { reason },
+                        Verdict::Rejected(why) => why.answer(),
                         Verdict::Known => DirectResponse::Ack,
                         // Acknowledge only what is on disk.
                         Verdict::Accepted(_) => match store.flush().await {
@@ -545,7 +541,7 @@ impl EventLoop {
                         federation::accept_receipt(&checked, &me, peer, &bytes)
                     })
                     .await
-                    .unwrap_or_else(|_| Err(federation::RECEIPT_NOT_ACCEPTED.to_owned()));
+                    .unwrap_or(Err(ReceiptRefused::Interrupted));
                     let response = match result {
                         Ok(seq) => {
                             tracing::info!(%peer, entry = seq, "receipt stored");
@@ -556,7 +552,7 @@ impl EventLoop {
                                 },
                             }
                         }
-                        Err(reason) => DirectResponse::Rejected { reason },
+                        Err(_) => ReceiptRefused::answer(),
                     };
                     let _ = commands.send(Command::Respond { channel, response }).await;
                 });

@@ -23,6 +23,7 @@ use datapact_protocol::wire::{DirectRequest, DirectResponse, SignedStatement};
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+pub use behaviour::SwarmBuildError;
 pub use event_loop::start;
 
 /// How long a direct request may take before it counts as failed.
@@ -31,26 +32,62 @@ pub const DIRECT_TIMEOUT: Duration = Duration::from_secs(30);
 const COMMAND_BUFFER: usize = 256;
 
 /// Why a network operation failed.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NetError {
     /// The network task has stopped (the daemon is shutting down).
     #[error("the network task has stopped")]
     Stopped,
-    /// The peer could not be reached or did not answer.
+    /// The peer could not be reached or did not answer a direct request.
     #[error("{0}")]
-    Unreachable(String),
+    Unreachable(#[source] libp2p::request_response::OutboundFailure),
     /// Publishing on gossip failed (e.g. no peer subscribed yet).
     #[error("gossip publish failed: {0}")]
-    Publish(String),
+    Publish(#[source] libp2p::gossipsub::PublishError),
+    /// Subscribing to the federation's gossip topic failed, so no gossip would reach us.
+    #[error("cannot subscribe to the gossip topic: {0}")]
+    Subscribe(#[source] libp2p::gossipsub::SubscriptionError),
+    /// The swarm could not be built, so the node has no network at all.
+    #[error("cannot start the network: {0}")]
+    Swarm(#[from] behaviour::SwarmBuildError),
     /// A listen address could not be bound.
     #[error("cannot listen on {addr}: {why}")]
     Listen {
-        /// The address.
+        /// The address as configured (or which listener, when libp2p does not say).
         addr: String,
         /// Why.
-        why: String,
+        why: ListenError,
     },
+}
+
+/// Why a listen address could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ListenError {
+    /// The configured address does not parse.
+    #[error("not a multiaddr")]
+    NotAMultiaddr,
+    /// Another process holds the port.
+    #[error("the port is already in use (another daemon, or another program?)")]
+    PortInUse,
+    /// The trial bind of the port failed otherwise.
+    #[error("{0}")]
+    Bind(#[source] std::io::Error),
+    /// libp2p's TCP transport could not listen there.
+    #[error("{0} ({kind:?})", kind = .0.kind())]
+    Transport(#[source] std::io::Error),
+    /// Not an address the TCP transport listens on.
+    #[error("{0} is not a TCP address this node can listen on")]
+    NotTcp(Multiaddr),
+    /// The listeners did not report their addresses within the start-up deadline.
+    #[error("no listen address was bound in time")]
+    Timeout,
+    /// A listener failed while starting.
+    #[error("{0}")]
+    Listener(#[source] std::io::Error),
+    /// A listener closed while starting (with libp2p's reason).
+    #[error("{0:?}")]
+    Closed(Result<(), std::io::Error>),
 }
 
 /// A connected peer as the swarm sees it.

@@ -41,11 +41,10 @@ impl RosterSnapshot {
         };
         let fresh = roster
             .iter()
-            .filter_map(|e| {
-                let peer = e.peer_id.parse::<PeerId>().ok()?;
-                let code = MemberCode::new(&e.member).ok()?;
+            .map(|e| {
                 let addrs = e.addrs.iter().filter_map(|a| a.parse().ok()).collect();
-                Some((peer, Member { code, addrs }))
+                let code = e.member.clone();
+                (e.peer_id, Member { code, addrs })
             })
             .collect();
         if let Ok(mut held) = self.0.write() {

@@ -9,10 +9,12 @@ use datapact_protocol::sdmx::resolve::MAX_STRUCTURE_MESSAGE_LEN;
 use datapact_protocol::sdmx::{DataValidator, StructureSet, ValidationReport};
 use datapact_protocol::{DatasetId, Digest, SignedAnnouncement, StructureRef};
 
-use super::{Context, OpError};
-use crate::api::{ErrorKind, StructureCheck, StructureEntry, StructureUsed};
+use tokio::task::JoinError;
+
+use super::{Context, OpError, Operation, Progress, blocking};
+use crate::api::{ErrorKind, StructureCheck, StructureEntry, StructureUsed, Structures};
 use crate::store::blobs::COPY_BUFFER;
-use crate::store::content_check::{CheckError, CheckedContent, check_against};
+use crate::store::structures::content_check::{CheckError, CheckedContent, check_against};
 use crate::store::{Store, StoreError};
 
 /// Why `structures` failed.
@@ -22,6 +24,9 @@ pub enum StructuresError {
     /// The store failed.
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// The store task ended before it finished.
+    #[error("structures interrupted: {0}")]
+    Interrupted(#[from] JoinError),
 }
 
 impl OpError for StructuresError {
@@ -31,10 +36,14 @@ impl OpError for StructuresError {
 }
 
 /// `datapact structures`: every data structure definition and dataflow that the structure
-/// messages held here define, in the order they were recorded.
-pub fn list(ctx: &Context) -> Result<Vec<StructureEntry>, StructuresError> {
+/// messages held here define, in the order they were recorded. Read on the blocking pool.
+pub async fn list(ctx: &Context) -> Result<Vec<StructureEntry>, StructuresError> {
+    blocking(ctx, |ctx| listed(&ctx.store)).await
+}
+
+fn listed(store: &Store) -> Result<Vec<StructureEntry>, StructuresError> {
     let mut out = Vec::new();
-    for held in ctx.store.held_structures()? {
+    for held in store.held_structures()? {
         for info in held.defines {
             out.push(StructureEntry {
                 id: info.id,
@@ -42,12 +51,20 @@ pub fn list(ctx: &Context) -> Result<Vec<StructureEntry>, StructuresError> {
                 name: info.name,
                 dimensions: info.dimensions,
                 partial: info.partial,
-                owner: held.dataset.owner.to_string(),
+                owner: held.dataset.owner.clone(),
                 dataset: held.dataset.to_string(),
             });
         }
     }
     Ok(out)
+}
+
+impl Operation for Structures {
+    type Error = StructuresError;
+
+    async fn run(self, ctx: &Context, _: &Progress) -> Result<Vec<StructureEntry>, Self::Error> {
+        list(ctx).await
+    }
 }
 
 /// The listing form of the structure an announcement records.
@@ -92,8 +109,8 @@ pub enum ReceivedError {
     Refused {
         /// The dataset.
         id: String,
-        /// Why.
-        source: CheckError,
+        /// Why (boxed: a validation report is large).
+        source: Box<CheckError>,
     },
     /// The content defines other structures than its announcement lists.
     #[error(
@@ -111,9 +128,9 @@ pub enum ReceivedError {
     /// The check could not run.
     #[error("{0}")]
     Store(#[from] StoreError),
-    /// The check task died.
+    /// The check task ended before it finished.
     #[error("structure check interrupted: {0}")]
-    Interrupted(String),
+    Interrupted(#[from] JoinError),
 }
 
 /// What a pull made of the structure its dataset involves, for the user.
@@ -134,21 +151,19 @@ pub async fn check_pulled(
     ctx: &Context,
     signed: &SignedAnnouncement,
 ) -> Result<Option<Received>, ReceivedError> {
-    let store = ctx.store.clone();
     let signed = signed.clone();
-    tokio::task::spawn_blocking(move || {
-        let outcome = check_pulled_blocking(&store, &signed);
+    blocking(ctx, move |ctx| {
+        let outcome = check_pulled_blocking(&ctx.store, &signed);
         if matches!(
             outcome,
             Err(ReceivedError::Refused { .. } | ReceivedError::Mismatch { .. })
         ) {
             let a = signed.body();
-            store.discard_refused_content(&a.id(), &a.sha256)?;
+            ctx.store.discard_refused_content(&a.id(), &a.sha256)?;
         }
         outcome
     })
     .await
-    .map_err(|e| ReceivedError::Interrupted(e.to_string()))?
 }
 
 fn check_pulled_blocking(
@@ -159,7 +174,7 @@ fn check_pulled_blocking(
     let id = a.id();
     let refused = |source: CheckError| ReceivedError::Refused {
         id: id.to_string(),
-        source,
+        source: Box::new(source),
     };
     if !a.meta.structures.is_empty() {
         let set = read_structure(store, &a.sha256).map_err(refused)?;

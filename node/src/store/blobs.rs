@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use datapact_protocol::{ContentDigest, ContentHasher, Digest};
 use sha2::{Digest as _, Sha256};
 
-use super::content_check::{CheckError, ImportCheck};
 use super::space::{self, NoSpace};
+use super::structures::content_check::{CheckError, ImportCheck};
 use crate::fsutil::{owner_only_create, sync_dir};
 
 /// Size of the buffer used to copy content.
@@ -41,8 +41,8 @@ pub enum ImportError {
     Check {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: CheckError,
+        /// Why (boxed: a validation report is large).
+        source: Box<CheckError>,
     },
     /// Writing to the store failed.
     #[error("cannot write to the blob store: {0}")]
@@ -263,7 +263,7 @@ impl Blobs {
         };
         let check_err = |e: CheckError| ImportError::Check {
             path: source.to_owned(),
-            source: e,
+            source: Box::new(e),
         };
         let mut input = File::open(source).map_err(source_err)?;
         if input.metadata().map(|m| m.is_dir()).unwrap_or(false) {

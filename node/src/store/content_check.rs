@@ -10,7 +10,7 @@
 //! * any other file is stored as it is.
 //!
 //! The choice is made on the first bytes of the file ([`ImportCheck::feed`] gets the first
-//! [`super::blobs::COPY_BUFFER`] bytes first).
+//! [`crate::store::blobs::COPY_BUFFER`] bytes first).
 
 use datapact_protocol::StructureRef;
 use datapact_protocol::announcement::MAX_META_STRUCTURES;
@@ -22,8 +22,8 @@ use datapact_protocol::sdmx::{
 };
 use datapact_protocol::{DatasetId, Digest};
 
-use super::structures::HeldStructure;
-use super::{Store, StoreError};
+use super::HeldStructure;
+use crate::store::{Store, StoreError};
 
 /// Reads a file's content while it is imported, and may refuse it: then nothing is stored.
 pub trait ImportCheck {

@@ -20,6 +20,34 @@ use serde::{Deserialize, Serialize};
 use super::records;
 use super::{MAX_RECORD_LEN, Store, StoreError};
 
+#[path = "content_check.rs"]
+pub mod content_check;
+
+/// A structure release held here that is damaged (its file replaced or cut short): it is
+/// never used to judge data.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Damaged {
+    /// A content is not what its digest names, or larger than it may be for what it is read
+    /// as.
+    #[error("state is damaged: content {sha256}: {why}")]
+    Content {
+        /// The digest it is stored under.
+        sha256: Digest,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// A structure message no longer reads as one.
+    #[error("state is damaged: structure message of {dataset}: {source}")]
+    Structure {
+        /// The structure release.
+        dataset: DatasetId,
+        /// Why it does not read.
+        #[source]
+        source: datapact_protocol::sdmx::StructureError,
+    },
+}
+
 /// What the index records of one structure release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct StructureRecord {
@@ -84,9 +112,10 @@ impl Store {
         for kv in self.structures.iter() {
             let (key, value) = kv?;
             let text = String::from_utf8_lossy(&key);
-            let dataset: DatasetId = text
-                .parse()
-                .map_err(|_| StoreError::Corrupt(format!("structure index key {text:?}")))?;
+            let dataset: DatasetId = text.parse().map_err(|_| StoreError::BadKey {
+                tree: "structure index",
+                key: text.to_string(),
+            })?;
             let Some(record) = self.dataset(&dataset)? else {
                 continue;
             };
@@ -94,8 +123,10 @@ impl Store {
                 continue;
             }
             let entry: StructureRecord = records::decode(&value, MAX_RECORD_LEN)?;
-            let sha256 = Digest::from_slice(&entry.sha256)
-                .map_err(|_| StoreError::Corrupt(format!("structure index entry {dataset}")))?;
+            let sha256 = Digest::from_slice(&entry.sha256).map_err(|_| StoreError::BadKey {
+                tree: "structure index entry",
+                key: dataset.to_string(),
+            })?;
             out.push(HeldStructure {
                 dataset,
                 sha256,
@@ -133,8 +164,11 @@ impl Store {
     /// hash to the recorded digest (a damaged file is never used to judge data).
     pub fn structure_set(&self, held: &HeldStructure) -> Result<StructureSet, StoreError> {
         let bytes = self.read_small_content(&held.sha256, MAX_STRUCTURE_MESSAGE_LEN)?;
-        parse_structure_message(&bytes)
-            .map_err(|e| StoreError::Corrupt(format!("structure message of {}: {e}", held.dataset)))
+        let damaged = |source| Damaged::Structure {
+            dataset: held.dataset.clone(),
+            source,
+        };
+        Ok(parse_structure_message(&bytes).map_err(damaged)?)
     }
 
     /// The whole content `sha256`, at most `cap` bytes, checked against its digest.
@@ -144,14 +178,18 @@ impl Store {
         let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
         file.take(limit).read_to_end(&mut bytes)?;
         if bytes.len() > cap {
-            return Err(StoreError::Corrupt(format!(
-                "content {sha256} is larger than {cap} bytes"
-            )));
+            return Err(Damaged::Content {
+                sha256: *sha256,
+                why: "larger than it may be",
+            }
+            .into());
         }
         if Digest::of(&bytes) != *sha256 {
-            return Err(StoreError::Corrupt(format!(
-                "content {sha256} does not match its digest"
-            )));
+            return Err(Damaged::Content {
+                sha256: *sha256,
+                why: "does not match its digest",
+            }
+            .into());
         }
         Ok(bytes)
     }

@@ -149,7 +149,7 @@ fn the_structure_message_is_read_back_only_while_it_hashes_to_its_digest() {
     std::fs::write(&path, bytes).unwrap();
     assert!(matches!(
         store.structure_set(&held),
-        Err(StoreError::Corrupt(_))
+        Err(StoreError::Damaged(super::Damaged::Content { .. }))
     ));
 }
 
