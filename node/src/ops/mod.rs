@@ -30,6 +30,9 @@ pub struct Context {
     pub network: crate::network::Client,
     /// Pulls in progress.
     pub pulls: Arc<pull::InFlight>,
+    /// Where operations spawn what outlives them (deliveries, receipts, publishes), so that
+    /// shutdown stops and awaits it before releasing the store.
+    pub tasks: crate::tasks::Tasks,
 }
 
 /// An operation's error, ready for the wire: its kind and one line for the user.
