@@ -107,8 +107,7 @@ impl InboundWork {
             let Some(verdict) = judged.await else {
                 return;
             };
-            let verdict =
-                verdict.unwrap_or_else(|e| Verdict::Rejected(Rejection::Interrupted(e)));
+            let verdict = verdict.unwrap_or_else(|e| Verdict::Rejected(Rejection::Interrupted(e)));
             work.client.note(&verdict, "gossip");
             let acceptance = match verdict {
                 Verdict::Accepted(_) => gossipsub::MessageAcceptance::Accept,
@@ -152,8 +151,7 @@ impl InboundWork {
             let Some(verdict) = judged.await else {
                 return;
             };
-            let verdict =
-                verdict.unwrap_or_else(|e| Verdict::Rejected(Rejection::Interrupted(e)));
+            let verdict = verdict.unwrap_or_else(|e| Verdict::Rejected(Rejection::Interrupted(e)));
             work.client.note(&verdict, "direct");
             let response = match verdict {
                 Verdict::Rejected(why) => why.answer(),
@@ -194,8 +192,7 @@ impl InboundWork {
             let Some(result) = checked.await else {
                 return;
             };
-            let result =
-                result.unwrap_or(Err(ReceiptRefused::Interrupted));
+            let result = result.unwrap_or(Err(ReceiptRefused::Interrupted));
             let response = match result {
                 Ok(seq) => {
                     tracing::info!(%peer, entry = seq, "receipt stored");
