@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use datapact_node::api::ReleaseRequest;
+use datapact_node::api::{MembersAdd, ReleaseRequest};
 use datapact_node::daemon::{self, Running};
 use datapact_node::home::{self, Layout};
 use datapact_node::ops::{members, pull, release};
@@ -55,7 +55,7 @@ async fn release(running: &Running, dir: &Path, name: &str, policy: &str, size: 
         path: file.display().to_string(),
         name: name.to_owned(),
         title: format!("{name} (shutdown test)"),
-        policy: policy.to_owned(),
+        policy: policy.parse().unwrap(),
         ..ReleaseRequest::default()
     };
     let released = release::release(&running.ctx, request).await;
@@ -114,7 +114,15 @@ async fn stop_releases_the_store_while_a_delivery_is_retried() {
     // retried with backoff (for about an hour) and holds the store all along.
     let (addr, attempts) = hang_up_peer().await;
     let mmr = Identity::from_seed(&[0x51; 32]);
-    let added = members::add(&running.ctx, "MMR", &mmr.peer_id().to_string(), vec![addr]).await;
+    let added = members::add(
+        &running.ctx,
+        MembersAdd {
+            member: MemberCode::new("MMR").unwrap(),
+            peer_id: mmr.peer_id(),
+            addrs: vec![addr],
+        },
+    )
+    .await;
     added.unwrap_or_else(|e| panic!("members add: {e}"));
     let before = attempts.load(Ordering::SeqCst);
     release(&running, tmp.path(), "arrivals", "members", 4096).await;
@@ -133,8 +141,16 @@ async fn stop_releases_the_store_while_a_pull_is_being_served() {
     let (tha_dir, mmr_dir) = (init(tmp.path(), "THA"), init(tmp.path(), "MMR"));
     let tha = daemon::start(&tha_dir).await.unwrap();
     let mmr = daemon::start(&mmr_dir).await.unwrap();
-    let tha_peer = tha.ctx.home.identity.peer_id().to_string();
-    let added = members::add(&mmr.ctx, "THA", &tha_peer, vec![listen_addr(&tha)]).await;
+    let tha_peer = tha.ctx.home.identity.peer_id();
+    let added = members::add(
+        &mmr.ctx,
+        MembersAdd {
+            member: MemberCode::new("THA").unwrap(),
+            peer_id: tha_peer,
+            addrs: vec![listen_addr(&tha)],
+        },
+    )
+    .await;
     added.unwrap_or_else(|e| panic!("members add: {e}"));
     // Large enough that the transfer is far from done when it is held below.
     let id = release(&tha, tmp.path(), "crossings", "public", 48 << 20).await;
