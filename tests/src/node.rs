@@ -6,7 +6,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Instant;
 
 use datapact_node::api::{
     Call, Catalog, CatalogEntry, DatasetInfo, DatasetStatus, Datasets, ErrorKind, Log, LogLine,
@@ -21,7 +20,7 @@ use tempfile::TempDir;
 use tokio::sync::broadcast;
 
 use crate::files::sample;
-use crate::wait::{wait_for, wait_for_woken, wait_until};
+use crate::wait::{wait_for_woken, wait_until};
 use crate::{DEADLINE, LISTEN};
 
 /// A failed request: the error kind and the one-line message, exactly as the CLI would get them.
@@ -33,15 +32,6 @@ fn init_logging() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-}
-
-/// Whether `daemon::start` failed because the store is still open elsewhere (see
-/// [`crate::store::is_locked`]).
-fn is_locked(e: &DaemonError) -> bool {
-    match e {
-        DaemonError::Store(e) => crate::store::is_locked(e),
-        _ => false,
-    }
 }
 
 /// Whether roster entries carry the member's listen address (so the node dials it) or only its
@@ -112,33 +102,9 @@ impl TestNode {
     pub async fn try_launch(&mut self) -> Result<(), DaemonError> {
         assert!(self.running.is_none(), "{} is already running", self.member);
         let dir = self.dir();
-        // Stopping a daemon returns after its own tasks ended; a task it spawned may hold the
-        // store a moment longer. Retry only that (and say so), with a deadline.
-        let locked = AtomicU32::new(0);
-        let started = Instant::now();
-        let running = wait_for(&format!("{} to start", self.member), || {
-            let dir = dir.clone();
-            let locked = &locked;
-            async move {
-                match daemon::start(&dir).await {
-                    Ok(r) => Some(Ok(r)),
-                    Err(e) if is_locked(&e) => {
-                        locked.fetch_add(1, Ordering::Relaxed);
-                        None
-                    }
-                    Err(e) => Some(Err(e)),
-                }
-            }
-        })
-        .await?;
-        let locked = locked.into_inner();
-        if locked > 0 {
-            eprintln!(
-                "note: {}'s store was still locked by its stopped daemon for {:?} ({locked} attempts)",
-                self.member,
-                started.elapsed()
-            );
-        }
+        // `Running::stop` returns only once the store is closed, so a restarted node finds it
+        // free: no retry here.
+        let running = daemon::start(&dir).await?;
         let listening = running.ctx.listening.clone();
         wait_until(&format!("{} to listen", self.member), || {
             let up = listening.read().map(|l| !l.is_empty()).unwrap_or(false);

@@ -35,6 +35,9 @@ pub struct Context {
     pub network: crate::network::Client,
     /// Pulls in progress.
     pub pulls: Arc<pull::InFlight>,
+    /// Where operations spawn what outlives them (deliveries, receipts, publishes), so that
+    /// shutdown stops and awaits it before releasing the store.
+    pub tasks: crate::tasks::Tasks,
 }
 
 /// Where a long operation reports how far it got: `(done, total)` bytes.

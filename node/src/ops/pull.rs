@@ -263,7 +263,8 @@ fn send_receipt(ctx: &Context, owner: libp2p::PeerId, signed: &SignedAnnouncemen
         }
     };
     let network = ctx.network.clone();
-    tokio::spawn(async move {
+    let tasks = ctx.tasks.clone();
+    ctx.tasks.spawn(async move {
         let mut backoff = Backoff::new(FIRST_RECEIPT_RETRY_DELAY, MAX_RECEIPT_RETRY_DELAY);
         for _ in 0..RECEIPT_ATTEMPTS {
             match network
@@ -275,9 +276,13 @@ fn send_receipt(ctx: &Context, owner: libp2p::PeerId, signed: &SignedAnnouncemen
                     tracing::debug!(answer = ?other, "receipt not accepted");
                     return;
                 }
+                // Shutting down: the owner's log shows the grant without its receipt.
+                Err(crate::network::NetError::Stopped) => return,
                 Err(e) => tracing::debug!(error = %e, "receipt not delivered; will retry"),
             }
-            backoff.wait().await;
+            if !backoff.wait_unless_cancelled(&tasks).await {
+                return;
+            }
         }
     });
 }
