@@ -77,7 +77,7 @@ pub enum Command {
     Members(MembersCommand),
     /// Store, sign and announce a file as a dataset
     #[command(
-        after_help = "Examples:\n  datapact release trafficking_victims_tha_2017.csv --name trafficking-victims \\\n    --title \"Identified victims of trafficking, Thailand 2017\" --policy only:MMR,KHM \\\n    --embargo-until 2027-01-01T00:00:00Z --purpose \"Victim return assistance\" --licence CC-BY-4.0\n  # version 2 to all members: refused unless --widen, since MMR and KHM alone had version 1\n  datapact release trafficking_victims_tha_2017_rev.csv --name trafficking-victims \\\n    --title \"Identified victims of trafficking, Thailand 2017 (revised)\" --policy members --widen"
+        after_help = "Examples:\n  datapact release trafficking_victims_tha_2017.csv --name trafficking-victims \\\n    --title \"Identified victims of trafficking, Thailand 2017\" --policy only:MMR,KHM \\\n    --embargo-until 2027-01-01T00:00:00Z --purpose \"Victim return assistance\" --licence CC-BY-4.0\n  # version 2 to all members: refused unless --widen, since MMR and KHM alone had version 1\n  datapact release trafficking_victims_tha_2017_rev.csv --name trafficking-victims \\\n    --title \"Identified victims of trafficking, Thailand 2017 (revised)\" --policy members --widen\n  # small counts never leave this node: see what would be published, then release it\n  datapact release trafficking_victims_tha_2017.csv --name trafficking-victims --title \"Victims 2017\" \\\n    --policy only:MMR,KHM,LAO,VNM --suppress-below 5 --dry-run"
     )]
     Release(Box<ReleaseArgs>),
     /// List own and received datasets
@@ -255,6 +255,13 @@ pub struct ReleaseArgs {
     /// syntax only (the config's require_structure = true does the same)
     #[arg(long)]
     pub require_structure: bool,
+    /// Protect an SDMX-CSV table of counts: every count from 1 to N-1, and the cells that would
+    /// give one away by subtraction, are published empty with CONF_STATUS C (N >= 2)
+    #[arg(long, value_name = "N")]
+    pub suppress_below: Option<u64>,
+    /// With --suppress-below: print the protected table and what it suppresses; store nothing
+    #[arg(long, requires = "suppress_below")]
+    pub dry_run: bool,
     /// Nobody may pull before this time (RFC 3339)
     #[arg(long, value_name = "RFC3339")]
     pub embargo_until: Option<String>,

@@ -7,9 +7,10 @@
 
 use datapact_node::api::{
     Audit, AuditFailure, AuditReport, Call, Catalog, CatalogEntry, DatasetInfo, DatasetStatus,
-    Datasets, ErrorKind, Export, Id, IdInfo, Log, LogEvent, LogLine, MemberInfo, MembersAdd,
-    MembersList, MembersRemove, Outcome, PeerInfo, Peers, Pull, PullResult, ReleaseRequest, Reply,
-    Request, Response, Revoke, StructureCheck, StructureEntry, StructureUsed, Structures,
+    Datasets, DisclosureInfo, DryRunResult, ErrorKind, Export, Id, IdInfo, Log, LogEvent, LogLine,
+    MemberInfo, MembersAdd, MembersList, MembersRemove, Outcome, PeerInfo, Peers, ProtectionReport,
+    Pull, PullResult, ReleaseDryRun, ReleaseRequest, Reply, Request, Response, Revoke,
+    StructureCheck, StructureEntry, StructureUsed, Structures,
 };
 use datapact_protocol::sdmx::StructureKind;
 use datapact_protocol::{Identity, MemberCode};
@@ -241,6 +242,8 @@ fn datasets_and_catalogue_entries_name_their_status_and_audience() {
         rows: Some(3),
         structure: None,
         structures: vec![],
+        disclosure: None,
+        protection: None,
         note: None,
     };
     reply_is::<Revoke>(
@@ -279,6 +282,7 @@ fn datasets_and_catalogue_entries_name_their_status_and_audience() {
         status: DatasetStatus::Expired,
         structure: None,
         structures: vec![],
+        disclosure: None,
     };
     reply_is::<Catalog>(
         Response::Catalog(vec![entry.clone()]),
@@ -466,6 +470,7 @@ fn structures_and_the_structure_of_data_travel_as_the_contract_words_them() {
             sha256: "22".repeat(32),
         }),
         structures: vec![],
+        disclosure: None,
     };
     reply_is::<Catalog>(
         Response::Catalog(vec![entry.clone()]),
@@ -498,5 +503,79 @@ fn structures_and_the_structure_of_data_travel_as_the_contract_words_them() {
         pulled,
         json!({"id": "THA/tip@1", "size": 5, "sha256": "11".repeat(32), "out": null,
                "structure_check": "not_held", "note": "structure BPX:DF_TIP(1.0) is not held here"}),
+    );
+}
+
+#[test]
+fn protection_travels_as_the_contract_words_it() {
+    let release = ReleaseRequest {
+        path: "/data/tip.csv".into(),
+        name: "tip".into(),
+        title: "Victims".into(),
+        suppress_below: Some(5),
+        ..ReleaseRequest::default()
+    };
+    let mut sent = serde_json::to_value(Request::from(release.clone())).unwrap();
+    assert_eq!(sent["suppress_below"], 5);
+    request_is(release.clone(), sent.clone());
+    sent.as_object_mut().unwrap().remove("op");
+    request_is(
+        ReleaseDryRun {
+            release: release.clone(),
+        },
+        json!({"op": "release_dry_run", "release": sent}),
+    );
+    let protection = ProtectionReport {
+        threshold: 5,
+        primary: 1,
+        secondary: 1,
+        already_confidential: 0,
+        suppressed_cells: 2,
+        suppressed_value: 10,
+        primary_cells: vec![[("SEX".to_owned(), "F".to_owned())].into_iter().collect()],
+    };
+    let report = json!({"threshold": 5, "primary": 1, "secondary": 1, "already_confidential": 0,
+                        "suppressed_cells": 2, "suppressed_value": 10,
+                        "primary_cells": [{"SEX": "F"}]});
+    let dry = DryRunResult {
+        table: "SEX,OBS_VALUE,CONF_STATUS\nF,,C\n".into(),
+        protection,
+        structure: None,
+        note: None,
+    };
+    reply_is::<ReleaseDryRun>(
+        Response::ReleaseDryRun(dry.clone()),
+        dry,
+        json!({"table": "SEX,OBS_VALUE,CONF_STATUS\nF,,C\n", "protection": report}),
+    );
+    let entry = CatalogEntry {
+        id: "THA/tip@1".into(),
+        title: "Victims".into(),
+        owner: code("THA"),
+        policy: "members".parse().unwrap(),
+        size: 5,
+        pullable: true,
+        reason: None,
+        pulled: false,
+        purpose: None,
+        licence: None,
+        status: DatasetStatus::Received,
+        structure: None,
+        structures: vec![],
+        disclosure: Some(DisclosureInfo {
+            rule: "min-count".into(),
+            threshold: 5,
+            suppressed: 2,
+        }),
+    };
+    reply_is::<Catalog>(
+        Response::Catalog(vec![entry.clone()]),
+        vec![entry],
+        json!([{
+            "id": "THA/tip@1", "title": "Victims", "owner": "THA", "policy": "members", "size": 5,
+            "pullable": true, "reason": null, "pulled": false, "purpose": null, "licence": null,
+            "status": "received",
+            "disclosure": {"rule": "min-count", "threshold": 5, "suppressed": 2},
+        }]),
     );
 }

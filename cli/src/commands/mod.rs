@@ -3,6 +3,7 @@
 mod daemon;
 mod demo;
 mod local;
+mod protection;
 mod remote;
 mod structures;
 mod validate;

@@ -195,7 +195,12 @@ pub fn release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<ExitCod
         source: args.source,
         widen: args.widen,
         require_structure: args.require_structure,
+        suppress_below: args.suppress_below,
     };
+    super::protection::check_threshold(args.suppress_below)?;
+    if args.dry_run {
+        return super::protection::dry_run(settings, request, args.json.json);
+    }
     let info = call(settings, request)?;
     if let Some(note) = &info.note {
         eprintln!("note: {note}");
@@ -204,6 +209,9 @@ pub fn release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<ExitCod
         output::json(&info)?;
     } else {
         output::lines(&info.id)?;
+        if let Some(report) = &info.protection {
+            output::lines(&super::protection::summary(report))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -232,6 +240,8 @@ pub fn datasets(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
             &rows,
             "no datasets",
         )?;
+        let protected = list.iter().map(|d| (d.id.as_str(), d.disclosure.as_ref()));
+        super::protection::print_listing_notes(protected)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -263,6 +273,8 @@ pub fn catalog(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
             &rows,
             "the catalogue is empty",
         )?;
+        let protected = list.iter().map(|c| (c.id.as_str(), c.disclosure.as_ref()));
+        super::protection::print_listing_notes(protected)?;
     }
     Ok(ExitCode::SUCCESS)
 }

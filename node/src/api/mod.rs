@@ -7,6 +7,7 @@
 //! [`Request`], tagged by `op`; the daemon answers zero or more [`Reply::Progress`] lines, then
 //! exactly one [`Reply::Ok`] or [`Reply::Error`].
 
+pub mod disclosure;
 pub mod request;
 pub mod response;
 pub mod structures;
@@ -14,6 +15,7 @@ pub mod structures;
 use serde::{Deserialize, Serialize};
 
 pub use crate::store::LogEvent;
+pub use disclosure::{DisclosureInfo, DryRunResult, ProtectionReport, ReleaseDryRun};
 pub use request::{
     Audit, Call, Catalog, Datasets, Export, Id, Log, MembersAdd, MembersList, MembersRemove, Peers,
     Pull, ReleaseRequest, Request, Revoke, Structures,

@@ -6,6 +6,7 @@ use datapact_protocol::{Audience, MemberCode};
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
+use super::disclosure::{DisclosureInfo, DryRunResult, ProtectionReport};
 use super::structures::{StructureCheck, StructureEntry, StructureUsed};
 use crate::store::LogEvent;
 
@@ -43,6 +44,8 @@ pub enum Response {
     Peers(Vec<PeerInfo>),
     /// [`super::Structures`].
     Structures(Vec<StructureEntry>),
+    /// [`super::ReleaseDryRun`].
+    ReleaseDryRun(DryRunResult),
 }
 
 /// `datapact id`.
@@ -119,6 +122,13 @@ pub struct DatasetInfo {
     /// For a structure release: the ids of the structures it defines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub structures: Vec<String>,
+    /// How the table was protected at release, when the announcement records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disclosure: Option<DisclosureInfo>,
+    /// For our own protected release only: the information lost and which cells were primary
+    /// (never announced, never served).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protection: Option<ProtectionReport>,
     /// What the user should know about this release (from `release` only): that only the
     /// SDMX-CSV syntax was checked, say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,6 +167,9 @@ pub struct CatalogEntry {
     /// For a structure release: the ids of the structures it defines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub structures: Vec<String>,
+    /// How the table was protected at release, when the announcement records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disclosure: Option<DisclosureInfo>,
 }
 
 /// An access-log line.

@@ -7,8 +7,10 @@
 pub mod announce;
 pub mod audit;
 pub mod datasets;
+pub mod disclosure;
 pub mod log;
 pub mod members;
+pub mod protected;
 pub mod pull;
 pub mod release;
 pub mod structures;
@@ -112,6 +114,7 @@ pub async fn handle(ctx: &Context, request: Request, progress: &Progress) -> Rep
         Request::Log(r) => answer(ctx, r, progress, Response::Log).await,
         Request::Peers(r) => answer(ctx, r, progress, Response::Peers).await,
         Request::Structures(r) => answer(ctx, r, progress, Response::Structures).await,
+        Request::ReleaseDryRun(r) => answer(ctx, *r, progress, Response::ReleaseDryRun).await,
     }
 }
 

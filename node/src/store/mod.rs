@@ -8,6 +8,7 @@
 
 pub mod blobs;
 mod chunks;
+mod disclosure;
 mod own;
 pub(crate) mod receive;
 mod records;
@@ -17,15 +18,14 @@ pub mod structures;
 pub mod tamper;
 mod usage;
 
-use std::collections::HashSet;
-use std::io;
-use std::sync::Mutex;
-use std::sync::atomic::AtomicU64;
+use std::sync::{Mutex, atomic::AtomicU64};
+use std::{collections::HashSet, io};
 
 use datapact_protocol::wire::WireError;
 use datapact_protocol::{DatasetId, DatasetName, Digest, MemberCode, PeerId, StatementError};
 use sha2::{Digest as _, Sha256};
 
+pub use disclosure::ProtectionRecord;
 pub use records::{DatasetRecord, LogEntry, LogEvent, Origin, PullerRecord, RosterEntry};
 pub use space::{NoSpace, STATE_HEADROOM};
 pub use usage::{Admission, Usage};
