@@ -532,10 +532,11 @@ fn protection_travels_as_the_contract_words_it() {
         already_confidential: 0,
         suppressed_cells: 2,
         suppressed_value: 10,
+        dimensions: vec!["SEX".into()],
         primary_cells: vec![[("SEX".to_owned(), "F".to_owned())].into_iter().collect()],
     };
     let report = json!({"threshold": 5, "primary": 1, "secondary": 1, "already_confidential": 0,
-                        "suppressed_cells": 2, "suppressed_value": 10,
+                        "suppressed_cells": 2, "suppressed_value": 10, "dimensions": ["SEX"],
                         "primary_cells": [{"SEX": "F"}]});
     let dry = DryRunResult {
         table: "SEX,OBS_VALUE,CONF_STATUS\nF,,C\n".into(),

@@ -105,7 +105,7 @@ fn say_protection(report: &ProtectionReport) {
         "", report.threshold, report.primary, report.secondary
     ));
     say(&format!(
-        "   {:<30} total gives one away): {} of the cells published empty, total value {}",
+        "   {:<30} total gives one away): {} cells published empty, total value {}",
         "", report.suppressed_cells, report.suppressed_value
     ));
 }

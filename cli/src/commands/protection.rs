@@ -67,7 +67,11 @@ pub fn summary(report: &ProtectionReport) -> String {
         report.suppressed_value,
     );
     for cell in &report.primary_cells {
-        let key: Vec<String> = cell.iter().map(|(d, c)| format!("{d}={c}")).collect();
+        let key: Vec<String> = report
+            .dimensions
+            .iter()
+            .filter_map(|d| Some(format!("{d}={}", cell.get(d)?)))
+            .collect();
         text.push_str(&format!(
             "\n  primary (known only here): {}",
             key.join(", ")

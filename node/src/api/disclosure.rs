@@ -37,6 +37,8 @@ pub struct ProtectionReport {
     pub suppressed_cells: u64,
     /// The total count of those cells: the information lost, in value.
     pub suppressed_value: u64,
+    /// The table's dimension ids, in key order (the order to show a key in).
+    pub dimensions: Vec<String>,
     /// Each primary cell's key: dimension id to code.
     pub primary_cells: Vec<BTreeMap<String, String>>,
 }

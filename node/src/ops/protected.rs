@@ -47,6 +47,7 @@ pub fn report_of(record: &ProtectionRecord) -> ProtectionReport {
         already_confidential: record.already_confidential,
         suppressed_cells: record.suppressed_cells,
         suppressed_value: record.suppressed_value,
+        dimensions: record.dimensions.clone(),
         primary_cells: record
             .primary_cells
             .iter()
