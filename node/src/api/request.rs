@@ -6,6 +6,7 @@ use libp2p::PeerId;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::charter::{CharterAdopted, CharterStatus, FederationAdopt, FederationStatus};
 use super::response::{
     AuditReport, CatalogEntry, DatasetInfo, ExportResult, IdInfo, LogLine, MemberInfo, PeerInfo,
     PullResult,
@@ -51,6 +52,10 @@ pub enum Request {
     Peers(Peers),
     /// [`Structures`].
     Structures(Structures),
+    /// [`FederationAdopt`].
+    FederationAdopt(FederationAdopt),
+    /// [`FederationStatus`].
+    FederationStatus(FederationStatus),
 }
 
 /// Who this node is and where it listens.
@@ -206,4 +211,6 @@ call! {
     Log => Log, Vec<LogLine>;
     Peers => Peers, Vec<PeerInfo>;
     Structures => Structures, Vec<StructureEntry>;
+    FederationAdopt => FederationAdopt, CharterAdopted;
+    FederationStatus => FederationStatus, CharterStatus;
 }

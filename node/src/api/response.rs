@@ -6,8 +6,9 @@ use datapact_protocol::{Audience, MemberCode};
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
+use super::charter::{CharterAdopted, CharterStatus};
 use super::structures::{StructureCheck, StructureEntry, StructureUsed};
-use crate::store::LogEvent;
+use crate::store::{LogEvent, RosterSource};
 
 /// The result of any request, as the daemon writes it in [`super::Reply::Ok`]. Each variant is
 /// named after the request it answers.
@@ -43,6 +44,10 @@ pub enum Response {
     Peers(Vec<PeerInfo>),
     /// [`super::Structures`].
     Structures(Vec<StructureEntry>),
+    /// [`super::FederationAdopt`].
+    FederationAdopt(CharterAdopted),
+    /// [`super::FederationStatus`].
+    FederationStatus(CharterStatus),
 }
 
 /// `datapact id`.
@@ -75,6 +80,9 @@ pub struct MemberInfo {
     pub public_key: String,
     /// Addresses.
     pub addrs: Vec<String>,
+    /// `charter` when the adopted federation charter lists the member, `local` when the
+    /// operator added it.
+    pub source: RosterSource,
 }
 
 /// A dataset as `datasets` and `release` show it.
