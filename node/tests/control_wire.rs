@@ -6,11 +6,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use datapact_node::api::{
-    Audit, AuditFailure, AuditReport, Call, Catalog, CatalogEntry, DatasetInfo, DatasetStatus,
-    Datasets, DisclosureInfo, DryRunResult, ErrorKind, Export, Id, IdInfo, Log, LogEvent, LogLine,
-    MemberInfo, MembersAdd, MembersList, MembersRemove, Outcome, PeerInfo, Peers, ProtectionReport,
-    Pull, PullResult, ReleaseDryRun, ReleaseRequest, Reply, Request, Response, Revoke,
-    StructureCheck, StructureEntry, StructureUsed, Structures,
+    Audit, AuditFailure, AuditReport, Call, Catalog, CatalogEntry, CharterAdopted, CharterFork,
+    CharterMemberInfo, CharterStatus, DatasetInfo, DatasetStatus, Datasets, DisclosureInfo,
+    DryRunResult, ErrorKind, Export, FederationAdopt, FederationStatus, Id, IdInfo, Log, LogEvent,
+    LogLine, MemberInfo, MembersAdd, MembersList, MembersRemove, Outcome, PeerInfo, Peers,
+    PendingProposal, ProtectionReport, Pull, PullResult, ReleaseDryRun, ReleaseRequest, Reply,
+    Request, Response, Revoke, RosterSource, StructureCheck, StructureEntry, StructureUsed,
+    Structures,
 };
 use datapact_protocol::sdmx::StructureKind;
 use datapact_protocol::{Identity, MemberCode};
@@ -169,6 +171,7 @@ fn member_info() -> MemberInfo {
         peer_id: peer(),
         public_key: "ab".repeat(32),
         addrs: vec![],
+        source: RosterSource::Local,
     }
 }
 
@@ -198,6 +201,7 @@ fn results_travel_as_the_result_itself() {
         "peer_id": peer.to_string(),
         "public_key": "ab".repeat(32),
         "addrs": [],
+        "source": "local",
     });
     reply_is::<MembersAdd>(
         Response::MembersAdd(member_info()),
@@ -578,5 +582,70 @@ fn protection_travels_as_the_contract_words_it() {
             "status": "received",
             "disclosure": {"rule": "min-count", "threshold": 5, "suppressed": 2},
         }]),
+    );
+}
+
+#[test]
+fn federation_requests_and_the_charter_status_travel_as_the_contract_words_them() {
+    request_is(FederationStatus, json!({"op": "federation_status"}));
+    request_is(
+        FederationAdopt {
+            path: "/tmp/charter.cose".into(),
+        },
+        json!({"op": "federation_adopt", "path": "/tmp/charter.cose"}),
+    );
+    let adopted = CharterAdopted {
+        federation: "bali-process".into(),
+        version: 1,
+        id: "ab".repeat(32),
+        changed: true,
+    };
+    reply_is::<FederationAdopt>(
+        Response::FederationAdopt(adopted.clone()),
+        adopted,
+        json!({"federation": "bali-process", "version": 1, "id": "ab".repeat(32), "changed": true}),
+    );
+    let status = CharterStatus {
+        federation: Some("bali-process".into()),
+        version: Some(2),
+        threshold: Some(2),
+        members: vec![CharterMemberInfo {
+            code: code("MMR"),
+            peer_id: peer(),
+            addrs: vec!["/ip4/127.0.0.1/tcp/7470".into()],
+        }],
+        pending: vec![PendingProposal {
+            id: "cd".repeat(32),
+            version: 3,
+            change: "add VNM".into(),
+            signatures: 1,
+            needed: 2,
+        }],
+        fork: Some(CharterFork {
+            version: 2,
+            ids: vec!["ab".repeat(32), "ef".repeat(32)],
+        }),
+    };
+    reply_is::<FederationStatus>(
+        Response::FederationStatus(status.clone()),
+        status,
+        json!({
+            "federation": "bali-process",
+            "version": 2,
+            "threshold": 2,
+            "members": [{
+                "code": "MMR",
+                "peer_id": peer().to_string(),
+                "addrs": ["/ip4/127.0.0.1/tcp/7470"],
+            }],
+            "pending": [{
+                "id": "cd".repeat(32),
+                "version": 3,
+                "change": "add VNM",
+                "signatures": 1,
+                "needed": 2,
+            }],
+            "fork": {"version": 2, "ids": ["ab".repeat(32), "ef".repeat(32)]},
+        }),
     );
 }

@@ -6,6 +6,7 @@ use libp2p::PeerId;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::charter::{CharterAdopted, CharterStatus, FederationAdopt, FederationStatus};
 use super::disclosure::{DryRunResult, ReleaseDryRun};
 use super::response::{
     AuditReport, CatalogEntry, DatasetInfo, ExportResult, IdInfo, LogLine, MemberInfo, PeerInfo,
@@ -54,6 +55,10 @@ pub enum Request {
     Structures(Structures),
     /// [`ReleaseDryRun`] (boxed, as a release).
     ReleaseDryRun(Box<ReleaseDryRun>),
+    /// [`FederationAdopt`].
+    FederationAdopt(FederationAdopt),
+    /// [`FederationStatus`].
+    FederationStatus(FederationStatus),
 }
 
 /// Who this node is and where it listens.
@@ -214,4 +219,6 @@ call! {
     Peers => Peers, Vec<PeerInfo>;
     Structures => Structures, Vec<StructureEntry>;
     ReleaseDryRun => ReleaseDryRun, DryRunResult;
+    FederationAdopt => FederationAdopt, CharterAdopted;
+    FederationStatus => FederationStatus, CharterStatus;
 }

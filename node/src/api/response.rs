@@ -6,9 +6,10 @@ use datapact_protocol::{Audience, MemberCode};
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
+use super::charter::{CharterAdopted, CharterStatus};
 use super::disclosure::{DisclosureInfo, DryRunResult, ProtectionReport};
 use super::structures::{StructureCheck, StructureEntry, StructureUsed};
-use crate::store::LogEvent;
+use crate::store::{LogEvent, RosterSource};
 
 /// The result of any request, as the daemon writes it in [`super::Reply::Ok`]. Each variant is
 /// named after the request it answers.
@@ -46,6 +47,10 @@ pub enum Response {
     Structures(Vec<StructureEntry>),
     /// [`super::ReleaseDryRun`].
     ReleaseDryRun(DryRunResult),
+    /// [`super::FederationAdopt`].
+    FederationAdopt(CharterAdopted),
+    /// [`super::FederationStatus`].
+    FederationStatus(CharterStatus),
 }
 
 /// `datapact id`.
@@ -78,6 +83,9 @@ pub struct MemberInfo {
     pub public_key: String,
     /// Addresses.
     pub addrs: Vec<String>,
+    /// `charter` when the adopted federation charter lists the member, `local` when the
+    /// operator added it.
+    pub source: RosterSource,
 }
 
 /// A dataset as `datasets` and `release` show it.

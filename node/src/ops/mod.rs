@@ -6,6 +6,8 @@
 
 pub mod announce;
 pub mod audit;
+pub mod charter;
+mod charter_status;
 pub mod datasets;
 pub mod disclosure;
 pub mod log;
@@ -115,6 +117,8 @@ pub async fn handle(ctx: &Context, request: Request, progress: &Progress) -> Rep
         Request::Peers(r) => answer(ctx, r, progress, Response::Peers).await,
         Request::Structures(r) => answer(ctx, r, progress, Response::Structures).await,
         Request::ReleaseDryRun(r) => answer(ctx, *r, progress, Response::ReleaseDryRun).await,
+        Request::FederationAdopt(r) => answer(ctx, r, progress, Response::FederationAdopt).await,
+        Request::FederationStatus(r) => answer(ctx, r, progress, Response::FederationStatus).await,
     }
 }
 
