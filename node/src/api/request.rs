@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::charter::{CharterAdopted, CharterStatus, FederationAdopt, FederationStatus};
 use super::disclosure::{DryRunResult, ReleaseDryRun};
+use super::proposal::{
+    FederationApprove, FederationExport, FederationImport, FederationPropose, ProposalMade,
+    ProposalState,
+};
 use super::response::{
     AuditReport, CatalogEntry, DatasetInfo, ExportResult, IdInfo, LogLine, MemberInfo, PeerInfo,
     PullResult,
@@ -59,6 +63,14 @@ pub enum Request {
     FederationAdopt(FederationAdopt),
     /// [`FederationStatus`].
     FederationStatus(FederationStatus),
+    /// [`FederationPropose`].
+    FederationPropose(FederationPropose),
+    /// [`FederationApprove`].
+    FederationApprove(FederationApprove),
+    /// [`FederationImport`].
+    FederationImport(FederationImport),
+    /// [`FederationExport`].
+    FederationExport(FederationExport),
 }
 
 /// Who this node is and where it listens.
@@ -221,4 +233,8 @@ call! {
     ReleaseDryRun => ReleaseDryRun, DryRunResult;
     FederationAdopt => FederationAdopt, CharterAdopted;
     FederationStatus => FederationStatus, CharterStatus;
+    FederationPropose => FederationPropose, ProposalMade;
+    FederationApprove => FederationApprove, ProposalState;
+    FederationImport => FederationImport, ProposalState;
+    FederationExport => FederationExport, ProposalState;
 }
