@@ -4,6 +4,7 @@ mod daemon;
 mod demo;
 mod federation;
 mod local;
+mod proposal;
 mod protection;
 mod remote;
 mod structures;
@@ -80,5 +81,11 @@ fn federation_command(settings: &Settings, command: FederationCommand) -> anyhow
         FederationCommand::Sign { file, json } => federation::sign(settings, &file, json.json),
         FederationCommand::Adopt { file, json } => federation::adopt(settings, file, json.json),
         FederationCommand::Status { json } => federation::status(settings, json.json),
+        FederationCommand::Propose(change) => proposal::propose(settings, change),
+        FederationCommand::Approve { id, json } => proposal::approve(settings, id, json.json),
+        FederationCommand::Import { file, json } => proposal::import(settings, &file, json.json),
+        FederationCommand::Export { id, out, json } => {
+            proposal::export(settings, id, &out, json.json)
+        }
     }
 }
