@@ -26,7 +26,9 @@ use tokio::sync::mpsc;
 
 use super::pull::{StreamError, read_frame, with_timeout, write_frame};
 use crate::store::blobs::PartialKey;
-use crate::store::receive::{PIPELINE_CHUNKS, Piece, ReceiveError, WriteFailure, Writer, Written};
+use crate::store::receive::{
+    ChunkBuf, PIPELINE_CHUNKS, Piece, ReceiveError, WriteFailure, Writer, Written,
+};
 use crate::store::space::mib;
 use crate::store::{Store, StoreError};
 
@@ -125,13 +127,17 @@ pub async fn fetch(
             other => FetchError::Verification(other.to_string()),
         })?;
     let chunk_total = chunks.len() as u64;
-    let reports = Reports {
+    let inbox = Inbox {
+        written,
         store,
         id,
         size: a.size,
         progress: &mut progress,
+        free: Vec::new(),
+        allocated: 0,
+        committed: false,
     };
-    receive(&mut stream, writer, written, chunk_total, reports).await?;
+    receive(&mut stream, writer, inbox, chunk_total).await?;
     // Recorded once the content is committed, so every entry describes a blob that hashed to
     // its digest; a crash before this leaves an orphan blob, removed when the store opens.
     store.put_chunks(&a.sha256, &chunks)?;
@@ -193,62 +199,36 @@ async fn read_grant(
     Ok(Grant::Granted(Box::new(signed), chunks))
 }
 
-/// Reads every chunk from the stream and hands it to a writer thread, with at most
-/// [`PIPELINE_CHUNKS`] chunks in between, until the writer has committed the content.
+/// Reads every chunk from the stream and hands it to the receive pipeline, with at most
+/// [`PIPELINE_CHUNKS`] chunk buffers in use, until the pipeline has committed the content.
 async fn receive<P: FnMut(u64, u64)>(
     stream: &mut Stream,
-    writer: Writer,
-    mut written: mpsc::UnboundedReceiver<Written>,
+    mut writer: Writer,
+    mut inbox: Inbox<'_, P>,
     total: u64,
-    mut reports: Reports<'_, P>,
 ) -> Result<(), FetchError> {
-    let size = reports.size;
     let mut next = writer.held() / CHUNK_SIZE;
-    (reports.progress)(writer.held(), size);
-    let mut committed = false;
-    let mut free: Vec<Vec<u8>> = Vec::new();
-    let mut allocated = 0;
-    while next < total && !committed {
-        while let Ok(report) = written.try_recv() {
-            match reports.on(report)? {
-                Some(buf) => free.push(buf),
-                None => committed = true,
-            }
-        }
-        let mut buf = match free.pop() {
-            Some(buf) => buf,
-            None if allocated < PIPELINE_CHUNKS => {
-                allocated += 1;
-                vec![0u8; CHUNK_SIZE as usize]
-            }
-            None => match written.recv().await {
-                Some(report) => match reports.on(report)? {
-                    Some(buf) => buf,
-                    None => {
-                        committed = true;
-                        break;
-                    }
-                },
-                None => break,
-            },
+    (inbox.progress)(writer.held(), inbox.size);
+    while next < total {
+        inbox.handle_arrived()?;
+        let Some(mut buf) = inbox.buffer().await? else {
+            break;
         };
-        let len = chunk_len(size, next) as usize;
-        read_chunk(stream, &mut buf[..len]).await?;
+        let len = chunk_len(inbox.size, next) as usize;
+        if let Err(e) = read_chunk(stream, buf.first_mut(len)).await {
+            // Keep what arrived: the pipeline appends the verified chunks it holds and makes
+            // them durable, so a later pull resumes after them.
+            writer.close();
+            inbox.drain().await;
+            return Err(e.into());
+        }
         if !writer.send(Piece { buf, len }).await {
-            // The writer stopped; its last report says why.
+            // The pipeline stopped; its last report says why.
             break;
         }
         next += 1;
     }
-    while !committed {
-        let Some(report) = written.recv().await else {
-            return Err(StoreError::Io(std::io::Error::other(
-                "the pull's disk writer stopped unexpectedly",
-            ))
-            .into());
-        };
-        committed = reports.on(report)?.is_none();
-    }
+    inbox.until_committed().await?;
     writer.finish();
     Ok(())
 }
@@ -258,40 +238,99 @@ async fn read_chunk(stream: &mut Stream, buf: &mut [u8]) -> Result<(), StreamErr
     Ok(with_timeout(stream.read_exact(buf)).await?)
 }
 
-/// Turns the writer's reports into progress, checkpoints and errors.
-struct Reports<'a, P> {
+/// The network side's end of the receive pipeline: its reports, turned into progress,
+/// checkpoints and errors, and the chunk buffers they hand back.
+struct Inbox<'a, P> {
+    written: mpsc::UnboundedReceiver<Written>,
     store: &'a Store,
     id: &'a DatasetId,
     size: u64,
     progress: P,
+    /// Buffers handed back, to fill again.
+    free: Vec<ChunkBuf>,
+    /// Buffers made so far, at most [`PIPELINE_CHUNKS`].
+    allocated: usize,
+    /// Whether the pipeline reported the commit.
+    committed: bool,
 }
 
-impl<P: FnMut(u64, u64)> Reports<'_, P> {
-    /// Handles one report: a buffer to reuse, `None` once committed, or why the pull failed.
-    /// A checkpoint is recorded before the progress that passes it.
-    fn on(&mut self, report: Written) -> Result<Option<Vec<u8>>, FetchError> {
+impl<P: FnMut(u64, u64)> Inbox<'_, P> {
+    /// Handles one report, or says why the pull failed.
+    fn handle(&mut self, report: Written) -> Result<(), FetchError> {
         match report {
-            Written::Chunk { buf, held, synced } => {
-                if let Some(n) = synced {
-                    self.store.set_transfer(self.id, n)?;
-                }
+            Written::Chunk { buf, held } => {
                 (self.progress)(held, self.size);
-                Ok(Some(buf))
+                self.free.push(buf);
             }
-            Written::Committed => Ok(None),
-            Written::Failed(WriteFailure::Mismatch(n)) => Err(FetchError::Verification(format!(
-                "chunk {n} does not match its digest"
-            ))),
+            // Recorded only once durable: a later pull resumes after these chunks.
+            Written::Synced(n) => self.store.set_transfer(self.id, n)?,
+            Written::Committed => self.committed = true,
+            Written::Failed(WriteFailure::Mismatch(n)) => {
+                return Err(FetchError::Verification(format!(
+                    "chunk {n} does not match its digest"
+                )));
+            }
             Written::Failed(WriteFailure::Content(e)) => {
-                // The writer removed the partial file: nothing is left to resume.
+                // The pipeline removed the partial file: nothing is left to resume.
                 self.store.clear_transfer(self.id)?;
-                Err(FetchError::Verification(format!(
+                return Err(FetchError::Verification(format!(
                     "the content is not the one the owner signed: {e}"
-                )))
+                )));
             }
             Written::Failed(WriteFailure::Io(e)) => {
                 self.store.clear_transfer(self.id)?;
-                Err(FetchError::Write(e))
+                return Err(FetchError::Write(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles the reports that have arrived, without waiting.
+    fn handle_arrived(&mut self) -> Result<(), FetchError> {
+        while let Ok(report) = self.written.try_recv() {
+            self.handle(report)?;
+        }
+        Ok(())
+    }
+
+    /// A buffer for the next chunk: one handed back, a new one while fewer than
+    /// [`PIPELINE_CHUNKS`] exist, or else the next one handed back; `None` once the pipeline
+    /// has ended.
+    async fn buffer(&mut self) -> Result<Option<ChunkBuf>, FetchError> {
+        loop {
+            if let Some(buf) = self.free.pop() {
+                return Ok(Some(buf));
+            }
+            if self.allocated < PIPELINE_CHUNKS {
+                self.allocated += 1;
+                return Ok(Some(ChunkBuf::new()));
+            }
+            match self.written.recv().await {
+                Some(report) => self.handle(report)?,
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// Waits for the commit.
+    async fn until_committed(&mut self) -> Result<(), FetchError> {
+        while !self.committed {
+            let Some(report) = self.written.recv().await else {
+                return Err(StoreError::Io(std::io::Error::other(
+                    "the pull's receive pipeline stopped unexpectedly",
+                ))
+                .into());
+            };
+            self.handle(report)?;
+        }
+        Ok(())
+    }
+
+    /// After the transfer broke: handles the reports until the pipeline has ended.
+    async fn drain(&mut self) {
+        while let Some(report) = self.written.recv().await {
+            if self.handle(report).is_err() {
+                return;
             }
         }
     }

@@ -291,14 +291,10 @@ async fn send_chunks(
     from_chunk: u64,
 ) -> Result<(), StreamError> {
     let offset = from_chunk.saturating_mul(CHUNK_SIZE).min(size);
-    let mut content = store.read_content_at(sha256, offset)?;
-    let mut remaining = size - offset;
-    let mut buf = vec![0u8; CHUNK_SIZE as usize];
-    while remaining > 0 {
-        let want = remaining.min(CHUNK_SIZE) as usize;
-        content.read_exact(&mut buf[..want]).await?;
-        with_timeout(stream.write_all(&buf[..want])).await?;
-        remaining -= want as u64;
+    // Read ahead: the next piece comes off the disk while this one is sent.
+    let mut content = store.read_content_at(sha256, offset, size)?;
+    while let Some(piece) = content.next().await? {
+        with_timeout(stream.write_all(piece)).await?;
     }
     with_timeout(stream.flush()).await?;
     with_timeout(stream.close()).await?;

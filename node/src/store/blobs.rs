@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +16,7 @@ use datapact_protocol::sdmx::{SdmxError, SdmxSummary, SdmxValidator, looks_like_
 use datapact_protocol::{ContentDigest, ContentHasher, Digest};
 use sha2::{Digest as _, Sha256};
 
+use super::direct::DirectWriter;
 use super::space::{self, NoSpace};
 use crate::fsutil::{owner_only_create, sync_dir};
 
@@ -160,13 +161,6 @@ impl Blobs {
         File::open(self.path_of(digest))
     }
 
-    /// Opens a blob for reading from `offset`.
-    pub fn open_read_at(&self, digest: &Digest, offset: u64) -> io::Result<File> {
-        let mut f = self.open_read(digest)?;
-        f.seek(SeekFrom::Start(offset))?;
-        Ok(f)
-    }
-
     /// Deletes a blob (after the last record that referenced it is gone).
     pub fn remove(&self, digest: &Digest) -> io::Result<()> {
         match fs::remove_file(self.path_of(digest)) {
@@ -225,10 +219,10 @@ impl Blobs {
         let len = file.metadata()?.len();
         let keep = keep.min(len);
         file.set_len(keep)?;
-        let mut file = file;
-        file.seek(SeekFrom::Start(keep))?;
+        let direct = DirectWriter::open(&path);
         Ok(PartialBlob {
             file,
+            direct,
             path,
             len: keep,
             root: self.root.clone(),
@@ -394,6 +388,17 @@ impl Drop for PartialClaim {
     }
 }
 
+/// A handle on a [`PartialBlob`]'s file that only makes it durable ([`PartialBlob::sync_handle`]).
+#[derive(Debug)]
+pub struct PartialSync(File);
+
+impl PartialSync {
+    /// Makes every byte appended before this call durable.
+    pub fn sync(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+}
+
 /// The content of an unfinished pull: verified chunks appended in order, kept across restarts
 /// (unlike temp files) so a later pull resumes from them. It hashes the whole content as it
 /// grows (a resumed file's earlier bytes once, on the first append) and is committed under
@@ -401,6 +406,9 @@ impl Drop for PartialClaim {
 #[derive(Debug)]
 pub struct PartialBlob {
     file: File,
+    /// The same file opened for direct writes ([`super::direct`]), where the file system
+    /// allows them: full chunks go to the disk without a copy into the page cache.
+    direct: Option<DirectWriter>,
     path: PathBuf,
     len: u64,
     root: PathBuf,
@@ -438,19 +446,37 @@ impl PartialBlob {
         Ok(())
     }
 
-    /// Appends verified bytes.
+    /// Appends verified bytes: directly to the disk when they are aligned for it (a full
+    /// chunk in an [`super::direct::AlignedBuf`]), else through the page cache.
     pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.hash_held()?;
-        self.file.write_all(bytes)?;
+        let direct = match &self.direct {
+            Some(direct) if DirectWriter::fits(bytes, self.len) => {
+                Some(direct.write_at(bytes, self.len))
+            }
+            _ => None,
+        };
+        match direct {
+            Some(Ok(())) => {}
+            Some(Err(Some(e))) => return Err(e),
+            // The device wants a coarser alignment: through the page cache from now on.
+            Some(Err(None)) => {
+                self.direct = None;
+                self.file.write_all_at(bytes, self.len)?;
+            }
+            None => self.file.write_all_at(bytes, self.len)?,
+        }
         self.hasher.update(bytes);
         self.len += bytes.len() as u64;
         self.hashed = self.len;
         Ok(())
     }
 
-    /// Makes what was appended durable.
-    pub fn sync(&self) -> io::Result<()> {
-        self.file.sync_data()
+    /// A second handle on the partial file, to make what was appended durable from another
+    /// thread while appends go on: a pull's receive pipeline fsyncs its checkpoints this way,
+    /// so the disk's writeback overlaps the transfer instead of stalling it.
+    pub fn sync_handle(&self) -> io::Result<PartialSync> {
+        Ok(PartialSync(self.file.try_clone()?))
     }
 
     /// Checks that the content hashes to its signed digest, fsyncs it and moves it into the

@@ -8,7 +8,9 @@
 
 pub mod blobs;
 mod chunks;
+mod direct;
 mod own;
+mod read_ahead;
 pub(crate) mod receive;
 mod records;
 pub mod space;
@@ -22,6 +24,7 @@ use std::sync::atomic::AtomicU64;
 use datapact_protocol::{DatasetId, DatasetName, Digest, MemberCode, PeerId};
 use sha2::{Digest as _, Sha256};
 
+pub use read_ahead::ContentReader;
 pub use records::{DatasetRecord, LogEntry, LogEvent, Origin, PullerRecord, RosterEntry};
 pub use space::{NoSpace, STATE_HEADROOM};
 pub use usage::{Admission, Usage};
@@ -36,18 +39,6 @@ const LOG_HEAD_KEY: &[u8] = b"log_head";
 
 /// Largest stored record decoded; a larger one means the state is damaged.
 const MAX_RECORD_LEN: usize = 1 << 20;
-
-/// A stored content being read in order, for serving it to a puller.
-#[derive(Debug)]
-pub struct ContentReader(tokio::fs::File);
-
-impl ContentReader {
-    /// Fills `buf` with the next bytes of the content.
-    pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        use tokio::io::AsyncReadExt as _;
-        self.0.read_exact(buf).await.map(|_| ())
-    }
-}
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -197,12 +188,6 @@ impl Store {
     /// [`STATE_HEADROOM`] left over; `what` names the operation in the message.
     pub fn ensure_room(&self, what: &str, needed: u64) -> Result<(), StoreError> {
         self.blobs.ensure_room(what, needed)
-    }
-
-    /// Opens the content `digest` for streaming from byte `offset`.
-    pub fn read_content_at(&self, digest: &Digest, offset: u64) -> io::Result<ContentReader> {
-        let file = self.blobs.open_read_at(digest, offset)?;
-        Ok(ContentReader(tokio::fs::File::from_std(file)))
     }
 
     /// Deletes blobs that no record references: a crash between writing a blob and recording

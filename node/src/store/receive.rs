@@ -1,52 +1,85 @@
 //! The store's receive pipeline for a pull: [`Store::receive`] opens the partial content and
-//! starts a thread that verifies each received chunk against its signed digest, appends it to
-//! the partial content (which hashes the whole content as it grows), fsyncs every
-//! [`CHECKPOINT_CHUNKS`] chunks, and at the end commits the content under its digest only if
-//! the whole content hashes to it. The network side hands it chunks through a bounded
-//! channel, so receiving and writing overlap with bounded memory, and never sees a file.
+//! starts three threads, each with one job, so that on a machine with spare cores the two
+//! SHA-256 passes and the disk overlap each other and the network:
+//!
+//! - the *verifier* checks each received chunk against its signed digest;
+//! - the *appender* appends verified chunks to the partial content (which hashes the whole
+//!   content as it grows) and at the end commits the content under its digest, only if the
+//!   whole content hashes to it;
+//! - the *syncer* makes the appended chunks durable (fsync) every [`CHECKPOINT_CHUNKS`]
+//!   chunks, while appends go on, and reports each checkpoint only once it is durable.
+//!
+//! The network side hands chunks in through a bounded channel and gets every report back, in
+//! order, on one channel; it never sees a file. Memory stays bounded: the network side owns a
+//! fixed number of chunk buffers ([`PIPELINE_CHUNKS`]), which travel through the threads and
+//! come back with the appender's reports.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::thread::JoinHandle;
 
 use datapact_protocol::{CHUNK_SIZE, DatasetId, Digest};
 use tokio::sync::mpsc;
 
-use super::blobs::{CommitError, PartialBlob, PartialKey};
+use super::blobs::{CommitError, PartialBlob, PartialKey, PartialSync};
+use super::direct::AlignedBuf;
 use super::{Store, StoreError};
 
 /// Chunks between two durability checkpoints of a pull (fsync, then record progress).
 pub const CHECKPOINT_CHUNKS: u64 = 32;
 
-/// Chunks in memory between the network and the disk writer of one pull, each of
-/// [`datapact_protocol::CHUNK_SIZE`] bytes: the requester's memory stays bounded whatever the
-/// dataset size.
-pub const PIPELINE_CHUNKS: usize = 8;
+/// Chunk buffers of one pull, each of [`datapact_protocol::CHUNK_SIZE`] bytes, in the network
+/// side's hands or on their way through the pipeline: the requester's memory stays bounded
+/// whatever the dataset size. Enough for each of the network read, the verifier and the
+/// appender to hold one with some queued between them.
+pub const PIPELINE_CHUNKS: usize = 16;
 
-/// A received chunk on its way to the writer thread, not yet verified.
+/// Verified chunks queued between the verifier and the appender.
+const VERIFIED_QUEUE: usize = 4;
+
+/// A chunk-sized buffer, aligned so that the appender can write a full chunk straight to the
+/// disk from it ([`super::direct`]).
+pub(crate) struct ChunkBuf(AlignedBuf);
+
+impl ChunkBuf {
+    /// A new buffer of [`CHUNK_SIZE`] bytes.
+    pub(crate) fn new() -> Self {
+        Self(AlignedBuf::new(CHUNK_SIZE as usize))
+    }
+
+    /// Its first `len` bytes (at most a chunk), to fill.
+    pub(crate) fn first_mut(&mut self, len: usize) -> &mut [u8] {
+        &mut self.0.as_mut_slice()[..len]
+    }
+
+    fn first(&self, len: usize) -> &[u8] {
+        &self.0.as_slice()[..len]
+    }
+}
+
+/// A received chunk on its way to the verifier, not yet verified.
 pub(crate) struct Piece {
     /// A chunk-sized buffer, handed back for reuse once written.
-    pub buf: Vec<u8>,
+    pub buf: ChunkBuf,
     /// How much of `buf` the chunk fills.
     pub len: usize,
 }
 
-/// What the writer thread reports, in order.
+/// What the pipeline reports, in order.
 pub(crate) enum Written {
     /// A chunk was verified and appended; its buffer comes back for reuse. `held` is the
-    /// partial content's length; `synced` the number of chunks made durable, when this chunk
-    /// completed a checkpoint.
-    Chunk {
-        buf: Vec<u8>,
-        held: u64,
-        synced: Option<u64>,
-    },
+    /// partial content's length.
+    Chunk { buf: ChunkBuf, held: u64 },
+    /// The first this many chunks are durable: a later pull may resume after them.
+    Synced(u64),
     /// Every chunk is appended, the whole content hashes to its digest, and it is committed.
     Committed,
-    /// The writer stopped.
+    /// The pipeline stopped.
     Failed(WriteFailure),
 }
 
-/// Why the writer thread stopped.
+/// Why the pipeline stopped.
 pub(crate) enum WriteFailure {
     /// This chunk does not match its digest; nothing of it was written, and the chunks before
     /// it stay for a later pull to resume from.
@@ -80,7 +113,7 @@ pub enum ReceiveError {
 
 impl Store {
     /// Starts receiving the content `key` of dataset `id`, whose first `from_chunk` chunks
-    /// are held from an earlier pull: verified chunks handed to the returned [`Writer`] are
+    /// are held from an earlier pull: chunks handed to the returned [`Writer`] are verified,
     /// appended, checkpointed and finally committed, each step reported on `reports`.
     pub(crate) fn receive(
         &self,
@@ -105,24 +138,24 @@ impl Store {
     }
 }
 
-/// The writer thread of one pull.
+/// The threads of one pull's receive pipeline.
 ///
-/// Dropping it (the pull failed or was cancelled) stops the thread and waits for it, so no
-/// write to the partial file can outlive the pull that owns it: the next pull of the same
+/// Dropping it (the pull failed or was cancelled) stops the threads and waits for them, so
+/// no write to the partial file can outlive the pull that owns it: the next pull of the same
 /// content may truncate that file. The wait is at most one append or one fsync.
 pub(crate) struct Writer {
-    /// Where chunks go to the thread; dropped to tell it no more come.
+    /// Where chunks go to the verifier; dropped to tell it no more come.
     pieces: Option<mpsc::Sender<Piece>>,
-    /// Set when the pull is abandoned, so the thread stops before its next write.
+    /// Set when the pull is abandoned, so the threads stop before their next write or fsync.
     cancel: Arc<AtomicBool>,
     /// Joined on drop, so no write outlives the pull.
-    thread: Option<std::thread::JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
     /// Bytes the partial content held when the pull started (the resumed prefix).
     held: u64,
 }
 
 impl Writer {
-    /// Starts the thread on `partial`, which holds the first `next` of the `chunks`.
+    /// Starts the threads on `partial`, which holds the first `next` of the `chunks`.
     fn spawn(
         partial: PartialBlob,
         chunks: Arc<Vec<Digest>>,
@@ -130,19 +163,47 @@ impl Writer {
         reports: mpsc::UnboundedSender<Written>,
     ) -> Result<Self, StoreError> {
         let held = partial.len();
+        let syncer = partial.sync_handle().map_err(StoreError::Io)?;
         let (pieces, received) = mpsc::channel(PIPELINE_CHUNKS);
+        let (verified_tx, verified) = std_mpsc::sync_channel(VERIFIED_QUEUE);
+        let (checkpoints_tx, checkpoints) = std_mpsc::channel();
+        let (synced_all, syncer_done) = std_mpsc::channel();
         let cancel = Arc::new(AtomicBool::new(false));
-        let stop = cancel.clone();
-        let thread = std::thread::Builder::new()
-            .name("datapact-pull-writer".into())
-            .spawn(move || write_chunks(partial, &chunks, next, received, &reports, &stop))
-            .map_err(StoreError::Io)?;
-        Ok(Self {
+        let mut writer = Self {
             pieces: Some(pieces),
-            cancel,
-            thread: Some(thread),
+            cancel: cancel.clone(),
+            threads: Vec::new(),
             held,
-        })
+        };
+        let stop = cancel.clone();
+        let syncing = Syncer {
+            file: syncer,
+            checkpoints,
+            reports: reports.clone(),
+            cancel: cancel.clone(),
+            _done: synced_all,
+        };
+        writer.threads.push(spawn_named("datapact-pull-sync", move || {
+            syncing.run();
+        })?);
+        let total = chunks.len() as u64;
+        writer.threads.push(spawn_named("datapact-pull-verify", move || {
+            verify(&chunks, next, received, &verified_tx, &stop);
+        })?);
+        let appending = Appender {
+            partial,
+            next,
+            total,
+            verified,
+            checkpoints: checkpoints_tx,
+            syncer_done,
+            reports,
+            cancel,
+        };
+        writer.threads.push(spawn_named("datapact-pull-append", move || {
+            appending.run();
+        })?);
+        Ok(writer)
     }
 
     /// Bytes the partial content held when the pull started.
@@ -150,7 +211,7 @@ impl Writer {
         self.held
     }
 
-    /// Hands a chunk to the thread; false if the thread has stopped.
+    /// Hands a chunk to the verifier; false if the pipeline has stopped.
     pub(crate) async fn send(&self, piece: Piece) -> bool {
         match &self.pieces {
             Some(p) => p.send(piece).await.is_ok(),
@@ -158,10 +219,18 @@ impl Writer {
         }
     }
 
-    /// Waits for the thread, which has reported that it committed (so this is immediate).
+    /// Tells the pipeline that no more chunks come (the transfer broke): it appends the
+    /// verified chunks it holds, makes them durable, reports them (a last [`Written::Synced`])
+    /// and ends, closing the report channel.
+    pub(crate) fn close(&mut self) {
+        self.pieces = None;
+    }
+
+    /// Waits for the threads, which have reported that they committed or ended (so this is
+    /// immediate).
     pub(crate) fn finish(mut self) {
         self.pieces = None;
-        if let Some(thread) = self.thread.take() {
+        for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
     }
@@ -169,72 +238,183 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        self.pieces = None;
+        // Cancel first: the threads end one after the other once the chunks stop, and none
+        // may take that end for a broken transfer and fsync (see `close`).
         self.cancel.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
+        self.pieces = None;
+        for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
     }
 }
 
-/// The writer thread's loop; see [`Writer`].
-fn write_chunks(
-    mut partial: PartialBlob,
+fn spawn_named(
+    name: &str,
+    f: impl FnOnce() + Send + 'static,
+) -> Result<JoinHandle<()>, StoreError> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map_err(StoreError::Io)
+}
+
+/// What the verifier passes on to the appender, in chunk order.
+enum Verified {
+    /// A chunk that matches its digest.
+    Chunk(Piece),
+    /// This chunk does not match its digest; nothing after it comes.
+    Mismatch(u64),
+}
+
+/// The verifier's loop: checks each chunk, from chunk `next` on, against its digest.
+fn verify(
     chunks: &[Digest],
     mut next: u64,
     mut pieces: mpsc::Receiver<Piece>,
-    reports: &mpsc::UnboundedSender<Written>,
+    verified: &std_mpsc::SyncSender<Verified>,
     cancel: &AtomicBool,
 ) {
-    let cancelled = || cancel.load(Ordering::SeqCst);
-    let fail = |partial: PartialBlob, e: std::io::Error| {
-        let _ = partial.discard();
-        let _ = reports.send(Written::Failed(WriteFailure::Io(e)));
-    };
-    let total = chunks.len() as u64;
-    while next < total {
-        let Some(piece) = pieces.blocking_recv() else {
+    while let Some(piece) = pieces.blocking_recv() {
+        if cancel.load(Ordering::SeqCst) {
             return;
+        }
+        let matches = chunks
+            .get(next as usize)
+            .is_some_and(|d| Digest::of(piece.buf.first(piece.len)) == *d);
+        let step = if matches {
+            Verified::Chunk(piece)
+        } else {
+            Verified::Mismatch(next)
         };
-        let data = &piece.buf[..piece.len];
-        if Digest::of(data) != chunks[next as usize] {
-            let _ = reports.send(Written::Failed(WriteFailure::Mismatch(next)));
+        if verified.send(step).is_err() || !matches {
             return;
-        }
-        if cancelled() {
-            return;
-        }
-        if let Err(e) = partial.append(data) {
-            return fail(partial, e);
         }
         next += 1;
-        let mut synced = None;
-        if next.is_multiple_of(CHECKPOINT_CHUNKS) {
-            if cancelled() {
+    }
+}
+
+/// The appender: writes verified chunks, asks for checkpoints, commits at the end.
+struct Appender {
+    partial: PartialBlob,
+    /// The index of the next chunk to append.
+    next: u64,
+    total: u64,
+    verified: std_mpsc::Receiver<Verified>,
+    /// Chunk counts to make durable, for the syncer; dropped when appending ends.
+    checkpoints: std_mpsc::Sender<u64>,
+    /// Disconnected once the syncer has ended, so its reports precede the commit's.
+    syncer_done: std_mpsc::Receiver<()>,
+    reports: mpsc::UnboundedSender<Written>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Appender {
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::SeqCst)
+    }
+
+    fn run(mut self) {
+        while self.next < self.total {
+            let piece = match self.verified.recv() {
+                Ok(Verified::Chunk(piece)) => piece,
+                Ok(Verified::Mismatch(n)) => {
+                    let _ = self.reports.send(Written::Failed(WriteFailure::Mismatch(n)));
+                    return;
+                }
+                // The transfer broke: make what was appended durable, so a later pull
+                // resumes after it, and end.
+                Err(_) => {
+                    let _ = self.checkpoints.send(self.next);
+                    return;
+                }
+            };
+            if self.cancelled() {
                 return;
             }
-            if let Err(e) = partial.sync() {
-                return fail(partial, e);
+            if let Err(e) = self.partial.append(piece.buf.first(piece.len)) {
+                return self.fail(e);
             }
-            synced = Some(next);
+            self.next += 1;
+            if self.next.is_multiple_of(CHECKPOINT_CHUNKS) {
+                let _ = self.checkpoints.send(self.next);
+            }
+            let report = Written::Chunk {
+                buf: piece.buf,
+                held: self.partial.len(),
+            };
+            if self.reports.send(report).is_err() {
+                return;
+            }
         }
-        let report = Written::Chunk {
-            buf: piece.buf,
-            held: partial.len(),
-            synced,
-        };
-        if reports.send(report).is_err() {
+        self.commit();
+    }
+
+    /// Discards the partial file after a disk failure and reports it.
+    fn fail(self, e: std::io::Error) {
+        let _ = self.partial.discard();
+        let _ = self.reports.send(Written::Failed(WriteFailure::Io(e)));
+    }
+
+    /// Commits the content once every chunk is appended and the syncer has reported its
+    /// last checkpoint (the commit's own fsync covers the chunks after it).
+    fn commit(self) {
+        let Self {
+            partial,
+            checkpoints,
+            syncer_done,
+            reports,
+            cancel,
+            ..
+        } = self;
+        drop(checkpoints);
+        let _ = syncer_done.recv();
+        if cancel.load(Ordering::SeqCst) {
             return;
         }
+        let _ = reports.send(match partial.commit() {
+            Ok(()) => Written::Committed,
+            Err(CommitError::Io(e)) => Written::Failed(WriteFailure::Io(e)),
+            Err(e) => Written::Failed(WriteFailure::Content(e)),
+        });
     }
-    if cancelled() {
-        return;
+}
+
+/// The syncer: fsyncs the partial file at each checkpoint the appender asks for, then
+/// reports it.
+struct Syncer {
+    file: PartialSync,
+    checkpoints: std_mpsc::Receiver<u64>,
+    reports: mpsc::UnboundedSender<Written>,
+    cancel: Arc<AtomicBool>,
+    /// Dropped when the syncer ends (see [`Appender::syncer_done`]).
+    _done: std_mpsc::Sender<()>,
+}
+
+impl Syncer {
+    fn run(self) {
+        while let Ok(mut upto) = self.checkpoints.recv() {
+            // Checkpoints that queued up during the last fsync are covered by one.
+            while let Ok(later) = self.checkpoints.try_recv() {
+                upto = later;
+            }
+            if self.cancel.load(Ordering::SeqCst) {
+                return;
+            }
+            match self.file.sync() {
+                Ok(()) => {
+                    if self.reports.send(Written::Synced(upto)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    // The appender's next write or the commit's fsync meets the same disk;
+                    // without the checkpoint a later pull resumes from an earlier one.
+                    tracing::warn!(error = %e, "cannot make a pull's checkpoint durable");
+                    return;
+                }
+            }
+        }
     }
-    let _ = reports.send(match partial.commit() {
-        Ok(()) => Written::Committed,
-        Err(CommitError::Io(e)) => Written::Failed(WriteFailure::Io(e)),
-        Err(e) => Written::Failed(WriteFailure::Content(e)),
-    });
 }
 
 #[cfg(test)]
@@ -277,8 +457,10 @@ mod tests {
     fn piece(data: &[u8], index: usize) -> Piece {
         let start = index * CHUNK_SIZE as usize;
         let end = (start + CHUNK_SIZE as usize).min(data.len());
+        let mut buf = ChunkBuf::new();
+        buf.first_mut(end - start).copy_from_slice(&data[start..end]);
         Piece {
-            buf: data[start..end].to_vec(),
+            buf,
             len: end - start,
         }
     }
@@ -382,7 +564,7 @@ mod tests {
         let (writer, mut reports) = start(&blobs, &sha, &chunks);
         assert!(writer.send(piece(&data, 0)).await);
         let mut bad = piece(&data, 1);
-        bad.buf[10] ^= 1;
+        bad.buf.first_mut(11)[10] ^= 1;
         assert!(writer.send(bad).await);
         assert!(matches!(
             reports.recv().await,
@@ -397,6 +579,66 @@ mod tests {
         // Only the verified chunk is in the partial file.
         let partial = blobs.partial(key(&sha, &chunks), u64::MAX).unwrap();
         assert_eq!(partial.len(), CHUNK_SIZE);
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_is_reported_once_durable_and_before_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::open(dir.path()).unwrap();
+        let chunks_n = CHECKPOINT_CHUNKS as usize + 1;
+        let (data, sha, chunks) = content(chunks_n, 3);
+        let (writer, mut reports) = start(&blobs, &sha, &chunks);
+        for i in 0..chunks_n {
+            assert!(writer.send(piece(&data, i)).await);
+        }
+        let mut held = Vec::new();
+        let mut synced = Vec::new();
+        loop {
+            match reports.recv().await.expect("a report") {
+                Written::Chunk { held: h, .. } => held.push(h),
+                Written::Synced(n) => {
+                    // Every chunk it counts was appended (and reported) before.
+                    assert!(held.len() as u64 >= n, "{n} synced, {} appended", held.len());
+                    synced.push(n);
+                }
+                Written::Committed => break,
+                Written::Failed(_) => panic!("the pipeline failed"),
+            }
+        }
+        writer.finish();
+        assert_eq!(synced, vec![CHECKPOINT_CHUNKS]);
+        assert_eq!(held.len(), chunks_n);
+        assert!(blobs.contains(&sha));
+    }
+
+    #[tokio::test]
+    async fn a_closed_pipeline_keeps_and_syncs_what_it_received() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::open(dir.path()).unwrap();
+        let (data, sha, chunks) = content(3, 0);
+        let (mut writer, mut reports) = start(&blobs, &sha, &chunks);
+        assert!(writer.send(piece(&data, 0)).await);
+        assert!(writer.send(piece(&data, 1)).await);
+        // The transfer broke after two chunks.
+        writer.close();
+        let mut seen = Vec::new();
+        while let Some(report) = reports.recv().await {
+            seen.push(match report {
+                Written::Chunk { held, .. } => format!("chunk {held}"),
+                Written::Synced(n) => format!("synced {n}"),
+                Written::Committed => "committed".to_owned(),
+                Written::Failed(_) => "failed".to_owned(),
+            });
+        }
+        let one = CHUNK_SIZE;
+        assert_eq!(
+            seen,
+            vec![format!("chunk {one}"), format!("chunk {}", 2 * one), "synced 2".to_owned()]
+        );
+        writer.finish();
+        assert!(!blobs.contains(&sha));
+        let partial = blobs.partial(key(&sha, &chunks), u64::MAX).unwrap();
+        assert_eq!(partial.len(), 2 * CHUNK_SIZE);
     }
 
     #[tokio::test]
