@@ -166,13 +166,7 @@ fn accept_announcement(
             "{id} is not newer than version {latest} (replayed old version)"
         )));
     }
-    let record = DatasetRecord {
-        origin: Origin::Received,
-        announcement: bytes.to_vec(),
-        revocation: None,
-        has_content: false,
-        recorded_at: now(),
-    };
+    let record = DatasetRecord::new(Origin::Received, &signed, false, now());
     match store.insert_received(&id, &record, &me.limits)? {
         Admission::Stored => {}
         // Stored a moment ago by a concurrent receiver of the same statement.

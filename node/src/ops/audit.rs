@@ -72,7 +72,7 @@ pub fn run(
                 problem,
             })
         };
-        let signed = match record.announcement() {
+        let signed = match record.verified_announcement() {
             Ok(s) => s,
             Err(e) => {
                 fail(format!("announcement does not verify: {e}"));
@@ -163,7 +163,7 @@ fn check_revocation(
     signed: &SignedAnnouncement,
     keys: &HashMap<MemberCode, Option<PublicKey>>,
 ) -> Option<String> {
-    let revocation = match record.revocation()? {
+    let revocation = match record.verified_revocation()? {
         Ok(r) => r,
         Err(e) => return Some(format!("revocation does not verify: {e}")),
     };

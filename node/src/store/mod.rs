@@ -314,7 +314,7 @@ impl Store {
     pub fn put_dataset(&self, id: &DatasetId, record: &DatasetRecord) -> Result<(), StoreError> {
         if record.origin == Origin::Own {
             let signed = record
-                .announcement()
+                .verified_announcement()
                 .map_err(|e| StoreError::Corrupt(format!("own release {id}: {e}")))?;
             self.index_own(id, &signed.body().policy.audience)?;
         }
