@@ -16,7 +16,6 @@ use datapact_protocol::sdmx::{SdmxError, SdmxSummary, SdmxValidator, looks_like_
 use datapact_protocol::{ContentDigest, ContentHasher, Digest};
 use sha2::{Digest as _, Sha256};
 
-use super::direct::DirectWriter;
 use super::space::{self, NoSpace};
 use crate::fsutil::{owner_only_create, sync_dir};
 
@@ -219,16 +218,12 @@ impl Blobs {
         let len = file.metadata()?.len();
         let keep = keep.min(len);
         file.set_len(keep)?;
-        let direct = DirectWriter::open(&path);
         Ok(PartialBlob {
             file,
-            direct,
             path,
             len: keep,
             root: self.root.clone(),
             target: key.sha256,
-            hasher: Sha256::new(),
-            hashed: 0,
             _claim: claim,
         })
     }
@@ -400,27 +395,61 @@ impl PartialSync {
 }
 
 /// The content of an unfinished pull: verified chunks appended in order, kept across restarts
-/// (unlike temp files) so a later pull resumes from them. It hashes the whole content as it
-/// grows (a resumed file's earlier bytes once, on the first append) and is committed under
-/// its digest only when the bytes hash to it.
+/// (unlike temp files) so a later pull resumes from them. It is committed under its digest
+/// only with a [`ContentCheck`] that found the bytes hash to it.
 #[derive(Debug)]
 pub struct PartialBlob {
     file: File,
-    /// The same file opened for direct writes ([`super::direct`]), where the file system
-    /// allows them: full chunks go to the disk without a copy into the page cache.
-    direct: Option<DirectWriter>,
     path: PathBuf,
     len: u64,
     root: PathBuf,
     /// The signed whole-content digest: the name it is committed under, if its bytes match.
     target: Digest,
-    /// SHA-256 of the first `hashed` bytes.
-    hasher: Sha256,
-    /// How many of the `len` bytes the hasher has seen; less than `len` only for a resumed
-    /// file before its first append.
-    hashed: u64,
     /// Held while this partial file is open.
     _claim: PartialClaim,
+}
+
+/// The SHA-256 of a [`PartialBlob`]'s whole content, computed apart from its writes so that a
+/// pipeline can hash on one thread while another writes: it is fed every byte appended after
+/// it was made, and hashes the bytes the file held before that (a resumed pull's verified
+/// prefix) from the file itself, first.
+#[derive(Debug)]
+pub struct ContentCheck {
+    /// A handle on the partial file, to read the held prefix from.
+    file: File,
+    /// Length of the held prefix.
+    prefix: u64,
+    /// How much of the prefix is hashed.
+    hashed: u64,
+    hasher: Sha256,
+}
+
+impl ContentCheck {
+    /// Hashes the held prefix, if not done yet.
+    fn hash_prefix(&mut self) -> io::Result<()> {
+        let mut buf = Vec::new();
+        while self.hashed < self.prefix {
+            let want = (self.prefix - self.hashed).min(COPY_BUFFER as u64) as usize;
+            buf.resize(want, 0);
+            self.file.read_exact_at(&mut buf, self.hashed)?;
+            self.hasher.update(&buf);
+            self.hashed += want as u64;
+        }
+        Ok(())
+    }
+
+    /// Feeds the next appended bytes.
+    pub fn update(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.hash_prefix()?;
+        self.hasher.update(bytes);
+        Ok(())
+    }
+
+    /// The digest of the prefix and of everything fed.
+    fn finish(mut self) -> io::Result<Digest> {
+        self.hash_prefix()?;
+        Ok(Digest(self.hasher.finalize().into()))
+    }
 }
 
 impl PartialBlob {
@@ -434,41 +463,20 @@ impl PartialBlob {
         self.len == 0
     }
 
-    /// Feeds the hasher the bytes held but not yet hashed (a resumed pull's verified prefix).
-    fn hash_held(&mut self) -> io::Result<()> {
-        let mut buf = vec![0u8; COPY_BUFFER];
-        while self.hashed < self.len {
-            let want = (self.len - self.hashed).min(COPY_BUFFER as u64) as usize;
-            self.file.read_exact_at(&mut buf[..want], self.hashed)?;
-            self.hasher.update(&buf[..want]);
-            self.hashed += want as u64;
-        }
-        Ok(())
+    /// The check of the whole content, to be fed every byte appended from now on.
+    pub fn content_check(&self) -> io::Result<ContentCheck> {
+        Ok(ContentCheck {
+            file: self.file.try_clone()?,
+            prefix: self.len,
+            hashed: 0,
+            hasher: Sha256::new(),
+        })
     }
 
-    /// Appends verified bytes: directly to the disk when they are aligned for it (a full
-    /// chunk in an [`super::direct::AlignedBuf`]), else through the page cache.
+    /// Appends verified bytes (the [`ContentCheck`] is fed them apart).
     pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.hash_held()?;
-        let direct = match &self.direct {
-            Some(direct) if DirectWriter::fits(bytes, self.len) => {
-                Some(direct.write_at(bytes, self.len))
-            }
-            _ => None,
-        };
-        match direct {
-            Some(Ok(())) => {}
-            Some(Err(Some(e))) => return Err(e),
-            // The device wants a coarser alignment: through the page cache from now on.
-            Some(Err(None)) => {
-                self.direct = None;
-                self.file.write_all_at(bytes, self.len)?;
-            }
-            None => self.file.write_all_at(bytes, self.len)?,
-        }
-        self.hasher.update(bytes);
+        self.file.write_all_at(bytes, self.len)?;
         self.len += bytes.len() as u64;
-        self.hashed = self.len;
         Ok(())
     }
 
@@ -479,15 +487,20 @@ impl PartialBlob {
         Ok(PartialSync(self.file.try_clone()?))
     }
 
-    /// Checks that the content hashes to its signed digest, fsyncs it and moves it into the
-    /// store under that digest. On any failure the partial file is removed.
-    pub fn commit(mut self) -> Result<(), CommitError> {
-        let checked = self.hash_held().and_then(|()| self.file.sync_all());
-        if let Err(e) = checked {
-            let _ = self.discard();
-            return Err(e.into());
-        }
-        let found = Digest(std::mem::take(&mut self.hasher).finalize().into());
+    /// Moves the content into the store under its signed digest, if `check` (fed every byte
+    /// appended since it was made) found that the content hashes to it; fsyncs it first. On
+    /// any failure the partial file is removed.
+    pub fn commit(self, check: ContentCheck) -> Result<(), CommitError> {
+        let checked = check
+            .finish()
+            .and_then(|found| self.file.sync_all().map(|()| found));
+        let found = match checked {
+            Ok(found) => found,
+            Err(e) => {
+                let _ = self.discard();
+                return Err(e.into());
+            }
+        };
         if found != self.target {
             let expected = self.target;
             let _ = self.discard();

@@ -8,8 +8,8 @@
 
 pub mod blobs;
 mod chunks;
-mod direct;
 mod own;
+mod pipeline;
 mod read_ahead;
 pub(crate) mod receive;
 mod records;

@@ -1,18 +1,11 @@
 //! The store's receive pipeline for a pull: [`Store::receive`] opens the partial content and
-//! starts three threads, each with one job, so that on a machine with spare cores the two
-//! SHA-256 passes and the disk overlap each other and the network:
-//!
-//! - the *verifier* checks each received chunk against its signed digest;
-//! - the *appender* appends verified chunks to the partial content (which hashes the whole
-//!   content as it grows) and at the end commits the content under its digest, only if the
-//!   whole content hashes to it;
-//! - the *syncer* makes the appended chunks durable (fsync) every [`CHECKPOINT_CHUNKS`]
-//!   chunks, while appends go on, and reports each checkpoint only once it is durable.
-//!
-//! The network side hands chunks in through a bounded channel and gets every report back, in
-//! order, on one channel; it never sees a file. Memory stays bounded: the network side owns a
-//! fixed number of chunk buffers ([`PIPELINE_CHUNKS`]), which travel through the threads and
-//! come back with the appender's reports.
+//! starts the threads of [`super::pipeline`], which verify each received chunk against its
+//! signed digest, hash the whole content, append the chunks, make them durable every
+//! [`CHECKPOINT_CHUNKS`] chunks, and at the end commit the content under its digest only if
+//! the whole content hashes to it. The network side hands chunks in through a bounded
+//! channel and gets every report back, in order, on one channel; it never sees a file.
+//! Memory stays bounded: the network side owns a fixed number of chunk buffers
+//! ([`PIPELINE_CHUNKS`]), which travel through the threads and come back with the reports.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,8 +15,8 @@ use std::thread::JoinHandle;
 use datapact_protocol::{CHUNK_SIZE, DatasetId, Digest};
 use tokio::sync::mpsc;
 
-use super::blobs::{CommitError, PartialBlob, PartialKey, PartialSync};
-use super::direct::AlignedBuf;
+use super::blobs::{CommitError, PartialBlob, PartialKey};
+use super::pipeline;
 use super::{Store, StoreError};
 
 /// Chunks between two durability checkpoints of a pull (fsync, then record progress).
@@ -31,30 +24,28 @@ pub const CHECKPOINT_CHUNKS: u64 = 32;
 
 /// Chunk buffers of one pull, each of [`datapact_protocol::CHUNK_SIZE`] bytes, in the network
 /// side's hands or on their way through the pipeline: the requester's memory stays bounded
-/// whatever the dataset size. Enough for each of the network read, the verifier and the
-/// appender to hold one with some queued between them.
+/// whatever the dataset size. Enough for the network read and each thread to hold one, with
+/// the queues between them ([`super::pipeline::VERIFIED_QUEUE`],
+/// [`super::pipeline::HASHED_QUEUE`]) partly full.
 pub const PIPELINE_CHUNKS: usize = 16;
 
-/// Verified chunks queued between the verifier and the appender.
-const VERIFIED_QUEUE: usize = 4;
-
-/// A chunk-sized buffer, aligned so that the appender can write a full chunk straight to the
-/// disk from it ([`super::direct`]).
-pub(crate) struct ChunkBuf(AlignedBuf);
+/// A chunk-sized buffer, filled by the network side and handed through the pipeline.
+pub(crate) struct ChunkBuf(Vec<u8>);
 
 impl ChunkBuf {
     /// A new buffer of [`CHUNK_SIZE`] bytes.
     pub(crate) fn new() -> Self {
-        Self(AlignedBuf::new(CHUNK_SIZE as usize))
+        Self(vec![0u8; CHUNK_SIZE as usize])
     }
 
     /// Its first `len` bytes (at most a chunk), to fill.
     pub(crate) fn first_mut(&mut self, len: usize) -> &mut [u8] {
-        &mut self.0.as_mut_slice()[..len]
+        &mut self.0[..len]
     }
 
-    fn first(&self, len: usize) -> &[u8] {
-        &self.0.as_slice()[..len]
+    /// Its first `len` bytes.
+    pub(super) fn first(&self, len: usize) -> &[u8] {
+        &self.0[..len]
     }
 }
 
@@ -164,8 +155,10 @@ impl Writer {
     ) -> Result<Self, StoreError> {
         let held = partial.len();
         let syncer = partial.sync_handle().map_err(StoreError::Io)?;
+        let check = partial.content_check().map_err(StoreError::Io)?;
         let (pieces, received) = mpsc::channel(PIPELINE_CHUNKS);
-        let (verified_tx, verified) = std_mpsc::sync_channel(VERIFIED_QUEUE);
+        let (verified_tx, verified) = std_mpsc::sync_channel(pipeline::VERIFIED_QUEUE);
+        let (hashed_tx, hashed) = std_mpsc::sync_channel(pipeline::HASHED_QUEUE);
         let (checkpoints_tx, checkpoints) = std_mpsc::channel();
         let (synced_all, syncer_done) = std_mpsc::channel();
         let cancel = Arc::new(AtomicBool::new(false));
@@ -175,35 +168,48 @@ impl Writer {
             threads: Vec::new(),
             held,
         };
-        let stop = cancel.clone();
-        let syncing = Syncer {
+        let syncing = pipeline::Syncer {
             file: syncer,
             checkpoints,
             reports: reports.clone(),
             cancel: cancel.clone(),
             _done: synced_all,
         };
-        writer.threads.push(spawn_named("datapact-pull-sync", move || {
-            syncing.run();
-        })?);
+        writer.spawn_thread("datapact-pull-sync", move || syncing.run())?;
         let total = chunks.len() as u64;
-        writer.threads.push(spawn_named("datapact-pull-verify", move || {
-            verify(&chunks, next, received, &verified_tx, &stop);
-        })?);
-        let appending = Appender {
+        let stop = cancel.clone();
+        writer.spawn_thread("datapact-pull-verify", move || {
+            pipeline::verify(&chunks, next, received, &verified_tx, &stop);
+        })?;
+        let stop = cancel.clone();
+        writer.spawn_thread("datapact-pull-hash", move || {
+            pipeline::hash(check, total - next, &verified, &hashed_tx, &stop);
+        })?;
+        let appending = pipeline::Appender {
             partial,
             next,
-            total,
-            verified,
+            hashed,
             checkpoints: checkpoints_tx,
             syncer_done,
             reports,
             cancel,
         };
-        writer.threads.push(spawn_named("datapact-pull-append", move || {
-            appending.run();
-        })?);
+        writer.spawn_thread("datapact-pull-write", move || appending.run())?;
         Ok(writer)
+    }
+
+    /// Starts one thread of the pipeline; joined when the pipeline ends.
+    fn spawn_thread(
+        &mut self,
+        name: &str,
+        f: impl FnOnce() + Send + 'static,
+    ) -> Result<(), StoreError> {
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(f)
+            .map_err(StoreError::Io)?;
+        self.threads.push(thread);
+        Ok(())
     }
 
     /// Bytes the partial content held when the pull started.
@@ -244,175 +250,6 @@ impl Drop for Writer {
         self.pieces = None;
         for thread in self.threads.drain(..) {
             let _ = thread.join();
-        }
-    }
-}
-
-fn spawn_named(
-    name: &str,
-    f: impl FnOnce() + Send + 'static,
-) -> Result<JoinHandle<()>, StoreError> {
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(f)
-        .map_err(StoreError::Io)
-}
-
-/// What the verifier passes on to the appender, in chunk order.
-enum Verified {
-    /// A chunk that matches its digest.
-    Chunk(Piece),
-    /// This chunk does not match its digest; nothing after it comes.
-    Mismatch(u64),
-}
-
-/// The verifier's loop: checks each chunk, from chunk `next` on, against its digest.
-fn verify(
-    chunks: &[Digest],
-    mut next: u64,
-    mut pieces: mpsc::Receiver<Piece>,
-    verified: &std_mpsc::SyncSender<Verified>,
-    cancel: &AtomicBool,
-) {
-    while let Some(piece) = pieces.blocking_recv() {
-        if cancel.load(Ordering::SeqCst) {
-            return;
-        }
-        let matches = chunks
-            .get(next as usize)
-            .is_some_and(|d| Digest::of(piece.buf.first(piece.len)) == *d);
-        let step = if matches {
-            Verified::Chunk(piece)
-        } else {
-            Verified::Mismatch(next)
-        };
-        if verified.send(step).is_err() || !matches {
-            return;
-        }
-        next += 1;
-    }
-}
-
-/// The appender: writes verified chunks, asks for checkpoints, commits at the end.
-struct Appender {
-    partial: PartialBlob,
-    /// The index of the next chunk to append.
-    next: u64,
-    total: u64,
-    verified: std_mpsc::Receiver<Verified>,
-    /// Chunk counts to make durable, for the syncer; dropped when appending ends.
-    checkpoints: std_mpsc::Sender<u64>,
-    /// Disconnected once the syncer has ended, so its reports precede the commit's.
-    syncer_done: std_mpsc::Receiver<()>,
-    reports: mpsc::UnboundedSender<Written>,
-    cancel: Arc<AtomicBool>,
-}
-
-impl Appender {
-    fn cancelled(&self) -> bool {
-        self.cancel.load(Ordering::SeqCst)
-    }
-
-    fn run(mut self) {
-        while self.next < self.total {
-            let piece = match self.verified.recv() {
-                Ok(Verified::Chunk(piece)) => piece,
-                Ok(Verified::Mismatch(n)) => {
-                    let _ = self.reports.send(Written::Failed(WriteFailure::Mismatch(n)));
-                    return;
-                }
-                // The transfer broke: make what was appended durable, so a later pull
-                // resumes after it, and end.
-                Err(_) => {
-                    let _ = self.checkpoints.send(self.next);
-                    return;
-                }
-            };
-            if self.cancelled() {
-                return;
-            }
-            if let Err(e) = self.partial.append(piece.buf.first(piece.len)) {
-                return self.fail(e);
-            }
-            self.next += 1;
-            if self.next.is_multiple_of(CHECKPOINT_CHUNKS) {
-                let _ = self.checkpoints.send(self.next);
-            }
-            let report = Written::Chunk {
-                buf: piece.buf,
-                held: self.partial.len(),
-            };
-            if self.reports.send(report).is_err() {
-                return;
-            }
-        }
-        self.commit();
-    }
-
-    /// Discards the partial file after a disk failure and reports it.
-    fn fail(self, e: std::io::Error) {
-        let _ = self.partial.discard();
-        let _ = self.reports.send(Written::Failed(WriteFailure::Io(e)));
-    }
-
-    /// Commits the content once every chunk is appended and the syncer has reported its
-    /// last checkpoint (the commit's own fsync covers the chunks after it).
-    fn commit(self) {
-        let Self {
-            partial,
-            checkpoints,
-            syncer_done,
-            reports,
-            cancel,
-            ..
-        } = self;
-        drop(checkpoints);
-        let _ = syncer_done.recv();
-        if cancel.load(Ordering::SeqCst) {
-            return;
-        }
-        let _ = reports.send(match partial.commit() {
-            Ok(()) => Written::Committed,
-            Err(CommitError::Io(e)) => Written::Failed(WriteFailure::Io(e)),
-            Err(e) => Written::Failed(WriteFailure::Content(e)),
-        });
-    }
-}
-
-/// The syncer: fsyncs the partial file at each checkpoint the appender asks for, then
-/// reports it.
-struct Syncer {
-    file: PartialSync,
-    checkpoints: std_mpsc::Receiver<u64>,
-    reports: mpsc::UnboundedSender<Written>,
-    cancel: Arc<AtomicBool>,
-    /// Dropped when the syncer ends (see [`Appender::syncer_done`]).
-    _done: std_mpsc::Sender<()>,
-}
-
-impl Syncer {
-    fn run(self) {
-        while let Ok(mut upto) = self.checkpoints.recv() {
-            // Checkpoints that queued up during the last fsync are covered by one.
-            while let Ok(later) = self.checkpoints.try_recv() {
-                upto = later;
-            }
-            if self.cancel.load(Ordering::SeqCst) {
-                return;
-            }
-            match self.file.sync() {
-                Ok(()) => {
-                    if self.reports.send(Written::Synced(upto)).is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    // The appender's next write or the commit's fsync meets the same disk;
-                    // without the checkpoint a later pull resumes from an earlier one.
-                    tracing::warn!(error = %e, "cannot make a pull's checkpoint durable");
-                    return;
-                }
-            }
         }
     }
 }
