@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
+use std::num::NonZeroU64;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -388,9 +389,19 @@ impl Drop for PartialClaim {
 pub struct PartialSync(File);
 
 impl PartialSync {
-    /// Makes every byte appended before this call durable.
-    pub fn sync(&self) -> io::Result<()> {
-        self.0.sync_data()
+    /// Makes every byte appended before this call durable, then drops the bytes from `from`
+    /// to `to`, durable now, from the page cache. A pull's content is not read again soon,
+    /// and the pages freed this way are the ones the next appends write into: on a VM that
+    /// hands free memory back to its host, writing into pages freed a moment ago cost less
+    /// than half the system time of writing into fresh ones (1 GiB in 32 MiB steps: 0.6 s
+    /// against 1.4-1.6 s), and the wall time dropped about as much.
+    pub fn sync(&self, from: u64, to: u64) -> io::Result<()> {
+        self.0.sync_data()?;
+        if let Some(len) = to.checked_sub(from).and_then(NonZeroU64::new) {
+            // Advice only: if refused, the pages stay cached, which is harmless.
+            let _ = rustix::fs::fadvise(&self.0, from, Some(len), rustix::fs::Advice::DontNeed);
+        }
+        Ok(())
     }
 }
 

@@ -117,8 +117,8 @@ pub(super) struct Appender {
     pub next: u64,
     /// Chunks from the hasher.
     pub hashed: std_mpsc::Receiver<Hashed>,
-    /// Chunk counts to make durable, for the syncer; dropped when appending ends.
-    pub checkpoints: std_mpsc::Sender<u64>,
+    /// Checkpoints to make durable, for the syncer; dropped when appending ends.
+    pub checkpoints: std_mpsc::Sender<Checkpoint>,
     /// Disconnected once the syncer has ended, so its reports precede the commit's.
     pub syncer_done: std_mpsc::Receiver<()>,
     /// Where every chunk, failure and the commit are reported.
@@ -141,7 +141,7 @@ impl Appender {
                 // The transfer broke: make what was appended durable, so a later pull
                 // resumes after it, and end.
                 Err(_) => {
-                    let _ = self.checkpoints.send(self.next);
+                    let _ = self.checkpoints.send(self.checkpoint());
                     return;
                 }
             };
@@ -153,7 +153,7 @@ impl Appender {
             }
             self.next += 1;
             if self.next.is_multiple_of(CHECKPOINT_CHUNKS) {
-                let _ = self.checkpoints.send(self.next);
+                let _ = self.checkpoints.send(self.checkpoint());
             }
             let report = Written::Chunk {
                 buf: piece.buf,
@@ -162,6 +162,14 @@ impl Appender {
             if self.reports.send(report).is_err() {
                 return;
             }
+        }
+    }
+
+    /// What is appended so far.
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            chunks: self.next,
+            bytes: self.partial.len(),
         }
     }
 
@@ -195,13 +203,24 @@ impl Appender {
     }
 }
 
+/// A point the writer has appended up to and wants durable.
+pub(super) struct Checkpoint {
+    /// Chunks appended.
+    chunks: u64,
+    /// Bytes the partial file holds.
+    bytes: u64,
+}
+
 /// The syncer: fsyncs the partial file at each checkpoint the writer asks for, then reports
 /// it.
 pub(super) struct Syncer {
     /// A handle on the partial file, only to fsync it.
     pub file: PartialSync,
-    /// Chunk counts the writer has appended and wants durable.
-    pub checkpoints: std_mpsc::Receiver<u64>,
+    /// Checkpoints the writer wants durable.
+    pub checkpoints: std_mpsc::Receiver<Checkpoint>,
+    /// Bytes already durable and out of the page cache: the resumed prefix, then each
+    /// checkpoint's.
+    pub durable: u64,
     /// Where each durable checkpoint is reported.
     pub reports: mpsc::UnboundedSender<Written>,
     /// Set when the pull is abandoned.
@@ -211,7 +230,7 @@ pub(super) struct Syncer {
 }
 
 impl Syncer {
-    pub(super) fn run(self) {
+    pub(super) fn run(mut self) {
         while let Ok(mut upto) = self.checkpoints.recv() {
             // Checkpoints that queued up during the last fsync are covered by one.
             while let Ok(later) = self.checkpoints.try_recv() {
@@ -220,9 +239,10 @@ impl Syncer {
             if cancelled(&self.cancel) {
                 return;
             }
-            match self.file.sync() {
+            match self.file.sync(self.durable, upto.bytes) {
                 Ok(()) => {
-                    if self.reports.send(Written::Synced(upto)).is_err() {
+                    self.durable = upto.bytes;
+                    if self.reports.send(Written::Synced(upto.chunks)).is_err() {
                         return;
                     }
                 }

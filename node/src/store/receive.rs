@@ -171,6 +171,7 @@ impl Writer {
         let syncing = pipeline::Syncer {
             file: syncer,
             checkpoints,
+            durable: held,
             reports: reports.clone(),
             cancel: cancel.clone(),
             _done: synced_all,
