@@ -7,12 +7,13 @@
 //! [`SENDER_ROLE`] listens and answers every stream on [`PROTOCOL`] with as many bytes as the
 //! stream's first eight bytes ask for, read from memory; [`RECEIVER_ROLE`] dials it, waits
 //! for the connection, then opens a stream, reads until the sender closes it and prints the
-//! seconds from opening the stream to the last byte. Like the two daemons of a pull, each
-//! side is a process of its own with a multi-threaded tokio runtime, and the connection is
-//! up before the clock starts.
+//! seconds from opening the stream to the last byte, and its own CPU time. Like the two
+//! daemons of a pull, each side is a process of its own with a multi-threaded tokio runtime,
+//! and the connection is up before the clock starts. [`Sender`] and [`Sender::time`] are the
+//! benchmark's side of it.
 
-use std::io::Write as _;
-use std::process::ExitCode;
+use std::io::{BufRead as _, Write as _};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -35,7 +36,108 @@ const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
 /// Prefix of the sender's line on stdout that gives its full address.
 pub const LISTENING: &str = "listening ";
 /// Prefix of the receiver's line on stdout that gives the transfer time.
-pub const SECONDS: &str = "seconds ";
+const SECONDS: &str = "seconds ";
+/// Prefix of the receiver's line on stdout that gives its CPU time, user and system.
+const CPU: &str = "cpu ";
+/// Clock ticks per second of `/proc/PID/stat` times: `USER_HZ`, 100 on Linux.
+const USER_HZ: f64 = 100.0;
+
+/// CPU time (user and system) of process `pid` so far, in seconds.
+pub fn cpu_secs(pid: &str) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks = |i: usize| -> anyhow::Result<f64> {
+        Ok(fields
+            .get(i)
+            .with_context(|| format!("short /proc/{pid}/stat"))?
+            .parse::<f64>()?)
+    };
+    Ok((ticks(11)? + ticks(12)?) / USER_HZ)
+}
+
+/// The sender process, killed when dropped.
+pub struct Sender {
+    child: Child,
+    /// Its address, ending in `/p2p/PEER`.
+    pub addr: String,
+}
+
+/// One timed bare-stream transfer.
+pub struct Timed {
+    /// From opening the stream to its last byte.
+    pub secs: f64,
+    /// CPU time of the sender and the receiver process over the transfer (the receiver's
+    /// includes its start and connection).
+    pub cpu_secs: f64,
+}
+
+impl Sender {
+    /// Starts the sender: this executable again, in [`SENDER_ROLE`].
+    pub fn start() -> anyhow::Result<Self> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg(SENDER_ROLE)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("spawning the bare-stream sender")?;
+        let stdout = child.stdout.take().context("no stdout pipe")?;
+        let mut sender = Sender {
+            child,
+            addr: String::new(),
+        };
+        // The sender gives up on its own after its deadline, which ends this read too.
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        match line.trim().strip_prefix(LISTENING) {
+            Some(addr) => sender.addr = addr.to_owned(),
+            None => bail!("the bare-stream sender did not start: {line:?}"),
+        }
+        Ok(sender)
+    }
+
+    /// Runs a receiver process for `size` bytes and times the transfer.
+    pub fn time(&self, size: u64) -> anyhow::Result<Timed> {
+        let pid = self.child.id().to_string();
+        let sender_cpu = cpu_secs(&pid)?;
+        let out = Command::new(std::env::current_exe()?)
+            .args([RECEIVER_ROLE, &self.addr, &size.to_string()])
+            .stdin(Stdio::null())
+            .output()
+            .context("running the bare-stream receiver")?;
+        let sender_cpu = cpu_secs(&pid)? - sender_cpu;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            bail!(
+                "the bare-stream receiver failed ({}): {stdout}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let value = |prefix: &str| -> anyhow::Result<f64> {
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(prefix))
+                .and_then(|s| s.trim().parse().ok())
+                .with_context(|| format!("no {prefix:?} from the bare-stream receiver: {stdout:?}"))
+        };
+        Ok(Timed {
+            secs: value(SECONDS)?,
+            cpu_secs: sender_cpu + value(CPU)?,
+        })
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 /// Runs the role named by the first argument, if it names one.
 pub fn run_role() -> Option<ExitCode> {
@@ -103,7 +205,9 @@ async fn send() -> anyhow::Result<()> {
         }
     });
     // Pseudo-random rather than zeros, although the cipher does not care.
-    let piece: Vec<u8> = (0..PIECE).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let piece: Vec<u8> = (0..PIECE)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let piece = std::sync::Arc::new(piece);
     while let Some((_, stream)) = incoming.next().await {
         let piece = piece.clone();
@@ -142,6 +246,7 @@ async fn receive(addr: &str, size: &str) -> anyhow::Result<()> {
         bail!("received {got} bytes instead of {size}");
     }
     println!("{SECONDS}{secs}");
+    println!("{CPU}{}", cpu_secs("self")?);
     Ok(())
 }
 
