@@ -61,11 +61,7 @@ pub(crate) fn build_swarm(
         .map_err(|e| format!("identity key: {e}"))?;
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
-        .with_tcp(
-            tcp_config(),
-            noise::Config::new,
-            yamux_config,
-        )
+        .with_tcp(tcp_config(), noise::Config::new, yamux_config)
         .map_err(|e| format!("transport: {e}"))?
         .with_behaviour(|key| {
             let gossip_config = gossipsub::ConfigBuilder::default()

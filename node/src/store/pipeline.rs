@@ -134,7 +134,9 @@ impl Appender {
                 Ok(Hashed::Chunk(piece)) => piece,
                 Ok(Hashed::Done(check)) => return self.commit(check),
                 Ok(Hashed::Mismatch(n)) => {
-                    let _ = self.reports.send(Written::Failed(WriteFailure::Mismatch(n)));
+                    let _ = self
+                        .reports
+                        .send(Written::Failed(WriteFailure::Mismatch(n)));
                     return;
                 }
                 Ok(Hashed::Failed(e)) => return self.fail(e),

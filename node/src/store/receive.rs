@@ -296,7 +296,8 @@ mod tests {
         let start = index * CHUNK_SIZE as usize;
         let end = (start + CHUNK_SIZE as usize).min(data.len());
         let mut buf = ChunkBuf::new();
-        buf.first_mut(end - start).copy_from_slice(&data[start..end]);
+        buf.first_mut(end - start)
+            .copy_from_slice(&data[start..end]);
         Piece {
             buf,
             len: end - start,
@@ -436,7 +437,11 @@ mod tests {
                 Written::Chunk { held: h, .. } => held.push(h),
                 Written::Synced(n) => {
                     // Every chunk it counts was appended (and reported) before.
-                    assert!(held.len() as u64 >= n, "{n} synced, {} appended", held.len());
+                    assert!(
+                        held.len() as u64 >= n,
+                        "{n} synced, {} appended",
+                        held.len()
+                    );
                     synced.push(n);
                 }
                 Written::Committed => break,
@@ -471,7 +476,11 @@ mod tests {
         let one = CHUNK_SIZE;
         assert_eq!(
             seen,
-            vec![format!("chunk {one}"), format!("chunk {}", 2 * one), "synced 2".to_owned()]
+            vec![
+                format!("chunk {one}"),
+                format!("chunk {}", 2 * one),
+                "synced 2".to_owned()
+            ]
         );
         writer.finish();
         assert!(!blobs.contains(&sha));
