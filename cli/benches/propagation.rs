@@ -29,18 +29,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use serde_json::Value;
 
-use support::{Daemon, bench_mode, check, datapact, datapact_ok, env_u64, init_node, temp_dir};
+use support::{
+    Daemon, Launch as _, Setting, check, datapact, datapact_ok, init_node, temp_dir, verdict,
+};
 
-/// Environment variable with the number of measured releases.
-const RELEASES_VAR: &str = "DATAPACT_BENCH_RELEASES";
-/// Releases when [`RELEASES_VAR`] is not set.
-const DEFAULT_RELEASES: u64 = 100;
-/// Environment variable with the number of daemons.
-const NODES_VAR: &str = "DATAPACT_BENCH_NODES";
-/// Daemons when [`NODES_VAR`] is not set.
-const DEFAULT_NODES: u64 = 10;
-/// Releases and daemons when the variables are not set, under `cargo test`.
-const SMOKE: (u64, u64) = (5, 3);
+/// The number of measured releases: 100, or 5 under `cargo test --benches`.
+const RELEASES: Setting = Setting::new("DATAPACT_BENCH_RELEASES", 100, 5);
+/// The number of daemons: 10, or 3 under `cargo test --benches`.
+const NODES: Setting = Setting::new("DATAPACT_BENCH_NODES", 10, 3);
 /// The p99 propagation time that must not be exceeded.
 const TARGET: Duration = Duration::from_secs(1);
 /// How long one announcement may take before its missing receivers are given up.
@@ -66,21 +62,53 @@ struct Sample {
 }
 
 fn run() -> anyhow::Result<bool> {
-    let (default_releases, default_nodes) = if bench_mode() {
-        (DEFAULT_RELEASES, DEFAULT_NODES)
-    } else {
-        SMOKE
-    };
-    let releases = env_u64(RELEASES_VAR, default_releases)?.max(1) as usize;
-    let nodes = env_u64(NODES_VAR, default_nodes)?.clamp(2, 100) as usize;
+    let releases = RELEASES.get()?.max(1) as usize;
+    let nodes = NODES.get()?.clamp(2, 100) as usize;
     let tmp = temp_dir("datapact-bench-propagation-")?;
     let root = tmp.path();
     println!(
-        "datapact propagation benchmark: {nodes} daemons, {releases} releases ({NODES_VAR}={nodes}, {RELEASES_VAR}={releases})"
+        "datapact propagation benchmark: {nodes} daemons, {releases} releases ({}={nodes}, {}={releases})",
+        NODES.var, RELEASES.var
     );
     println!("  temp dir {}", root.display());
 
     let accepts = Arc::new(Accepts::default());
+    let daemons = full_mesh(root, nodes, &accepts)?;
+    let owner = &daemons[0];
+    let receivers: Vec<usize> = (1..nodes).collect();
+    // Warm-up, not counted: one release of each kind must reach everyone.
+    for (k, policy) in ["public", "members"].into_iter().enumerate() {
+        let file = small_file(root, &format!("warm-{k}"), k)?;
+        let (id, _) = release(owner.dir(), &file, &format!("warm-{k}"), policy)?;
+        let missing = accepts.wait(&id, &receivers, Instant::now() + DEADLINE);
+        if !missing.is_empty() {
+            bail!(
+                "warm-up {policy} release {id} never reached {}",
+                names(&missing)
+            );
+        }
+    }
+    let samples = measure(owner, root, releases, &receivers, &accepts)?;
+    drop(daemons);
+
+    report(&samples);
+    println!();
+    println!("targets");
+    let p99 = percentile(&samples.iter().map(|s| s.last).collect::<Vec<_>>(), 0.99);
+    Ok(verdict(
+        p99.is_some_and(|p| p <= TARGET),
+        &format!(
+            "p99 time until all {} other daemons accepted <= {} ms",
+            nodes - 1,
+            TARGET.as_millis()
+        ),
+        &format!("{} ms", ms(p99)),
+    ))
+}
+
+/// Starts `nodes` daemons under `root`, their logs read into `accepts`, puts each into every
+/// other's roster and waits until each is connected to all the others.
+fn full_mesh(root: &Path, nodes: usize, accepts: &Arc<Accepts>) -> anyhow::Result<Vec<Daemon>> {
     let mut daemons = Vec::new();
     for i in 0..nodes {
         let dir = root.join(format!("m{i:02}"));
@@ -110,22 +138,18 @@ fn run() -> anyhow::Result<bool> {
         nodes - 1,
         started.elapsed().as_secs_f64()
     );
+    Ok(daemons)
+}
 
-    let owner = &daemons[0];
-    let receivers: Vec<usize> = (1..nodes).collect();
-    // Warm-up, not counted: one release of each kind must reach everyone.
-    for (k, policy) in ["public", "members"].into_iter().enumerate() {
-        let file = small_file(root, &format!("warm-{k}"), k)?;
-        let (id, _) = release(owner.dir(), &file, &format!("warm-{k}"), policy)?;
-        let missing = accepts.wait(&id, &receivers, Instant::now() + DEADLINE);
-        if !missing.is_empty() {
-            bail!(
-                "warm-up {policy} release {id} never reached {}",
-                names(&missing)
-            );
-        }
-    }
-
+/// `owner` releases `releases` small files one after the other; for each, how long until the
+/// first and the last of `receivers` accepted it.
+fn measure(
+    owner: &Daemon,
+    root: &Path,
+    releases: usize,
+    receivers: &[usize],
+    accepts: &Accepts,
+) -> anyhow::Result<Vec<Sample>> {
     let mut files = Vec::new();
     for i in 0..releases {
         files.push(small_file(root, &format!("r-{i:03}"), i)?);
@@ -139,8 +163,8 @@ fn run() -> anyhow::Result<bool> {
         };
         let start = Instant::now();
         let (id, command) = release(owner.dir(), file, &format!("r-{i:03}"), policy)?;
-        let missing = accepts.wait(&id, &receivers, start + GIVE_UP);
-        let times = accepts.times(&id, &receivers);
+        let missing = accepts.wait(&id, receivers, start + GIVE_UP);
+        let times = accepts.times(&id, receivers);
         let since = |t: Instant| t.saturating_duration_since(start);
         let sample = Sample {
             policy,
@@ -160,8 +184,11 @@ fn run() -> anyhow::Result<bool> {
         }
         samples.push(sample);
     }
-    drop(daemons);
+    Ok(samples)
+}
 
+/// Prints the percentiles of the samples, by policy and by what was timed.
+fn report(samples: &[Sample]) {
     println!();
     println!(
         "  {:<34} {:>6} {:>10} {:>10} {:>10}",
@@ -205,19 +232,6 @@ fn run() -> anyhow::Result<bool> {
             GIVE_UP.as_secs()
         );
     }
-
-    println!();
-    println!("targets");
-    let p99 = percentile(&samples.iter().map(|s| s.last).collect::<Vec<_>>(), 0.99);
-    let ok = p99.is_some_and(|p| p <= TARGET);
-    let word = if ok { "PASS" } else { "FAIL" };
-    println!(
-        "  {word}  p99 time until all {} other daemons accepted <= {} ms   measured {} ms",
-        nodes - 1,
-        TARGET.as_millis(),
-        ms(p99)
-    );
-    Ok(ok)
 }
 
 /// Member code of daemon `i`.
@@ -350,10 +364,11 @@ impl Accepts {
 /// Starts daemon `index` of `dir`, whose JSON log on stderr is read by a thread that records
 /// every `accepted` line in `accepts` (and copies the log to `DIR.log`).
 fn start_daemon(index: usize, dir: &Path, accepts: Arc<Accepts>) -> anyhow::Result<Daemon> {
-    Daemon::builder(dir, &dir.with_extension("log"), DEADLINE)
+    let daemon = Daemon::builder(dir, &dir.with_extension("log"), DEADLINE)
         .name(format!("daemon {}", member(index)))
         .log_reader(move |stderr, log| read_log(index, stderr, log, &accepts))
-        .start()
+        .start()?;
+    Ok(daemon)
 }
 
 /// Waits until `peers --json` of the node at `dir` lists `count` distinct roster members.

@@ -4,7 +4,7 @@
 //! Targets: a 1 GiB `public` dataset is pulled end to end (`datapact pull` from spawn to exit:
 //! request, transfer, per-chunk and whole-content verification, storage, fsync) at no less than
 //! 70 % of the throughput of a bare libp2p stream (TCP + Noise + Yamux with the node's
-//! settings, between two processes; see `ceiling/mod.rs`) moving as many bytes; at least as
+//! settings, between two processes; see `datapact_tests::bench::ceiling`) moving as many bytes; at least as
 //! fast as `scp` of the same file to 127.0.0.1 with OpenSSH's default settings, and at least
 //! twice as fast as `scp` followed by `sha256sum` of the received file; the receiving
 //! daemon's peak RSS (`VmHWM`) stays under 200 MiB.
@@ -23,8 +23,6 @@
 //! openssh-server openssh-client`). Exits 1 when a target is missed, 2 when the benchmark
 //! cannot run.
 
-#[path = "ceiling/mod.rs"]
-mod ceiling;
 #[path = "support/mod.rs"]
 mod support;
 
@@ -35,10 +33,11 @@ use std::process::{Child, Command, ExitCode, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use datapact_tests::bench::ceiling;
 use serde_json::Value;
 
 use support::{
-    Daemon, bench_mode, check, datapact, datapact_ok, env_u64, init_node, mib_per_s,
+    Daemon, Launch as _, bench_mode, check, datapact, datapact_ok, env_u64, init_node, mib_per_s,
     recycle_memory, temp_dir, terminate, timed, verdict, write_random_file,
 };
 

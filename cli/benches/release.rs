@@ -14,31 +14,25 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::fs::File;
-use std::io::Read;
-use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
 use support::{
-    Daemon, bench_mode, best, check, datapact, env_u64, init_node, list, mib_per_s, recycle_memory,
-    temp_dir, timed, verdict, write_random_file,
+    Daemon, Launch as _, Setting, StreamTargets, best, check, datapact, init_node, list, mib_per_s,
+    read_through, recycle_memory, temp_dir, time_sha256sum, timed, write_random_file,
 };
 
-/// Environment variable with the file size in MiB.
-const SIZE_VAR: &str = "DATAPACT_BENCH_MIB";
-/// File size when [`SIZE_VAR`] is not set.
-const DEFAULT_MIB: u64 = 1024;
-/// File size when [`SIZE_VAR`] is not set, under `cargo test`.
-const SMOKE_MIB: u64 = 8;
+/// The file size in MiB: 1024, or 8 under `cargo test --benches`.
+const SIZE_MIB: Setting = Setting::new("DATAPACT_BENCH_MIB", 1024, 8);
 /// Timed runs of each command; the best one counts.
 const RUNS: usize = 3;
-/// Peak RSS the daemon must stay under.
-const RSS_LIMIT_MIB: f64 = 200.0;
-/// Release speed relative to `sha256sum` that must be reached.
-const MIN_SPEED_RATIO: f64 = 0.5;
+/// At least half the speed of `sha256sum`, with the daemon's peak RSS under 200 MiB.
+const TARGETS: StreamTargets = StreamTargets {
+    min_speed_ratio: 0.5,
+    rss_limit_mib: 200.0,
+};
 /// How long a daemon may take to start or stop.
 const DAEMON_DEADLINE: Duration = Duration::from_secs(20);
 
@@ -47,16 +41,18 @@ fn main() -> ExitCode {
 }
 
 fn run() -> anyhow::Result<bool> {
-    let smoke = !bench_mode();
-    let mib = env_u64(SIZE_VAR, if smoke { SMOKE_MIB } else { DEFAULT_MIB })?;
+    let mib = SIZE_MIB.get()?;
     let size = mib << 20;
     let tmp = temp_dir("datapact-bench-release-")?;
-    println!("datapact release benchmark: {mib} MiB file ({SIZE_VAR}={mib})");
+    println!(
+        "datapact release benchmark: {mib} MiB file ({}={mib})",
+        SIZE_MIB.var
+    );
     println!("  temp dir {}", tmp.path().display());
 
     let file = tmp.path().join("big.bin");
     let started = Instant::now();
-    write_random_file(&file, size, 0x5eed_da7a_9ac7_0001)?;
+    write_random_file(&file, size, 0x5eed_da7a_9ac7_0001).context("writing the file")?;
     println!(
         "  generated the file in {:.2} s",
         started.elapsed().as_secs_f64()
@@ -68,9 +64,7 @@ fn run() -> anyhow::Result<bool> {
 
     let mut sha_runs = Vec::new();
     for _ in 0..RUNS {
-        let (secs, out) = timed(Command::new("sha256sum").arg(&file))?;
-        check(&out, "sha256sum")?;
-        sha_runs.push(secs);
+        sha_runs.push(time_sha256sum(&file)?);
     }
 
     let node = tmp.path().join("node");
@@ -117,25 +111,5 @@ fn run() -> anyhow::Result<bool> {
     println!("  daemon peak RSS (VmHWM): {rss_mib:.1} MiB");
     println!();
     println!("targets");
-    let speed_ok = ratio >= MIN_SPEED_RATIO;
-    let rss_ok = rss_mib < RSS_LIMIT_MIB;
-    verdict(
-        speed_ok,
-        &format!("release speed >= {MIN_SPEED_RATIO} x sha256sum speed"),
-        &format!("{ratio:.2}"),
-    );
-    verdict(
-        rss_ok,
-        &format!("daemon peak RSS < {RSS_LIMIT_MIB} MiB"),
-        &format!("{rss_mib:.1} MiB"),
-    );
-    Ok(speed_ok && rss_ok)
-}
-
-/// Reads the file once, to bring it into the page cache.
-fn read_through(path: &Path) -> anyhow::Result<()> {
-    let mut file = File::open(path)?;
-    let mut buf = vec![0u8; 1 << 20];
-    while file.read(&mut buf)? > 0 {}
-    Ok(())
+    Ok(TARGETS.judge("release", ratio, "daemon", rss_mib))
 }

@@ -86,6 +86,28 @@ pub enum Command {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// List the SDMX structures this node holds (its own structure releases and those it
+    /// pulled)
+    #[command(after_help = "Example:\n  datapact structures --json")]
+    Structures {
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Check an SDMX-CSV file against a structure message, offline (no daemon): exit 0 valid,
+    /// 1 invalid (with the report), 2 unreadable input
+    #[command(
+        after_help = "Example:\n  datapact validate trafficking_victims_tha_2017.csv --structure structure_tip_victims.json"
+    )]
+    Validate {
+        /// The SDMX-CSV data file
+        file: PathBuf,
+        /// The SDMX structure message (SDMX-JSON or SDMX-ML 3.0) that defines the structure
+        /// the data name
+        #[arg(long, value_name = "STRUCTURE_FILE")]
+        structure: PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// List what peers announced that this node may see
     #[command(after_help = "Example:\n  datapact catalog")]
     Catalog {
@@ -229,6 +251,10 @@ pub struct ReleaseArgs {
     /// (its version number tells them that those versions exist)
     #[arg(long)]
     pub widen: bool,
+    /// Refuse SDMX-CSV data whose structure this node does not hold, instead of checking its
+    /// syntax only (the config's require_structure = true does the same)
+    #[arg(long)]
+    pub require_structure: bool,
     /// Nobody may pull before this time (RFC 3339)
     #[arg(long, value_name = "RFC3339")]
     pub embargo_until: Option<String>,

@@ -3,24 +3,25 @@
 //! access-log entry, a stored announcement), restarts the daemon and checks that `audit` names
 //! the problem and exits 1, in text and in JSON. A clean two-member federation audits clean.
 //!
-//! Tampering goes below the daemon: the blob file directly, the sled database with `sled`
-//! itself (tree `log`, key = 8-byte big-endian sequence number, value = CBOR `LogEntry`), or
-//! the node library's `Store` for a stored dataset record.
+//! Tampering goes below the daemon: the blob file directly, and the node library's `Store` for
+//! a stored dataset record or (through `store::tamper`) a stored access-log entry, whose bytes
+//! are the CBOR `LogEntry`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
 
 use std::fs;
 use std::path::Path;
 use std::process::Output;
-use std::time::{Duration, Instant};
 
-use common::{DEADLINE, Node, parse_json};
-use datapact_node::home::Layout;
-use datapact_node::store::{LogEntry, Store};
+use datapact_node::store::{LogEntry, Store, tamper};
 use datapact_protocol::{Identity, SignedAnnouncement, wire};
+use datapact_tests::DEADLINE;
+use datapact_tests::cli::{Cli, Node, parse_json, peers};
+use datapact_tests::store::open_store;
 use serde_json::Value;
+
+/// The binary under test.
+const DATAPACT: Cli = Cli::new(env!("CARGO_BIN_EXE_datapact"));
 
 /// Largest stored record the test decodes (the store's own cap).
 const MAX_RECORD: usize = 1 << 20;
@@ -143,13 +144,6 @@ fn assert_no_error_line(out: &Output) {
 
 // ----- building nodes -----
 
-/// A node of `member` with its daemon running.
-fn running(member: &str) -> Node {
-    let mut node = Node::init(member);
-    node.start_daemon();
-    node
-}
-
 /// Writes a small distinct CSV into the test's temp dir and releases it as `name` under
 /// `policy`; returns the printed dataset id.
 fn release(node: &Node, name: &str, policy: &str) -> String {
@@ -180,7 +174,7 @@ fn release(node: &Node, name: &str, policy: &str) -> String {
 
 /// A THA node that released three datasets, so its access log has entries 1, 2 and 3.
 fn tha_with_three_releases() -> (Node, Vec<String>) {
-    let node = running("THA");
+    let node = Node::running(DATAPACT, "THA");
     let ids = ["stock", "labour", "trafficking"]
         .into_iter()
         .map(|name| release(&node, name, "members"))
@@ -195,91 +189,19 @@ fn tamper_offline(node: &mut Node, tamper: impl FnOnce(&Path)) {
     node.start_daemon_retrying_lock();
 }
 
-/// Whether an error is sled's "the database is locked" (by a daemon, or for a moment by a child
-/// process another test thread forked while this process had the database open).
-fn is_lock_error(e: &dyn std::fmt::Display) -> bool {
-    let text = e.to_string();
-    text.contains("could not acquire lock") || text.contains("in use by another process")
-}
-
-/// Runs `open` until it does not fail on the database lock, up to [`DEADLINE`].
-fn open_retrying<T, E: std::fmt::Display>(what: &str, mut open: impl FnMut() -> Result<T, E>) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        match open() {
-            Ok(value) => return value,
-            Err(e) if is_lock_error(&e) && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => panic!("cannot open {what}: {e}"),
-        }
-    }
-}
-
-/// Polls `check` until it returns `Some`, or panics after [`DEADLINE`] naming `what`.
-fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The daemon's actual TCP listen address, from `id --json`.
-fn listen_addr(node: &Node) -> String {
-    wait_for(&format!("{}'s listen address", node.member()), || {
-        let id = node.json(&["id"]);
-        id["listen"]
-            .as_array()?
-            .iter()
-            .filter_map(Value::as_str)
-            .find(|a| a.contains("/tcp/") && !a.ends_with("/tcp/0"))
-            .map(str::to_owned)
-    })
-}
-
-/// Puts `other` into `node`'s roster, with its real address.
-fn add_member(node: &Node, other: &Node) {
-    node.run_ok(&[
-        "members",
-        "add",
-        &other.member(),
-        &other.peer_id(),
-        "--addr",
-        &listen_addr(other),
-    ]);
-}
-
 /// THA and MMR running, each in the other's roster.
 fn tha_and_mmr() -> (Node, Node) {
-    let tha = running("THA");
-    let mmr = running("MMR");
-    add_member(&tha, &mmr);
-    add_member(&mmr, &tha);
+    let tha = Node::running(DATAPACT, "THA");
+    let mmr = Node::running(DATAPACT, "MMR");
+    peers::introduce(&tha, &mmr);
     (tha, mmr)
-}
-
-/// `catalog --json` as an array.
-fn catalog(node: &Node) -> Vec<Value> {
-    match node.json(&["catalog"]) {
-        Value::Array(list) => list,
-        other => panic!("catalog --json is not an array: {other}"),
-    }
 }
 
 /// Waits until `node`'s catalogue lists `id`, then pulls it (retrying while the owner is not
 /// yet reachable) and checks that the catalogue says it was pulled.
 fn pull(node: &Node, id: &str) {
-    wait_for(&format!("{id} in {}'s catalogue", node.member()), || {
-        catalog(node).into_iter().find(|e| e["id"] == id)
-    });
-    wait_for(&format!("{} to pull {id}", node.member()), || {
-        node.run(&["pull", id]).status.success().then_some(())
-    });
-    let entry = catalog(node).into_iter().find(|e| e["id"] == id);
+    peers::pull(node, id, &[]);
+    let entry = node.catalog().into_iter().find(|e| e["id"] == id);
     assert_eq!(
         entry.as_ref().map(|e| e["pulled"].clone()),
         Some(Value::Bool(true)),
@@ -307,23 +229,18 @@ fn flip_byte(path: &Path, offset: usize) {
     fs::write(path, &bytes).expect("write blob");
 }
 
-/// Opens the node's sled database (the daemon must be stopped) and runs `f` on tree `log`,
-/// then flushes.
-fn with_log_tree<T>(dir: &Path, f: impl FnOnce(&sled::Tree) -> T) -> T {
-    let db = open_retrying("the state database", || sled::open(dir.join("state")));
-    let log = db.open_tree("log").expect("open tree log");
-    let out = f(&log);
-    log.flush().expect("flush tree log");
-    db.flush().expect("flush the state database");
+/// Opens the node's store (the daemon must be stopped), runs `f` on it, then flushes.
+fn with_store<T>(dir: &Path, f: impl FnOnce(&Store) -> T) -> T {
+    let store = open_store(dir, DEADLINE).unwrap_or_else(|e| panic!("cannot open the store: {e}"));
+    let out = f(&store);
+    store.flush_blocking().expect("flush the store");
     out
 }
 
 /// Decodes, edits and re-stores access-log entry `seq`, exactly as stored otherwise.
 fn edit_log_entry(dir: &Path, seq: u64, edit: impl FnOnce(&mut LogEntry)) {
-    with_log_tree(dir, |log| {
-        let key = seq.to_be_bytes();
-        let stored = log
-            .get(key)
+    with_store(dir, |store| {
+        let stored = tamper::log_entry_bytes(store, seq)
             .expect("read the log")
             .unwrap_or_else(|| panic!("no access-log entry {seq}"));
         let mut entry: LogEntry = wire::decode(&stored, MAX_RECORD).expect("decode LogEntry");
@@ -331,34 +248,29 @@ fn edit_log_entry(dir: &Path, seq: u64, edit: impl FnOnce(&mut LogEntry)) {
         // The test's encoding is the store's: re-encoding an untouched entry changes nothing.
         assert_eq!(
             wire::encode(&entry),
-            stored.to_vec(),
+            stored,
             "LogEntry does not re-encode to its stored bytes"
         );
         edit(&mut entry);
         let altered = wire::encode(&entry);
-        assert_ne!(altered, stored.to_vec(), "the edit changed nothing");
-        log.insert(key, altered).expect("write the log");
+        assert_ne!(altered, stored, "the edit changed nothing");
+        tamper::overwrite_log_entry(store, seq, &altered).expect("write the log");
     });
 }
 
 /// Removes access-log entry `seq`.
 fn remove_log_entry(dir: &Path, seq: u64) {
-    with_log_tree(dir, |log| {
-        let removed = log.remove(seq.to_be_bytes()).expect("write the log");
-        assert!(removed.is_some(), "no access-log entry {seq}");
+    with_store(dir, |store| {
+        let removed = tamper::remove_log_entry(store, seq).expect("write the log");
+        assert!(removed, "no access-log entry {seq}");
     });
 }
 
-/// Sequence numbers of the stored access log.
+/// Sequence numbers of the stored access log (the store reports each entry at its key).
 fn log_keys(dir: &Path) -> Vec<u64> {
-    with_log_tree(dir, |log| {
-        log.iter()
-            .keys()
-            .map(|k| {
-                let k = k.expect("read the log");
-                u64::from_be_bytes(k.as_ref().try_into().expect("8-byte key"))
-            })
-            .collect()
+    with_store(dir, |store| {
+        let log = store.log().expect("read the log");
+        log.iter().map(|(entry, _)| entry.seq).collect()
     })
 }
 
@@ -505,7 +417,7 @@ fn a_received_announcement_signed_by_another_key_fails() {
     tha.stop();
 
     tamper_offline(&mut mmr, |dir| {
-        let store = open_retrying("the store", || Store::open(&Layout::new(dir)));
+        let store = open_store(dir, DEADLINE).expect("open the store");
         let dataset_id = id.parse().expect("dataset id");
         let mut record = store
             .dataset(&dataset_id)
@@ -542,7 +454,7 @@ fn a_clean_federation_audits_clean_and_notes_a_revocation() {
         pull(&mmr, id);
     }
     tha.run_ok(&["revoke", &members, "--reason", "superseded"]);
-    wait_for(&format!("MMR to learn that {members} is revoked"), || {
+    peers::wait_for(&format!("MMR to learn that {members} is revoked"), || {
         let d = mmr.dataset(&members)?;
         (d["status"] == "revoked").then_some(())
     });

@@ -3,12 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 
-use common::Node;
+use datapact_tests::cli::{Cli, Node};
+
+/// The binary under test.
+const DATAPACT: Cli = Cli::new(env!("CARGO_BIN_EXE_datapact"));
 
 fn exchange(node: &Node, bytes: &[u8]) -> String {
     let mut stream = UnixStream::connect(node.node_path("control.sock")).expect("connect");
@@ -20,7 +21,7 @@ fn exchange(node: &Node, bytes: &[u8]) -> String {
 
 #[test]
 fn garbage_and_oversize_requests_are_refused_and_the_daemon_keeps_serving() {
-    let mut node = Node::init("THA");
+    let mut node = Node::init(DATAPACT, "THA");
     node.start_daemon();
 
     let reply = exchange(&node, b"\xff\x00not json at all\n");

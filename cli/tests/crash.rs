@@ -5,15 +5,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Node, Reaped, sha256_file, system_sha256sum, write_random_file};
+use datapact_tests::cli::{Cli, Node, Reaped};
+use datapact_tests::files::{sha256_file, system_sha256sum, write_random_file};
 use serde_json::Value;
+
+/// The binary under test.
+const DATAPACT: Cli = Cli::new(env!("CARGO_BIN_EXE_datapact"));
 
 /// Size of the large file: big enough that its import takes a while even on a fast disk.
 const LARGE: u64 = 300 << 20;
@@ -73,9 +75,9 @@ fn assert_wholly_released(node: &Node, id: &str, file: &Path, sha256: &str) {
 
 #[test]
 fn kill9_during_a_large_release_leaves_all_or_nothing() {
-    let mut tha = Node::init("THA");
+    let mut tha = Node::init(DATAPACT, "THA");
     let big = tha.path("large.bin");
-    write_random_file(&big, LARGE, 0x00da_7a9a_c7c4_a5e5);
+    write_random_file(&big, LARGE, 0x00da_7a9a_c7c4_a5e5).expect("write the large file");
     let sha256 = sha256_file(&big);
     tha.start_daemon();
 
@@ -175,10 +177,10 @@ fn kill9_during_a_large_release_leaves_all_or_nothing() {
 
 #[test]
 fn kill9_right_after_release_returns_keeps_the_release() {
-    let mut tha = Node::init("THA");
+    let mut tha = Node::init(DATAPACT, "THA");
     let sample = tha.copy_sample("trafficking_victims_tha_2017.csv");
     let binary = tha.path("binary.bin");
-    write_random_file(&binary, 16 << 20, 42);
+    write_random_file(&binary, 16 << 20, 42).expect("write the binary file");
     tha.start_daemon();
 
     let first = tha.run_ok(&[

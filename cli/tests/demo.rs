@@ -1,5 +1,6 @@
-//! `datapact demo` is the README's first command: it must run start to finish, tell the story,
-//! and leave nothing behind.
+//! `datapact demo` is the README's first command: it must run start to finish, tell the story
+//! (agreed structures first, data checked against them, a refused draft with its line-numbered
+//! errors), and leave nothing behind.
 
 use std::process::Command;
 
@@ -20,6 +21,11 @@ fn demo_runs_a_federation_and_cleans_up() {
     );
     for expected in [
         "THA/trafficking-victims@1",
+        "defines BPX:DSD_TIP_VICTIMS(1.0.0), BPX:DF_TIP_VICTIMS(1.0.0)",
+        "checked against BPX:DF_TIP_VICTIMS(1.0.0)",
+        "line 3, column SEX: code \"T\" is not in codelist BPX:CL_SEX(1.0.0) (expected one of F, M, _T)",
+        "line 5, column TIME_PERIOD: time period \"2017-Q5\" is not valid",
+        "validated against its structure",
         "refused: denied: embargoed until",
         "(the same answer as for a dataset that does not exist)",
         "is now revoked",

@@ -7,13 +7,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use common::{Node, peers};
+use datapact_tests::cli::{Cli, Node, peers};
+
+/// The binary under test.
+const DATAPACT: Cli = Cli::new(env!("CARGO_BIN_EXE_datapact"));
 
 /// The usual default umask: files 0644 and directories 0755 unless a program asks otherwise.
 const COMMON_UMASK: u32 = 0o022;
@@ -51,8 +52,8 @@ fn assert_owner_only(node: &Node, when: &str) {
 #[test]
 fn nothing_under_dir_is_open_to_others_after_a_release_and_a_pull() {
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(COMMON_UMASK));
-    let mut tha = Node::init("THA");
-    let mut mmr = Node::init("MMR");
+    let mut tha = Node::init(DATAPACT, "THA");
+    let mut mmr = Node::init(DATAPACT, "MMR");
     tha.start_daemon();
     mmr.start_daemon();
     peers::introduce(&tha, &mmr);

@@ -4,16 +4,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Instant;
 
-use common::{Node, Reaped, assert_error};
+use datapact_tests::cli::{Cli, Node, Reaped, assert_error, assert_success};
+use datapact_tests::daemon::{sigterm, wait_deadline};
+use datapact_tests::{DEADLINE, LISTEN};
 use serde_json::Value;
+
+/// The binary under test.
+const DATAPACT: Cli = Cli::new(env!("CARGO_BIN_EXE_datapact"));
 
 /// Every permission bit of `path`, including setuid, setgid and sticky.
 fn full_mode(path: &Path) -> u32 {
@@ -26,11 +29,9 @@ fn set_mode(path: &Path, mode: u32) {
 
 /// `datapact --dir DIR init --member THA --listen 127.0.0.1:0`.
 fn init(dir: &Path) -> Output {
-    Command::new(common::BIN)
-        .arg("--dir")
-        .arg(dir)
-        .args(["init", "--member", "THA", "--listen", common::LISTEN])
-        .env_remove("DATAPACT_DIR")
+    DATAPACT
+        .at(dir)
+        .args(["init", "--member", "THA", "--listen", LISTEN])
         .output()
         .unwrap()
 }
@@ -47,7 +48,7 @@ fn entries(dir: &Path) -> Vec<String> {
 
 #[test]
 fn init_refusing_an_initialised_directory_leaves_its_mode_alone() {
-    let tha = Node::init("THA");
+    let tha = Node::init(DATAPACT, "THA");
     let key = fs::read(tha.key_file()).unwrap();
     // Say the operator shared the directory, sticky bit and all: a refused init keeps that.
     set_mode(tha.dir(), 0o1777);
@@ -80,12 +81,12 @@ fn init_makes_a_new_or_empty_directory_owner_only() {
         let dir = tmp.path().join(name);
         fs::create_dir(&dir).unwrap();
         set_mode(&dir, existing_mode);
-        common::assert_success(&init(&dir), "init");
+        assert_success(&init(&dir), "init");
         assert_eq!(full_mode(&dir), 0o700, "{name}");
         assert!(dir.join("identity.key").is_file());
     }
     let dir = tmp.path().join("new/node");
-    common::assert_success(&init(&dir), "init");
+    assert_success(&init(&dir), "init");
     assert_eq!(full_mode(&dir), 0o700);
 }
 
@@ -104,10 +105,10 @@ fn assert_bound(id: &Value) {
 
 #[test]
 fn id_says_whether_the_daemon_runs_and_then_shows_bound_ports() {
-    let mut tha = Node::init("THA");
+    let mut tha = Node::init(DATAPACT, "THA");
     let offline = tha.json(&["id"]);
     assert_eq!(offline["running"], false, "{offline}");
-    assert_eq!(offline["listen"], serde_json::json!([common::LISTEN]));
+    assert_eq!(offline["listen"], serde_json::json!([LISTEN]));
     assert_eq!(offline["public_key"].as_str().unwrap().len(), 64);
     let text = tha.run_ok(&["id"]);
     assert!(text.contains("not running"), "{text}");
@@ -115,7 +116,7 @@ fn id_says_whether_the_daemon_runs_and_then_shows_bound_ports() {
     // What a script does: start the daemon, poll `id --json` until `running`, read the
     // addresses. The first answer that says running already has the real port.
     let mut daemon = Reaped(Some(tha.spawn_daemon()));
-    let deadline = Instant::now() + common::DEADLINE;
+    let deadline = Instant::now() + DEADLINE;
     let online = loop {
         let id = tha.json(&["id"]);
         if id["running"] == true {
@@ -138,8 +139,8 @@ fn id_says_whether_the_daemon_runs_and_then_shows_bound_ports() {
 
     // Stopped again: the configured addresses, and `running` false.
     let mut child = daemon.0.take().unwrap();
-    assert!(common::sigterm(child.id()));
-    let status = common::wait_deadline(&mut child, common::DEADLINE).expect("daemon stops");
+    assert!(sigterm(child.id()));
+    let status = wait_deadline(&mut child, DEADLINE).expect("daemon stops");
     assert!(status.success(), "{}", tha.daemon_log());
     assert_eq!(tha.json(&["id"])["running"], false);
 }

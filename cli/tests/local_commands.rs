@@ -4,27 +4,24 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Node, assert_error, sha256_file, system_sha256sum};
 use datapact_protocol::{PublicKey, SignedAnnouncement};
+use datapact_tests::cli::{Cli, Node, assert_error};
+use datapact_tests::daemon::wait_deadline;
+use datapact_tests::files::{list_files, mode, sample, sha256_file, system_sha256sum};
+use datapact_tests::{DEADLINE, LISTEN};
 use serde_json::Value;
+
+/// The binary under test.
+const DATAPACT: Cli = Cli::new(env!("CARGO_BIN_EXE_datapact"));
 
 const MGI: &str = "mgi_2016.csv";
 const STOCK: &str = "migrant_stock_2015_2017.csv";
 const TIP: &str = "trafficking_victims_tha_2017.csv";
-
-/// A THA node with its daemon running.
-fn running(member: &str) -> Node {
-    let mut node = Node::init(member);
-    node.start_daemon();
-    node
-}
 
 /// Releases a sample under `name` with the default policy; returns the printed id.
 fn release_sample(node: &Node, sample: &str, name: &str) -> String {
@@ -112,8 +109,8 @@ fn stored(node: &Node) -> (Value, Vec<String>, Vec<String>) {
 
 #[test]
 fn release_export_verify_revoke_and_rerelease() {
-    let mmr = Node::init("MMR");
-    let tha = running("THA");
+    let mmr = Node::init(DATAPACT, "MMR");
+    let tha = Node::running(DATAPACT, "THA");
     let mmr_peer = mmr.peer_id();
 
     // The roster.
@@ -252,8 +249,8 @@ fn release_export_verify_revoke_and_rerelease() {
 
 #[test]
 fn verify_signer_must_be_the_owner() {
-    let other = Node::init("MMR");
-    let tha = running("THA");
+    let other = Node::init(DATAPACT, "MMR");
+    let tha = Node::running(DATAPACT, "THA");
     let id = release_sample(&tha, STOCK, "migrant-stock");
     let bundle = tha.path("bundle");
     export(&tha, &id, &bundle);
@@ -299,7 +296,7 @@ fn assert_id(id: &Value, node: &Node) {
 
 #[test]
 fn id_with_and_without_daemon() {
-    let mut tha = Node::init("THA");
+    let mut tha = Node::init(DATAPACT, "THA");
     let offline = tha.json(&["id"]);
     assert_id(&offline, &tha);
     assert_eq!(
@@ -314,7 +311,7 @@ fn id_with_and_without_daemon() {
 
     // While it runs, `id` shows the addresses actually bound: the OS picked a port for
     // `/tcp/0`. (The network reports them shortly after it starts: wait for that.)
-    let deadline = Instant::now() + common::DEADLINE;
+    let deadline = Instant::now() + DEADLINE;
     let bound = loop {
         let id = tha.json(&["id"]);
         let listen = id["listen"].as_array().unwrap().clone();
@@ -358,7 +355,7 @@ fn refused_release(node: &Node, args: &[&str], code: i32) -> String {
 }
 
 fn node_with_one_release() -> Node {
-    let tha = running("THA");
+    let tha = Node::running(DATAPACT, "THA");
     assert_eq!(release_sample(&tha, MGI, "mgi"), "THA/mgi@1");
     tha
 }
@@ -367,7 +364,7 @@ fn node_with_one_release() -> Node {
 fn malformed_sdmx_row_is_refused_with_its_line_number() {
     let tha = node_with_one_release();
     // Line 6 of the copy lacks its last field.
-    let text = fs::read_to_string(common::sample(MGI)).unwrap();
+    let text = fs::read_to_string(sample(MGI)).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let cut = lines[5].rfind(',').unwrap();
     lines[5].truncate(cut);
@@ -492,11 +489,11 @@ fn bad_embargo_time_is_refused() {
 
 #[test]
 fn second_init_is_refused_and_keeps_the_key() {
-    let tha = Node::init("THA");
+    let tha = Node::init(DATAPACT, "THA");
     let key = fs::read(tha.key_file()).unwrap();
     let config = fs::read(tha.node_path("config.toml")).unwrap();
     for member in ["THA", "MMR"] {
-        let out = tha.run(&["init", "--member", member, "--listen", common::LISTEN]);
+        let out = tha.run(&["init", "--member", member, "--listen", LISTEN]);
         let message = assert_error(&out, 2);
         assert!(message.contains("already"), "{message}");
         assert_eq!(fs::read(tha.key_file()).unwrap(), key, "key unchanged");
@@ -550,7 +547,7 @@ fn export_of_an_unknown_id_fails() {
     let message = assert_error(&out, 1);
     assert!(message.contains("THA/nope@1"), "{message}");
     assert!(
-        common::list_files(&out_dir).is_empty(),
+        list_files(&out_dir).is_empty(),
         "nothing exported for an unknown id"
     );
 }
@@ -568,7 +565,7 @@ fn revoke_of_an_unknown_id_fails() {
 
 #[test]
 fn members_add_with_a_garbage_peer_id_is_refused() {
-    let tha = running("THA");
+    let tha = Node::running(DATAPACT, "THA");
     let out = tha.run(&["members", "add", "MMR", "not-a-peer-id"]);
     let message = assert_error(&out, 2);
     assert!(message.contains("not-a-peer-id"), "{message}");
@@ -608,8 +605,8 @@ fn assert_daemon_commands_fail(node: &Node, peer: &str) {
 
 #[test]
 fn commands_without_a_daemon_fail_with_one_line() {
-    let mmr = Node::init("MMR");
-    let mut tha = Node::init("THA");
+    let mmr = Node::init(DATAPACT, "MMR");
+    let mut tha = Node::init(DATAPACT, "THA");
     assert_daemon_commands_fail(&tha, &mmr.peer_id());
 
     // Also after a daemon was killed and left its socket file behind.
@@ -620,17 +617,17 @@ fn commands_without_a_daemon_fail_with_one_line() {
 
 #[test]
 fn key_and_control_socket_are_owner_only() {
-    let mut tha = Node::init("THA");
-    assert_eq!(common::mode(&tha.key_file()), 0o600);
+    let mut tha = Node::init(DATAPACT, "THA");
+    assert_eq!(mode(&tha.key_file()), 0o600);
     tha.start_daemon();
-    assert_eq!(common::mode(&tha.key_file()), 0o600);
-    assert_eq!(common::mode(&tha.socket()), 0o600);
+    assert_eq!(mode(&tha.key_file()), 0o600);
+    assert_eq!(mode(&tha.socket()), 0o600);
     tha.stop();
 }
 
 #[test]
 fn daemon_refuses_a_key_that_others_can_read() {
-    let mut tha = Node::init("THA");
+    let mut tha = Node::init(DATAPACT, "THA");
     fs::set_permissions(tha.key_file(), fs::Permissions::from_mode(0o644)).unwrap();
     let (status, log) = tha.daemon_must_fail();
     assert!(!status.success(), "the daemon must refuse: {log}");
@@ -650,9 +647,9 @@ fn daemon_refuses_a_key_that_others_can_read() {
 
 #[test]
 fn a_second_daemon_on_the_same_dir_is_refused() {
-    let mut tha = running("THA");
+    let mut tha = Node::running(DATAPACT, "THA");
     let mut second = tha.spawn_daemon();
-    let status = common::wait_deadline(&mut second, common::DEADLINE);
+    let status = wait_deadline(&mut second, DEADLINE);
     let status = status.unwrap_or_else(|| {
         let _ = second.kill();
         let _ = second.wait();
@@ -673,7 +670,7 @@ fn a_second_daemon_on_the_same_dir_is_refused() {
 
 #[test]
 fn sigterm_stops_cleanly_and_a_restart_keeps_the_datasets() {
-    let mmr = Node::init("MMR");
+    let mmr = Node::init(DATAPACT, "MMR");
     let mut tha = node_with_one_release();
     tha.run_ok(&["members", "add", "MMR", &mmr.peer_id()]);
     release_sample(&tha, STOCK, "migrant-stock");

@@ -6,19 +6,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use common::{Node, assert_error, peers};
+use datapact_tests::cli::{Cli, Node, assert_error, assert_success, peers};
+use datapact_tests::files::sample;
+
+/// The binary under test.
+const DATAPACT: Cli = Cli::new(env!("CARGO_BIN_EXE_datapact"));
 
 const MGI: &str = "mgi_2016.csv";
 
 /// A running THA that released the MGI sample as `THA/mgi@1` (`policy`).
 fn tha_with_mgi(policy: &str) -> Node {
-    let mut tha = Node::init("THA");
+    let mut tha = Node::init(DATAPACT, "THA");
     tha.start_daemon();
     let file = tha.copy_sample(MGI);
     let out = tha.run_ok(&[
@@ -62,7 +64,7 @@ fn assert_regular_file(path: &Path) {
 
 fn assert_verifies(node: &Node, bundle: &Path) {
     let out = node.run(&["verify", bundle.to_str().unwrap()]);
-    common::assert_success(&out, "verify");
+    assert_success(&out, "verify");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
 }
 
@@ -150,7 +152,7 @@ fn a_file_named_like_the_bundle_announcement_is_refused_at_release() {
     let before = (tha.json(&["datasets"]), tha.blob_names());
     for name in ["announcement.cose", "Announcement.COSE"] {
         let file = tha.path(name);
-        fs::copy(common::sample(MGI), &file).unwrap();
+        fs::copy(sample(MGI), &file).unwrap();
         let out = tha.run(&[
             "release",
             file.to_str().unwrap(),
@@ -173,7 +175,7 @@ fn a_file_named_like_the_bundle_announcement_is_refused_at_release() {
 #[test]
 fn pull_out_never_writes_through_a_planted_symlink() {
     let tha = tha_with_mgi("members");
-    let mut mmr = Node::init("MMR");
+    let mut mmr = Node::init(DATAPACT, "MMR");
     mmr.start_daemon();
     peers::introduce(&tha, &mmr);
     let victim = mmr.key_file();
@@ -186,10 +188,7 @@ fn pull_out_never_writes_through_a_planted_symlink() {
     peers::pull(&mmr, "THA/mgi@1", &["--out", target.to_str().unwrap()]);
     assert_eq!(fs::read(&victim).unwrap(), key, "the key file is unchanged");
     assert_regular_file(&target);
-    assert_eq!(
-        fs::read(&target).unwrap(),
-        fs::read(common::sample(MGI)).unwrap()
-    );
+    assert_eq!(fs::read(&target).unwrap(), fs::read(sample(MGI)).unwrap());
 
     // An existing link at the target itself is replaced, not followed.
     let outside = mmr.path("outside.txt");

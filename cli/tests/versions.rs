@@ -4,19 +4,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::{Node, assert_error};
+use datapact_tests::cli::{Cli, Node, assert_error, assert_success};
 use serde_json::Value;
+
+/// The binary under test.
+const DATAPACT: Cli = Cli::new(env!("CARGO_BIN_EXE_datapact"));
 
 /// Name of the dataset released in several versions.
 const NAME: &str = "trafficking";
 
 /// A running THA whose roster lists `members` (nodes initialised only for their PeerIds).
 fn tha_with_roster(members: &[&str]) -> (Node, Vec<Node>) {
-    let mut tha = Node::init("THA");
+    let mut tha = Node::init(DATAPACT, "THA");
     tha.start_daemon();
-    let others: Vec<Node> = members.iter().map(|m| Node::init(m)).collect();
+    let others: Vec<Node> = members.iter().map(|m| Node::init(DATAPACT, m)).collect();
     for other in &others {
         tha.run_ok(&["members", "add", &other.member(), &other.peer_id()]);
     }
@@ -45,7 +46,7 @@ fn release(node: &Node, policy: &str, extra: &[&str]) -> std::process::Output {
 /// A release that must succeed; returns the printed id.
 fn released(node: &Node, policy: &str, extra: &[&str]) -> String {
     let out = release(node, policy, extra);
-    common::assert_success(&out, &format!("release --policy {policy} {extra:?}"));
+    assert_success(&out, &format!("release --policy {policy} {extra:?}"));
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
@@ -114,7 +115,7 @@ fn members_means_the_roster_as_it_is_now() {
     assert_eq!(released(&tha, "members", &[]), "THA/trafficking@2");
 
     // AUS joins. Version 2 (`members`) reaches AUS now too; version 1 (`only:MMR`) never did.
-    let aus = Node::init("AUS");
+    let aus = Node::init(DATAPACT, "AUS");
     tha.run_ok(&["members", "add", "AUS", &aus.peer_id()]);
     let message = refused(&tha, "members");
     assert!(message.contains("1 earlier version "), "{message}");

@@ -1,8 +1,11 @@
 //! The one retry schedule of the node: a delay that starts small and doubles up to a ceiling.
 //! Deliveries, receipts and member redials all wait by it between attempts, so a peer that
-//! stays unreachable costs fewer and fewer attempts.
+//! stays unreachable costs fewer and fewer attempts. A retried job waits with
+//! [`Backoff::wait_unless_cancelled`], so shutdown never waits for a pause between attempts.
 
 use std::time::Duration;
+
+use crate::tasks::Tasks;
 
 /// The delays between the attempts of one retried job.
 #[derive(Debug, Clone, Copy)]
@@ -27,9 +30,14 @@ impl Backoff {
         delay
     }
 
-    /// Waits before the next attempt (a pause between retries, not synchronisation).
-    pub async fn wait(&mut self) {
-        tokio::time::sleep(self.next_delay()).await;
+    /// Waits before the next attempt (a pause between retries, not synchronisation), unless
+    /// shutdown begins first. Returns whether to make the next attempt.
+    pub async fn wait_unless_cancelled(&mut self, tasks: &Tasks) -> bool {
+        let delay = self.next_delay();
+        tasks
+            .unless_cancelled(tokio::time::sleep(delay))
+            .await
+            .is_some()
     }
 }
 
@@ -42,6 +50,16 @@ mod tests {
         let mut b = Backoff::new(Duration::from_millis(500), Duration::from_secs(3));
         let delays: Vec<_> = (0..5).map(|_| b.next_delay().as_millis()).collect();
         assert_eq!(delays, vec![500, 1000, 2000, 3000, 3000]);
+    }
+
+    #[tokio::test]
+    async fn shutdown_ends_the_wait() {
+        let tasks = Tasks::new();
+        let mut b = Backoff::new(Duration::from_secs(3600), Duration::from_secs(3600));
+        let (go_on, ()) = tokio::join!(b.wait_unless_cancelled(&tasks), async {
+            assert!(tasks.shut_down(Duration::from_secs(10)).await);
+        });
+        assert!(!go_on, "no attempt after shutdown began");
     }
 
     #[test]

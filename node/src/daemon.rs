@@ -1,7 +1,9 @@
 //! The daemon: loads the node directory, opens the store, starts the network and serves the
-//! control socket; shuts down cleanly when asked: stop accepting, let in-flight requests
-//! finish (or abandon them after a grace period, which is safe because nothing is
-//! acknowledged before it is flushed), stop the network, flush the store, remove the socket.
+//! control socket; shuts down cleanly when asked: every background task is told to stop
+//! ([`Tasks`]): the control socket stops accepting, in-flight requests finish, the swarm task
+//! and the content server end, retried deliveries stop between attempts. Once the last task has
+//! ended (or a grace period has passed, which is safe because nothing is acknowledged before it
+//! is flushed), the store is flushed and closed, releasing its lock, and the socket is removed.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -9,15 +11,14 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::net::UnixListener;
-use tokio::sync::{broadcast, mpsc};
-use tokio::task::JoinHandle;
 
 use crate::home::{self, HomeError};
 use crate::network::{self, NetError};
 use crate::ops::Context;
 use crate::store::{Store, StoreError};
+use crate::tasks::Tasks;
 
-/// How long in-flight requests may run after a shutdown signal before they are abandoned.
+/// How long background tasks may run after shutdown begins before they are abandoned.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Why the daemon could not start or stopped with an error.
@@ -33,16 +34,27 @@ pub enum DaemonError {
     /// The network could not start (e.g. the port is in use).
     #[error(transparent)]
     Network(#[from] NetError),
-    /// Another daemon answers on the control socket.
-    #[error("a daemon is already running on {0}")]
-    AlreadyRunning(String),
+    /// Another daemon answers on the control socket of this node directory.
+    #[error("a daemon is already running on {dir}", dir = .0.display())]
+    AlreadyRunning(PathBuf),
     /// The control socket could not be created.
-    #[error("control socket {path}: {source}")]
+    #[error("control socket {path}: {source}", path = .path.display())]
     Socket {
         /// The socket path.
-        path: String,
+        path: PathBuf,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// Shutdown ended with the store still open: background tasks did not stop within
+    /// [`SHUTDOWN_GRACE`], or a copy of the context outlives the daemon. The store was
+    /// flushed; it closes when the last holder lets go.
+    #[error(
+        "the store is still in use after shutdown ({tasks} background tasks did not stop \
+         within {SHUTDOWN_GRACE:?}); it was flushed and closes when the last user ends"
+    )]
+    StoreInUse {
+        /// Background tasks still running.
+        tasks: usize,
     },
 }
 
@@ -51,10 +63,7 @@ pub enum DaemonError {
 pub struct Running {
     /// Everything the operations need; tests drive the node through it directly.
     pub ctx: Context,
-    shutdown: broadcast::Sender<()>,
-    done: mpsc::Receiver<()>,
-    server: JoinHandle<()>,
-    network: JoinHandle<()>,
+    /// The control socket, removed at shutdown.
     socket_path: PathBuf,
 }
 
@@ -66,42 +75,55 @@ pub async fn start(dir: &Path) -> Result<Running, DaemonError> {
     let socket_path = home.layout.control_socket();
     let socket_text = socket_path.display().to_string();
     if std::os::unix::net::UnixStream::connect(&socket_path).is_ok() {
-        return Err(DaemonError::AlreadyRunning(dir.display().to_string()));
+        return Err(DaemonError::AlreadyRunning(dir.to_owned()));
     }
     let layout = home.layout.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&layout))
         .await
-        .map_err(|e| StoreError::Corrupt(e.to_string()))??;
+        .map_err(StoreError::Interrupted)??;
     let store = Arc::new(store);
 
-    let (shutdown, _) = broadcast::channel::<()>(1);
+    let tasks = Tasks::new();
     let listening = Arc::new(RwLock::new(Vec::new()));
-    let (network_client, network) = network::start(
+    let started = network::start(
         home.clone(),
         store.clone(),
         listening.clone(),
-        shutdown.clone(),
+        tasks.clone(),
     )
-    .await?;
+    .await;
+    let network_client = match started {
+        Ok(client) => client,
+        Err(e) => {
+            // Whatever the network spawned before failing stops, and the store is released.
+            let _ = close(tasks, store).await;
+            return Err(e.into());
+        }
+    };
 
     // The control socket opens only now that `network::start` has bound every listen
     // address: whoever gets an answer from it (`datapact id`) sees the real ports.
     // A socket file left by a daemon that was killed: nobody answered on it above.
     let _ = std::fs::remove_file(&socket_path);
     let socket_err = |source| DaemonError::Socket {
-        path: socket_text.clone(),
+        path: socket_path.clone(),
         source,
     };
-    let listener = UnixListener::bind(&socket_path).map_err(socket_err)?;
-    std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))
-        .map_err(socket_err)?;
-
     let ctx = Context {
         home,
         store,
         listening,
         network: network_client,
         pulls: Arc::default(),
+        tasks,
+    };
+    let listener = match bind_socket(&socket_path) {
+        Ok(listener) => listener,
+        Err(e) => {
+            let Context { tasks, store, .. } = ctx;
+            let _ = close(tasks, store).await;
+            return Err(socket_err(e));
+        }
     };
     tracing::info!(
         member = %ctx.home.member,
@@ -109,43 +131,61 @@ pub async fn start(dir: &Path) -> Result<Running, DaemonError> {
         control = %socket_text,
         "daemon started"
     );
-    let (done_tx, done) = mpsc::channel::<()>(1);
-    let server = tokio::spawn(crate::control::serve(
-        listener,
-        ctx.clone(),
-        shutdown.clone(),
-        done_tx,
-    ));
-    Ok(Running {
-        ctx,
-        shutdown,
-        done,
-        server,
-        network,
-        socket_path,
-    })
+    ctx.tasks
+        .spawn(crate::control::serve(listener, ctx.clone()));
+    Ok(Running { ctx, socket_path })
+}
+
+/// Binds the control socket, readable and writable by its owner only.
+fn bind_socket(path: &Path) -> std::io::Result<UnixListener> {
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Stops every task, then flushes and closes the store, releasing its lock. The store is
+/// dropped on the blocking pool: closing sled waits for its own flushing thread.
+async fn close(tasks: Tasks, store: Arc<Store>) -> Result<(), DaemonError> {
+    let ended = tasks.shut_down(SHUTDOWN_GRACE).await;
+    let left = tasks.len();
+    if !ended {
+        tracing::warn!(
+            tasks = left,
+            "background tasks did not stop in time; abandoning them"
+        );
+    }
+    match Arc::try_unwrap(store) {
+        Ok(store) => {
+            tokio::task::spawn_blocking(move || {
+                let flushed = store.flush_blocking();
+                drop(store);
+                flushed
+            })
+            .await
+            .map_err(StoreError::Interrupted)??;
+            Ok(())
+        }
+        // An abandoned task still holds it: flush what is there; it closes when they end.
+        Err(shared) => {
+            shared.flush().await?;
+            Err(DaemonError::StoreInUse { tasks: left })
+        }
+    }
 }
 
 impl Running {
-    /// Shuts down cleanly.
-    pub async fn stop(mut self) -> Result<(), DaemonError> {
+    /// Shuts down cleanly; returns once every background task has ended and the store is
+    /// closed, so the node directory can be opened again at once.
+    pub async fn stop(self) -> Result<(), DaemonError> {
         tracing::info!("shutting down");
-        let _ = self.shutdown.send(());
-        let _ = self.server.await;
-        if tokio::time::timeout(SHUTDOWN_GRACE, self.done.recv())
-            .await
-            .is_err()
-        {
-            tracing::warn!("in-flight requests did not finish in time; abandoning them");
+        let Running { ctx, socket_path } = self;
+        let Context { tasks, store, .. } = ctx;
+        let closed = close(tasks, store).await;
+        let _ = std::fs::remove_file(&socket_path);
+        if closed.is_ok() {
+            tracing::info!("stopped cleanly");
         }
-        let _ = self.network.await;
-        if !self.ctx.network.tasks.wait_idle(SHUTDOWN_GRACE).await {
-            tracing::warn!("network tasks did not finish in time; abandoning them");
-        }
-        self.ctx.store.flush().await?;
-        let _ = std::fs::remove_file(&self.socket_path);
-        tracing::info!("stopped cleanly");
-        Ok(())
+        closed
     }
 }
 

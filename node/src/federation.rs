@@ -9,12 +9,12 @@
 
 use datapact_protocol::wire::{self, DirectResponse, SignedStatement};
 use datapact_protocol::{
-    Audience, DatasetId, MemberCode, PeerId, PublicKey, SignedAnnouncement, SignedReceipt,
-    SignedRevocation,
+    Audience, MemberCode, PeerId, PublicKey, SignedAnnouncement, SignedReceipt, SignedRevocation,
 };
 
 use crate::home::ReceiveLimits;
 use crate::store::{Admission, DatasetRecord, Origin, Store, StoreError, Usage, now};
+pub use crate::verdict::{ReceiptRefused, Rejection, Verdict};
 
 /// How a statement reached us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,26 +25,15 @@ pub enum Via {
     Direct(PeerId),
 }
 
-/// What became of a received statement.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// New, stored.
-    Accepted(DatasetId),
-    /// Already held, or our own: nothing to do, nothing to forward.
-    Known,
-    /// Not believed, with the reason (logged at debug, counted, never forwarded).
-    Rejected(String),
-}
-
 /// Checks the signer against the owner's roster key; returns the owner's PeerId.
-fn owner_peer(store: &Store, owner: &MemberCode, signer: &PublicKey) -> Result<PeerId, String> {
+fn owner_peer(store: &Store, owner: &MemberCode, signer: &PublicKey) -> Result<PeerId, Rejection> {
     let entry = store
         .roster_get(owner)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("owner {owner} is not in the roster"))?;
-    let key = PublicKey::from_peer_id_str(&entry.peer_id).map_err(|e| e.to_string())?;
+        .map_err(Rejection::Store)?
+        .ok_or_else(|| Rejection::OwnerNotInRoster(owner.clone()))?;
+    let key = PublicKey::from_peer_id(&entry.peer_id).map_err(Rejection::RosterKey)?;
     if key != *signer {
-        return Err(format!("signed by a key that is not {owner}'s roster key"));
+        return Err(Rejection::NotOwnersKey(owner.clone()));
     }
     Ok(key.peer_id())
 }
@@ -86,10 +75,11 @@ fn over_cap(owner: &MemberCode, usage: Usage, limits: &ReceiveLimits) -> Verdict
             "{owner} reached its cap of stored statements; refusing more (received_per_member, received_bytes_per_member)"
         );
     }
-    Verdict::Rejected(format!(
-        "{owner} has reached this node's cap of {} statements or {} bytes",
-        limits.statements_per_member, limits.bytes_per_member
-    ))
+    Verdict::Rejected(Rejection::OverCap {
+        owner: owner.clone(),
+        statements: limits.statements_per_member,
+        bytes: limits.bytes_per_member,
+    })
 }
 
 /// The checks every statement passes first. One that names us as owner must carry our key
@@ -107,17 +97,14 @@ fn check_origin(
         return Err(if *signer == me.key {
             Verdict::Known
         } else {
-            Verdict::Rejected(format!(
-                "signed by a key that is not ours but names us ({}) as owner",
-                me.member
-            ))
+            Verdict::Rejected(Rejection::ForgedAsOurs(me.member.clone()))
         });
     }
     let owner_peer = owner_peer(store, owner, signer).map_err(Verdict::Rejected)?;
     match via {
-        Via::Direct(from) if from != owner_peer => Err(Verdict::Rejected(format!(
-            "only {owner} delivers its own statements"
-        ))),
+        Via::Direct(from) if from != owner_peer => {
+            Err(Verdict::Rejected(Rejection::NotFromOwner(owner.clone())))
+        }
         _ => Ok(()),
     }
 }
@@ -128,7 +115,7 @@ pub fn accept(store: &Store, me: &Local, statement: &SignedStatement, via: Via) 
         SignedStatement::Announcement(bytes) => accept_announcement(store, me, bytes, via),
         SignedStatement::Revocation(bytes) => accept_revocation(store, me, bytes, via),
     };
-    result.unwrap_or_else(|e| Verdict::Rejected(format!("store error: {e}")))
+    result.unwrap_or_else(|e| Verdict::Rejected(Rejection::Store(e)))
 }
 
 fn accept_announcement(
@@ -139,32 +126,28 @@ fn accept_announcement(
 ) -> Result<Verdict, StoreError> {
     let signed = match SignedAnnouncement::decode(bytes) {
         Ok(s) => s,
-        Err(e) => return Ok(Verdict::Rejected(format!("invalid announcement: {e}"))),
+        Err(e) => return Ok(Verdict::Rejected(Rejection::InvalidAnnouncement(e))),
     };
     let a = signed.body();
     if let Err(verdict) = check_origin(store, me, &a.owner, signed.signer(), via) {
         return Ok(verdict);
     }
     if via == Via::Gossip && a.policy.audience != Audience::Public {
-        return Ok(Verdict::Rejected(
-            "a restricted announcement never travels on gossip".into(),
-        ));
+        return Ok(Verdict::Rejected(Rejection::RestrictedOnGossip));
     }
     let id = a.id();
     if let Some(existing) = store.dataset(&id)? {
         return Ok(if existing.announcement == bytes {
             Verdict::Known
         } else {
-            Verdict::Rejected(format!("{id} conflicts with the announcement already held"))
+            Verdict::Rejected(Rejection::Conflicts(id))
         });
     }
     if via == Via::Gossip
         && let Some(latest) = store.latest_version(&a.owner, a.name.as_str())?
         && a.version <= latest
     {
-        return Ok(Verdict::Rejected(format!(
-            "{id} is not newer than version {latest} (replayed old version)"
-        )));
+        return Ok(Verdict::Rejected(Rejection::Replayed { id, latest }));
     }
     let record = DatasetRecord::new(Origin::Received, &signed, false, now());
     match store.insert_received(&id, &record, &me.limits)? {
@@ -191,7 +174,7 @@ fn accept_revocation(
 ) -> Result<Verdict, StoreError> {
     let signed = match SignedRevocation::decode(bytes) {
         Ok(s) => s,
-        Err(e) => return Ok(Verdict::Rejected(format!("invalid revocation: {e}"))),
+        Err(e) => return Ok(Verdict::Rejected(Rejection::InvalidRevocation(e))),
     };
     let r = signed.body();
     if let Err(verdict) = check_origin(store, me, &r.owner, signed.signer(), via) {
@@ -282,78 +265,70 @@ pub fn catch_up_page(store: &Store, peer: &PeerId, from: u64) -> DirectResponse 
 
 /// The PeerIds of the roster members in `audience` (for direct delivery).
 pub fn audience_peers(store: &Store, audience: &Audience) -> Result<Vec<PeerId>, StoreError> {
-    let mut out = Vec::new();
-    for entry in store.roster()? {
-        let Ok(code) = MemberCode::new(&entry.member) else {
-            continue;
-        };
-        if audience.admits(Some(&code))
-            && let Ok(peer) = entry.peer_id.parse::<PeerId>()
-        {
-            out.push(peer);
-        }
-    }
-    Ok(out)
+    Ok(store
+        .roster()?
+        .into_iter()
+        .filter(|entry| audience.admits(Some(&entry.member)))
+        .map(|entry| entry.peer_id)
+        .collect())
 }
 
 /// The member code our roster binds to `peer`.
 pub fn member_of(store: &Store, peer: &PeerId) -> Option<MemberCode> {
-    store
-        .roster_by_peer(peer)
-        .ok()
-        .flatten()
-        .and_then(|e| MemberCode::new(&e.member).ok())
+    store.roster_by_peer(peer).ok().flatten().map(|e| e.member)
 }
-
-/// The one answer to a receipt that is not accepted, whatever the reason: a receipt must not
-/// tell a stranger whether some dataset exists.
-pub const RECEIPT_NOT_ACCEPTED: &str = "receipt not accepted";
 
 /// Checks a receipt sent by `peer` and attaches it to the access-log entry of the granted pull
 /// it acknowledges; returns that entry's sequence number. Only a peer we granted a pull of that
 /// dataset gets past the first check, so the dataset is read only for those already allowed
-/// to know it.
+/// to know it. A refusal is logged here; the peer is told only [`ReceiptRefused::ANSWER`].
 pub fn accept_receipt(
     store: &Store,
     me: &MemberCode,
     peer: PeerId,
     bytes: &[u8],
-) -> Result<u64, String> {
-    let refuse = |why: &str| {
-        tracing::debug!(%peer, why, "receipt refused");
-        RECEIPT_NOT_ACCEPTED.to_owned()
-    };
-    let signed = SignedReceipt::decode(bytes).map_err(|e| refuse(&e.to_string()))?;
-    let key = PublicKey::from_peer_id(&peer).map_err(|e| refuse(&e.to_string()))?;
+) -> Result<u64, ReceiptRefused> {
+    check_receipt(store, me, peer, bytes).inspect_err(|why| {
+        tracing::debug!(%peer, %why, "receipt refused");
+    })
+}
+
+fn check_receipt(
+    store: &Store,
+    me: &MemberCode,
+    peer: PeerId,
+    bytes: &[u8],
+) -> Result<u64, ReceiptRefused> {
+    let store_error = ReceiptRefused::Store;
+    let signed = SignedReceipt::decode(bytes).map_err(ReceiptRefused::Invalid)?;
+    let key = PublicKey::from_peer_id(&peer).map_err(ReceiptRefused::SenderKey)?;
     signed
         .check_signer(&key)
-        .map_err(|_| refuse("not signed by the sending peer"))?;
+        .map_err(|_| ReceiptRefused::NotSignedBySender)?;
     let r = signed.body();
     if r.dataset.owner != *me {
-        return Err(refuse("not one of our datasets"));
+        return Err(ReceiptRefused::NotOurs);
     }
     let seq = store
         .pull_awaiting_receipt(&peer.to_string(), &r.dataset.to_string())
-        .map_err(|e| refuse(&e.to_string()))?
-        .ok_or_else(|| refuse("no granted pull awaits this receipt"))?;
+        .map_err(store_error)?
+        .ok_or(ReceiptRefused::NoPullAwaits)?;
     if let Some(m) = member_of(store, &peer)
         && m != r.receiver
     {
-        return Err(refuse("the receipt names another member"));
+        return Err(ReceiptRefused::OtherMember);
     }
     // Our own release, verified when it was stored.
     let announced = store
         .dataset(&r.dataset)
-        .map_err(|e| refuse(&e.to_string()))?
+        .map_err(store_error)?
         .filter(|record| record.origin == Origin::Own)
         .and_then(|record| SignedAnnouncement::decode_trusted(&record.announcement).ok())
-        .ok_or_else(|| refuse("dataset gone"))?;
+        .ok_or(ReceiptRefused::DatasetGone)?;
     if announced.body().sha256 != r.sha256 {
-        return Err(refuse("digest differs"));
+        return Err(ReceiptRefused::DigestDiffers);
     }
-    store
-        .attach_receipt(seq, bytes)
-        .map_err(|e| refuse(&e.to_string()))?;
+    store.attach_receipt(seq, bytes).map_err(store_error)?;
     Ok(seq)
 }
 
@@ -418,8 +393,8 @@ mod tests {
         let owner = Identity::from_seed(&[7; 32]);
         store
             .roster_put(&RosterEntry {
-                member: "THA".into(),
-                peer_id: owner.peer_id().to_string(),
+                member: MemberCode::new("THA").unwrap(),
+                peer_id: owner.peer_id(),
                 addrs: vec![],
                 added_at: 0,
             })
@@ -470,11 +445,11 @@ mod tests {
     fn a_revocation_that_overtakes_its_announcement_still_applies() {
         let (_dir, store, owner, me) = setup();
         let from = Via::Direct(owner.peer_id());
-        assert_eq!(
+        assert!(matches!(
             accept(&store, &me, &revocation(&owner), from),
             Verdict::Known
-        );
-        let id: DatasetId = "THA/x@1".parse().unwrap();
+        ));
+        let id: datapact_protocol::DatasetId = "THA/x@1".parse().unwrap();
         assert!(matches!(
             accept(&store, &me, &announcement(&owner, "members"), from),
             Verdict::Accepted(_)
@@ -507,7 +482,7 @@ mod tests {
             key: owner.public_key(),
             limits: ReceiveLimits::default(),
         };
-        assert_eq!(
+        assert!(matches!(
             accept(
                 &store,
                 &as_owner,
@@ -515,7 +490,7 @@ mod tests {
                 Via::Gossip
             ),
             Verdict::Known
-        );
+        ));
         let forger = Identity::from_seed(&[3; 32]);
         assert!(matches!(
             accept(

@@ -53,7 +53,7 @@ pub enum HomeError {
     KeyDamaged(PathBuf),
     /// The config file is not valid.
     #[error("config {path}: {why}", path = .0.display(), why = .1)]
-    Config(PathBuf, String),
+    Config(PathBuf, ConfigProblem),
     /// A file system operation failed.
     #[error("{what} {path}: {source}", path = .path.display())]
     Io {
@@ -64,6 +64,30 @@ pub enum HomeError {
         /// The OS error.
         source: io::Error,
     },
+}
+
+/// What is wrong with a config file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigProblem {
+    /// Larger than a config file may be.
+    #[error("larger than {} KiB", MAX_CONFIG_LEN / 1024)]
+    TooLarge,
+    /// Not TOML of the config's shape (the first line of the parser's message).
+    #[error("{}", .0.message().lines().next().unwrap_or("invalid TOML"))]
+    Toml(#[source] toml::de::Error),
+    /// The config could not be written as TOML.
+    #[error("{0}")]
+    Encode(#[source] toml::ser::Error),
+    /// The member code is not one.
+    #[error("{0}")]
+    Member(#[source] datapact_protocol::IdError),
+    /// A limit that must be at least 1 is 0 (the field's name).
+    #[error("{0} must be at least 1")]
+    ZeroLimit(&'static str),
+    /// A listen address that is not a multiaddr.
+    #[error("listen address {0:?} is not a multiaddr")]
+    ListenAddr(String),
 }
 
 fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> HomeError + 'a {
@@ -90,6 +114,10 @@ pub struct Config {
     /// Most signed bytes of those statements kept from any one member.
     #[serde(default = "default_received_bytes_per_member")]
     pub received_bytes_per_member: u64,
+    /// Refuse to release SDMX-CSV data whose structure this node does not hold, instead of
+    /// checking its syntax only.
+    #[serde(default)]
+    pub require_structure: bool,
 }
 
 fn default_listen() -> Vec<String> {
@@ -170,6 +198,9 @@ pub struct Home {
     pub listen: Vec<String>,
     /// What the node keeps of each other member's statements.
     pub limits: ReceiveLimits,
+    /// Whether `release` refuses SDMX-CSV whose structure is not held (config
+    /// `require_structure`).
+    pub require_structure: bool,
 }
 
 /// Creates a node directory: config, identity key (mode 0600, created exclusively) and the
@@ -209,9 +240,10 @@ pub fn init(dir: &Path, member: &MemberCode, listen: Vec<String>) -> Result<Home
         listen: listen.clone(),
         received_per_member: DEFAULT_RECEIVED_PER_MEMBER,
         received_bytes_per_member: DEFAULT_RECEIVED_BYTES_PER_MEMBER,
+        require_structure: false,
     };
     let text = toml::to_string_pretty(&config)
-        .map_err(|e| HomeError::Config(layout.config(), e.to_string()))?;
+        .map_err(|e| HomeError::Config(layout.config(), ConfigProblem::Encode(e)))?;
     let text = format!(
         "# datapact node configuration; every field is described in deploy/config.example.toml.\n{text}"
     );
@@ -230,6 +262,7 @@ pub fn init(dir: &Path, member: &MemberCode, listen: Vec<String>) -> Result<Home
         identity,
         listen,
         limits: ReceiveLimits::default(),
+        require_structure: false,
     })
 }
 
@@ -296,7 +329,7 @@ pub fn load(dir: &Path) -> Result<Home, HomeError> {
     let identity = Identity::from_seed_slice(&seed).map_err(|_| HomeError::KeyDamaged(key_path))?;
     let config = read_config(&layout.config())?;
     let member = MemberCode::new(&config.member)
-        .map_err(|e| HomeError::Config(layout.config(), e.to_string()))?;
+        .map_err(|e| HomeError::Config(layout.config(), ConfigProblem::Member(e)))?;
     Ok(Home {
         layout,
         member,
@@ -306,34 +339,30 @@ pub fn load(dir: &Path) -> Result<Home, HomeError> {
             statements_per_member: config.received_per_member,
             bytes_per_member: config.received_bytes_per_member,
         },
+        require_structure: config.require_structure,
     })
 }
 
-/// Checks that `addr` parses as a multiaddr, with a one-line message when it does not.
-pub fn check_multiaddr(addr: &str) -> Result<(), String> {
-    addr.parse::<libp2p::Multiaddr>().map(|_| ()).map_err(|_| {
-        format!("invalid address {addr:?}: expected a multiaddr such as /ip4/0.0.0.0/tcp/7470")
-    })
+/// An address, as given, that does not parse as a multiaddr.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid address {0:?}: expected a multiaddr such as /ip4/0.0.0.0/tcp/7470")]
+pub struct InvalidMultiaddr(pub String);
+
+/// Checks that `addr` parses as a multiaddr.
+pub fn check_multiaddr(addr: &str) -> Result<(), InvalidMultiaddr> {
+    addr.parse::<libp2p::Multiaddr>()
+        .map(|_| ())
+        .map_err(|_| InvalidMultiaddr(addr.to_owned()))
 }
 
 fn read_config(path: &Path) -> Result<Config, HomeError> {
     let meta = fs::metadata(path).map_err(io_err("cannot read", path))?;
     if meta.len() > MAX_CONFIG_LEN {
-        return Err(HomeError::Config(
-            path.to_owned(),
-            "larger than 64 KiB".into(),
-        ));
+        return Err(HomeError::Config(path.to_owned(), ConfigProblem::TooLarge));
     }
     let text = fs::read_to_string(path).map_err(io_err("cannot read", path))?;
-    let config: Config = toml::from_str(&text).map_err(|e| {
-        let first = e
-            .message()
-            .lines()
-            .next()
-            .unwrap_or("invalid TOML")
-            .to_owned();
-        HomeError::Config(path.to_owned(), first)
-    })?;
+    let config: Config = toml::from_str(&text)
+        .map_err(|e| HomeError::Config(path.to_owned(), ConfigProblem::Toml(e)))?;
     for (field, value) in [
         ("received_per_member", config.received_per_member),
         (
@@ -344,16 +373,13 @@ fn read_config(path: &Path) -> Result<Config, HomeError> {
         if value == 0 {
             return Err(HomeError::Config(
                 path.to_owned(),
-                format!("{field} must be at least 1"),
+                ConfigProblem::ZeroLimit(field),
             ));
         }
     }
     for addr in &config.listen {
         addr.parse::<libp2p::Multiaddr>().map_err(|_| {
-            HomeError::Config(
-                path.to_owned(),
-                format!("listen address {addr:?} is not a multiaddr"),
-            )
+            HomeError::Config(path.to_owned(), ConfigProblem::ListenAddr(addr.clone()))
         })?;
     }
     Ok(config)
@@ -391,6 +417,23 @@ mod tests {
             (limits.statements_per_member, limits.bytes_per_member),
             (5, 4096)
         );
+    }
+
+    #[test]
+    fn require_structure_is_read_and_the_example_config_is_a_valid_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = init(tmp.path(), &MemberCode::new("THA").unwrap(), vec![]).unwrap();
+        assert!(!home.require_structure);
+        let written = fs::read_to_string(home.layout.config()).unwrap();
+        fs::write(
+            home.layout.config(),
+            written.replace("require_structure = false", "require_structure = true"),
+        )
+        .unwrap();
+        assert!(load(tmp.path()).unwrap().require_structure);
+        let example: Config = toml::from_str(include_str!("../../deploy/config.example.toml"))
+            .expect("deploy/config.example.toml parses as a config");
+        assert!(!example.require_structure);
     }
 
     #[test]

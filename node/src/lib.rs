@@ -2,7 +2,8 @@
 //!
 //! The datapact daemon as a library: the node directory ([`home`]), the store ([`store`]),
 //! the operations behind each command ([`ops`]), the control socket ([`control`], [`api`]) and
-//! the daemon that ties them together ([`daemon`]).
+//! the daemon that ties them together ([`daemon`]), with every background task it starts
+//! owned by one tracker ([`tasks`]).
 
 pub mod api;
 pub mod backoff;
@@ -14,3 +15,5 @@ pub mod home;
 pub mod network;
 pub mod ops;
 pub mod store;
+pub mod tasks;
+pub mod verdict;

@@ -14,6 +14,12 @@
 //! length (default 1000); under `cargo test --benches` the default is 20 versions. Exits 1 when
 //! the target is missed, 2 when the benchmark cannot run.
 
+// The workspace's measuring helpers, shared with every other benchmark (see its module
+// comment); this benchmark uses some of them.
+#[allow(dead_code)]
+#[path = "../../tests/src/bench/measure.rs"]
+mod measure;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -21,13 +27,10 @@ use datapact_protocol::charter::{
     Charter, CharterMember, SignedCharter, VerifiedCharter, verify_genesis, verify_steps,
 };
 use datapact_protocol::{Identity, MemberCode};
+use measure::{Setting, verdict};
 
-/// Environment variable with the number of versions.
-const VERSIONS_VAR: &str = "DATAPACT_BENCH_VERSIONS";
-/// Versions when [`VERSIONS_VAR`] is not set.
-const DEFAULT_VERSIONS: usize = 1_000;
-/// Versions under `cargo test --benches`.
-const SMOKE_VERSIONS: usize = 20;
+/// The number of versions of the chain: 1,000, or 20 under `cargo test --benches`.
+const VERSIONS: Setting = Setting::new("DATAPACT_BENCH_VERSIONS", 1_000, 20);
 /// Members of every version.
 const MEMBERS: usize = 46;
 /// Threshold of every version.
@@ -40,14 +43,7 @@ const LIMIT: Duration = Duration::from_secs(2);
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
-    }
+    measure::exit_code(run())
 }
 
 fn run() -> BenchResult<bool> {
@@ -85,17 +81,20 @@ fn run() -> BenchResult<bool> {
         }
     }
     let (total, cpu) = best.ok_or("no run")?;
-    let pass = total < LIMIT;
     println!(
-        "best: {:.3} s for {versions} versions ({:.0} us per version, CPU {}); \
-         target under {} s: {}",
+        "best: {:.3} s for {versions} versions ({:.0} us per version, CPU {})",
         total.as_secs_f64(),
         total.as_secs_f64() * 1e6 / versions as f64,
         seconds(cpu),
-        LIMIT.as_secs(),
-        if pass { "PASS" } else { "FAIL" }
     );
-    Ok(pass)
+    Ok(verdict(
+        total < LIMIT,
+        &format!(
+            "verification of {versions} versions < {} s",
+            LIMIT.as_secs()
+        ),
+        &format!("{:.3} s", total.as_secs_f64()),
+    ))
 }
 
 fn seconds(d: Option<Duration>) -> String {
@@ -105,21 +104,9 @@ fn seconds(d: Option<Duration>) -> String {
 }
 
 fn versions() -> BenchResult<usize> {
-    let bench = std::env::args().any(|a| a == "--bench");
-    let default = if bench {
-        DEFAULT_VERSIONS
-    } else {
-        SMOKE_VERSIONS
-    };
-    let versions = match std::env::var(VERSIONS_VAR) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| format!("{VERSIONS_VAR}={v:?} is not a whole number"))?,
-        Err(_) => default,
-    };
+    let versions = usize::try_from(VERSIONS.get()?)?;
     if versions == 0 {
-        return Err(format!("{VERSIONS_VAR} must be at least 1").into());
+        return Err(format!("{} must be at least 1", VERSIONS.var).into());
     }
     Ok(versions)
 }

@@ -19,62 +19,58 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+// The workspace's measuring helpers, shared with every other benchmark (see its module
+// comment); this benchmark uses some of them.
+#[allow(dead_code)]
+#[path = "../../tests/src/bench/measure.rs"]
+mod measure;
+
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
-use std::process::{Command, ExitCode};
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
+use std::time::Instant;
 
 use datapact_protocol::sdmx::{DataValidator, ValidationReport, parse_structure_message};
+use measure::{
+    Setting, StreamTargets, best, mib_per_s, own_peak_rss_kib, read_through, reset_own_peak_rss,
+    time_sha256sum,
+};
 
-/// Environment variable with the file size in MiB.
-const SIZE_VAR: &str = "DATAPACT_BENCH_MIB";
-/// File size when [`SIZE_VAR`] is not set.
-const DEFAULT_MIB: u64 = 1024;
-/// File size when [`SIZE_VAR`] is not set, under `cargo test`.
-const SMOKE_MIB: u64 = 8;
+/// The file size in MiB: 1024, or 8 under `cargo test --benches`.
+const SIZE_MIB: Setting = Setting::new("DATAPACT_BENCH_MIB", 1024, 8);
 /// Timed runs of each; the best one counts.
 const RUNS: usize = 3;
 /// Codes in each dimension's codelist.
 const CODES: usize = 300;
 /// Dimensions other than time.
 const DIMENSIONS: usize = 5;
-/// Peak RSS the validation must stay under.
-const RSS_LIMIT_MIB: f64 = 200.0;
-/// Validation speed relative to `sha256sum` that must be reached.
-const MIN_SPEED_RATIO: f64 = 0.5;
+/// At least half the speed of `sha256sum`, with the validating process's peak RSS under 200
+/// MiB.
+const TARGETS: StreamTargets = StreamTargets {
+    min_speed_ratio: 0.5,
+    rss_limit_mib: 200.0,
+};
 /// Read size, as the node streams a release.
 const CHUNK: usize = 1 << 20;
 
 type Outcome = Result<bool, String>;
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(err) => {
-            eprintln!("error: {err}");
-            ExitCode::from(2)
-        }
-    }
+    measure::exit_code(run())
 }
 
 fn run() -> Outcome {
-    let bench = std::env::args().any(|a| a == "--bench");
-    let mib = match std::env::var(SIZE_VAR) {
-        Ok(v) => v
-            .trim()
-            .parse::<u64>()
-            .map_err(|e| format!("{SIZE_VAR}: {e}"))?,
-        Err(_) if bench => DEFAULT_MIB,
-        Err(_) => SMOKE_MIB,
-    };
+    let mib = SIZE_MIB.get().map_err(|e| e.to_string())?;
     let tmp = tempfile::Builder::new()
         .prefix("datapact-bench-validate-")
         .tempdir()
         .map_err(|e| format!("temp dir: {e}"))?;
-    println!("SDMX-CSV validation benchmark: {mib} MiB file ({SIZE_VAR}={mib})");
+    println!(
+        "SDMX-CSV validation benchmark: {mib} MiB file ({}={mib})",
+        SIZE_MIB.var
+    );
     let structure = structure_message();
     let set = parse_structure_message(structure.as_bytes()).map_err(|e| e.to_string())?;
     let file = tmp.path().join("data.csv");
@@ -85,7 +81,7 @@ fn run() -> Outcome {
         "  generated {rows} rows, {size} bytes in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    read_all(&file).map_err(|e| e.to_string())?;
+    read_through(&file).map_err(|e| e.to_string())?;
 
     // Alternate the two, so that both see the same load on a shared machine.
     let (mut sha, mut validate) = (Vec::new(), Vec::new());
@@ -93,22 +89,21 @@ fn run() -> Outcome {
     let mut peak_kib = 0;
     for _ in 0..RUNS {
         let before = cpu_seconds()?;
-        sha.push(sha256sum(&file)?);
+        sha.push(time_sha256sum(&file).map_err(|e| e.to_string())?);
         let after = cpu_seconds()?;
         sha_cpu += (after.1 - before.1) / RUNS as f64;
-        reset_peak_rss();
+        reset_own_peak_rss();
         let started = Instant::now();
         let report = validate_file(&set, &file).map_err(|e| e.to_string())?;
-        validate.push(started.elapsed());
+        validate.push(started.elapsed().as_secs_f64());
         validate_cpu += (cpu_seconds()?.0 - after.0) / RUNS as f64;
-        peak_kib = peak_kib.max(peak_rss_kib()?);
+        peak_kib = peak_kib.max(own_peak_rss_kib().map_err(|e| e.to_string())?);
         if !report.is_valid() || report.rows != rows {
             return Err(format!("the generated file did not validate: {report}"));
         }
     }
     let (sha, validate) = (best(&sha), best(&validate));
-    let mib_f = size as f64 / f64::from(1 << 20);
-    let (sha_speed, validate_speed) = (mib_f / sha, mib_f / validate);
+    let (sha_speed, validate_speed) = (mib_per_s(size, sha), mib_per_s(size, validate));
     let ratio = validate_speed / sha_speed;
     let rss_mib = peak_kib as f64 / 1024.0;
     println!("  sha256sum: {sha:.2} s ({sha_speed:.0} MiB/s), best of {RUNS}");
@@ -118,28 +113,7 @@ fn run() -> Outcome {
          for reading on a busy machine)",
         sha_cpu / validate_cpu
     );
-    let speed_ok = ratio >= MIN_SPEED_RATIO;
-    let rss_ok = rss_mib < RSS_LIMIT_MIB;
-    println!(
-        "  speed ratio {ratio:.2} (target >= {MIN_SPEED_RATIO}): {}",
-        verdict(speed_ok)
-    );
-    println!(
-        "  peak RSS {rss_mib:.0} MiB (target < {RSS_LIMIT_MIB} MiB): {}",
-        verdict(rss_ok)
-    );
-    Ok(speed_ok && rss_ok)
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok { "PASS" } else { "FAIL" }
-}
-
-fn best(times: &[Duration]) -> f64 {
-    times
-        .iter()
-        .map(Duration::as_secs_f64)
-        .fold(f64::INFINITY, f64::min)
+    Ok(TARGETS.judge("validation", ratio, "validating process", rss_mib))
 }
 
 /// The code `index` of dimension `dim`: three letters, like the ISO country codes.
@@ -245,13 +219,6 @@ fn write_data(path: &Path, size: u64) -> std::io::Result<u64> {
     Ok(rows)
 }
 
-fn read_all(path: &Path) -> std::io::Result<()> {
-    let mut file = File::open(path)?;
-    let mut buf = vec![0u8; CHUNK];
-    while file.read(&mut buf)? > 0 {}
-    Ok(())
-}
-
 fn validate_file(
     set: &datapact_protocol::sdmx::StructureSet,
     path: &Path,
@@ -269,19 +236,6 @@ fn validate_file(
     Ok(validator.finish())
 }
 
-fn sha256sum(path: &Path) -> Result<Duration, String> {
-    let started = Instant::now();
-    let status = Command::new("sha256sum")
-        .arg(path)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .map_err(|e| format!("running sha256sum: {e}"))?;
-    if !status.success() {
-        return Err(format!("sha256sum failed: {status}"));
-    }
-    Ok(started.elapsed())
-}
-
 /// CPU seconds (user + system) used so far by this process and by its waited-for children,
 /// from `/proc/self/stat` (in clock ticks of 1/100 s).
 fn cpu_seconds() -> Result<(f64, f64), String> {
@@ -297,18 +251,4 @@ fn cpu_seconds() -> Result<(f64, f64), String> {
     // After the name: state is field 3; utime, stime, cutime, cstime are fields 14 to 17.
     let tick = |i: usize| fields.get(i - 3).copied().unwrap_or(0.0) / 100.0;
     Ok((tick(14) + tick(15), tick(16) + tick(17)))
-}
-
-/// Resets this process's `VmHWM` to its current RSS.
-fn reset_peak_rss() {
-    let _ = fs::write("/proc/self/clear_refs", "5");
-}
-
-fn peak_rss_kib() -> Result<u64, String> {
-    let status = fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| "no VmHWM in /proc/self/status".to_owned())
 }

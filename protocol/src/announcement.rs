@@ -15,6 +15,10 @@ use crate::cose::{self, CoseError};
 use crate::digest::{CHUNK_SIZE, Digest, MAX_CONTENT_SIZE, chunk_count};
 use crate::identity::{Identity, PublicKey};
 use crate::ids::{DatasetId, DatasetName, IdError, MemberCode};
+pub use crate::meta::{
+    MAX_META_COLUMNS, MAX_META_STRUCTURES, MAX_META_TEXT_LEN, Meta, StructureRef,
+};
+use crate::meta::{check_text, meta_from_value, meta_to_value, opt_text_value, validate_meta};
 use crate::policy::{Audience, Policy, PolicyError};
 
 /// Content type of an announcement, in the COSE protected header.
@@ -27,10 +31,6 @@ pub const RECEIPT_CONTENT_TYPE: &str = "application/vnd.datapact.receipt+cbor";
 pub const PAYLOAD_VERSION: u64 = 1;
 /// Largest signed statement (COSE bytes) accepted by any decoder.
 pub const MAX_SIGNED_LEN: usize = 64 * 1024;
-/// Largest metadata text field, in bytes.
-pub const MAX_META_TEXT_LEN: usize = 1024;
-/// Most column names recorded in the metadata.
-pub const MAX_META_COLUMNS: usize = 256;
 
 /// Why a statement could not be built, decoded or trusted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,31 +68,6 @@ pub enum StatementError {
         /// The owner the statement names.
         owner: MemberCode,
     },
-}
-
-/// Descriptive metadata of a dataset. Only `title` is required.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Meta {
-    /// A short human title.
-    pub title: String,
-    /// Longer description.
-    pub description: Option<String>,
-    /// What is measured, e.g. "International migrant stock".
-    pub indicator: Option<String>,
-    /// Unit of measure, e.g. "persons".
-    pub unit: Option<String>,
-    /// Reference period, e.g. "2017".
-    pub period: Option<String>,
-    /// Who produced the data.
-    pub source: Option<String>,
-    /// MIME type of the content, e.g. `text/csv`.
-    pub content_type: Option<String>,
-    /// SDMX structure (dataflow) id, where the content is SDMX-CSV.
-    pub sdmx_structure: Option<String>,
-    /// Number of data rows, where the content is SDMX-CSV.
-    pub rows: Option<u64>,
-    /// Column names, where the content is SDMX-CSV.
-    pub columns: Vec<String>,
 }
 
 /// The owner's statement that one dataset version exists, with its digests and policy.
@@ -329,12 +304,6 @@ fn check_version(map: &mut TextMap) -> Result<(), StatementError> {
     Ok(())
 }
 
-fn opt_text_value(out: &mut Vec<(&'static str, Value)>, key: &'static str, v: &Option<String>) {
-    if let Some(v) = v {
-        out.push((key, Value::Text(v.clone())));
-    }
-}
-
 impl Statement for Announcement {
     const CONTENT_TYPE: &'static str = ANNOUNCEMENT_CONTENT_TYPE;
 
@@ -401,12 +370,7 @@ impl Statement for Announcement {
     }
 
     fn validate(&self) -> Result<(), StatementError> {
-        if self.version == 0 {
-            return Err(StatementError::Field {
-                field: "version",
-                why: "must be at least 1",
-            });
-        }
+        check_version_number(self.version)?;
         if self.size > MAX_CONTENT_SIZE {
             return Err(StatementError::Field {
                 field: "size",
@@ -417,6 +381,17 @@ impl Statement for Announcement {
         self.policy.validate()?;
         validate_meta(&self.meta)
     }
+}
+
+/// Versions count from 1: version 0 would never be "the latest" and only confuses readers.
+fn check_version_number(version: u64) -> Result<(), StatementError> {
+    if version == 0 {
+        return Err(StatementError::Field {
+            field: "version",
+            why: "must be at least 1",
+        });
+    }
+    Ok(())
 }
 
 impl Statement for Revocation {
@@ -451,59 +426,9 @@ impl Statement for Revocation {
     }
 
     fn validate(&self) -> Result<(), StatementError> {
-        if self.version == 0 {
-            return Err(StatementError::Field {
-                field: "version",
-                why: "must be at least 1",
-            });
-        }
+        check_version_number(self.version)?;
         check_text("reason", self.reason.as_deref())
     }
-}
-
-fn check_text(field: &'static str, text: Option<&str>) -> Result<(), StatementError> {
-    match text {
-        Some(t) if t.len() > MAX_META_TEXT_LEN => Err(StatementError::Field {
-            field,
-            why: "longer than 1024 bytes",
-        }),
-        Some(t) if t.chars().any(|c| c.is_control() && c != '\n') => Err(StatementError::Field {
-            field,
-            why: "has control characters",
-        }),
-        _ => Ok(()),
-    }
-}
-
-fn validate_meta(meta: &Meta) -> Result<(), StatementError> {
-    if meta.title.trim().is_empty() {
-        return Err(StatementError::Field {
-            field: "title",
-            why: "must not be empty",
-        });
-    }
-    for (field, text) in [
-        ("title", Some(meta.title.as_str())),
-        ("description", meta.description.as_deref()),
-        ("indicator", meta.indicator.as_deref()),
-        ("unit", meta.unit.as_deref()),
-        ("period", meta.period.as_deref()),
-        ("source", meta.source.as_deref()),
-        ("content_type", meta.content_type.as_deref()),
-        ("sdmx_structure", meta.sdmx_structure.as_deref()),
-    ] {
-        check_text(field, text)?;
-    }
-    if meta.columns.len() > MAX_META_COLUMNS {
-        return Err(StatementError::Field {
-            field: "columns",
-            why: "more than 256 columns",
-        });
-    }
-    for c in &meta.columns {
-        check_text("columns", Some(c))?;
-    }
-    Ok(())
 }
 
 fn policy_to_value(p: &Policy) -> Value {
@@ -549,50 +474,5 @@ fn policy_from_value(value: Value) -> Result<Policy, StatementError> {
         expires_at: map.opt_uint("expires_at")?,
         purpose: map.opt_text("purpose")?,
         licence: map.opt_text("licence")?,
-    })
-}
-
-fn meta_to_value(m: &Meta) -> Value {
-    let mut entries = vec![("title", Value::Text(m.title.clone()))];
-    opt_text_value(&mut entries, "description", &m.description);
-    opt_text_value(&mut entries, "indicator", &m.indicator);
-    opt_text_value(&mut entries, "unit", &m.unit);
-    opt_text_value(&mut entries, "period", &m.period);
-    opt_text_value(&mut entries, "source", &m.source);
-    opt_text_value(&mut entries, "content_type", &m.content_type);
-    opt_text_value(&mut entries, "sdmx_structure", &m.sdmx_structure);
-    if let Some(rows) = m.rows {
-        entries.push(("rows", uint(rows)));
-    }
-    if !m.columns.is_empty() {
-        entries.push((
-            "columns",
-            Value::Array(m.columns.iter().cloned().map(Value::Text).collect()),
-        ));
-    }
-    text_map(entries)
-}
-
-fn meta_from_value(value: Value) -> Result<Meta, StatementError> {
-    let mut map = TextMap::new(value, "meta")?;
-    let columns = match map.take("columns") {
-        None => Vec::new(),
-        Some(Value::Array(items)) => items
-            .into_iter()
-            .map(|v| as_text(v, "columns"))
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err(shape("meta columns is not an array").into()),
-    };
-    Ok(Meta {
-        title: map.text("title")?,
-        description: map.opt_text("description")?,
-        indicator: map.opt_text("indicator")?,
-        unit: map.opt_text("unit")?,
-        period: map.opt_text("period")?,
-        source: map.opt_text("source")?,
-        content_type: map.opt_text("content_type")?,
-        sdmx_structure: map.opt_text("sdmx_structure")?,
-        rows: map.opt_uint("rows")?,
-        columns,
     })
 }

@@ -172,6 +172,25 @@ fn open(bytes: &[u8], content_type: &'static str, cap: usize) -> Result<Opened, 
 }
 
 /// The four parts of a COSE_Sign1 message, not yet checked.
+/// Unwraps the `tag(array of 4)` frame that COSE_Sign1 (tag 18) and COSE_Sign (tag 98) share;
+/// `name` names the structure in the error.
+pub(crate) fn tagged_quadruple(
+    value: Value,
+    tag: u64,
+    name: &str,
+) -> Result<[Value; 4], CborError> {
+    let inner = match value {
+        Value::Tag(found, inner) if found == tag => inner,
+        _ => return Err(shape(format!("not a tag-{tag} {name}"))),
+    };
+    let Value::Array(parts) = *inner else {
+        return Err(shape(format!("{name} is not an array")));
+    };
+    parts
+        .try_into()
+        .map_err(|_| shape(format!("{name} does not have 4 elements")))
+}
+
 struct Parts {
     protected: Vec<u8>,
     payload: Vec<u8>,
@@ -187,15 +206,8 @@ fn split(bytes: &[u8], cap: usize) -> Result<Parts, CoseError> {
     if encode_value(&value) != bytes {
         return Err(shape("not in the canonical encoding").into());
     }
-    let Value::Tag(COSE_SIGN1_TAG, inner) = value else {
-        return Err(shape("not a tag-18 COSE_Sign1").into());
-    };
-    let Value::Array(parts) = *inner else {
-        return Err(shape("COSE_Sign1 is not an array").into());
-    };
-    let [protected, unprotected, payload, signature]: [Value; 4] = parts
-        .try_into()
-        .map_err(|_| shape("COSE_Sign1 does not have 4 elements"))?;
+    let [protected, unprotected, payload, signature] =
+        tagged_quadruple(value, COSE_SIGN1_TAG, "COSE_Sign1")?;
     let (
         Value::Bytes(protected),
         Value::Map(unprotected),

@@ -171,6 +171,52 @@ impl PublicKey {
     }
 }
 
+/// Serde for a PeerId as its base58 text in every format, the form the roster, the control
+/// API and the access log have always stored (libp2p's own serde writes bytes to CBOR). Use
+/// with `#[serde(with = "datapact_protocol::identity::peer_id_text")]`.
+pub mod peer_id_text {
+    use libp2p_identity::PeerId;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `peer` as its text.
+    pub fn serialize<S: Serializer>(peer: &PeerId, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(peer)
+    }
+
+    /// Reads a PeerId from its text, refusing text that is not one.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<PeerId, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+
+    /// The same text form for an optional PeerId (`null` when absent). Use with
+    /// `#[serde(with = "datapact_protocol::identity::peer_id_text::option")]`.
+    pub mod option {
+        use libp2p_identity::PeerId;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Writes `peer` as its text, or `null`.
+        pub fn serialize<S: Serializer>(
+            peer: &Option<PeerId>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match peer {
+                Some(peer) => serializer.collect_str(peer),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        /// Reads an optional PeerId from its text, refusing text that is not one.
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<PeerId>, D::Error> {
+            Option::<String>::deserialize(deserializer)?
+                .map(|text| text.parse().map_err(serde::de::Error::custom))
+                .transpose()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +231,41 @@ mod tests {
             PublicKey::from_peer_id_str(&peer.to_string()),
             Ok(id.public_key())
         );
+    }
+
+    #[test]
+    fn peer_ids_serialise_as_their_text_and_refuse_bad_text() {
+        #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        struct Held {
+            #[serde(with = "peer_id_text")]
+            one: PeerId,
+            #[serde(with = "peer_id_text::option")]
+            maybe: Option<PeerId>,
+        }
+        #[derive(serde::Serialize)]
+        struct Text<'a> {
+            one: &'a str,
+            maybe: Option<&'a str>,
+        }
+        let peer = Identity::from_seed(&[7; 32]).peer_id();
+        let text = peer.to_string();
+        for maybe in [Some(peer), None] {
+            let held = Held { one: peer, maybe };
+            let bytes = crate::wire::encode(&held);
+            let as_text = Text {
+                one: &text,
+                maybe: maybe.map(|_| text.as_str()),
+            };
+            assert_eq!(bytes, crate::wire::encode(&as_text));
+            assert_eq!(crate::wire::decode::<Held>(&bytes, 1024).unwrap(), held);
+        }
+        for (one, maybe) in [("12D3KooWnot", None), (text.as_str(), Some("12D3KooWnot"))] {
+            let bad = crate::wire::encode(&Text { one, maybe });
+            assert!(
+                crate::wire::decode::<Held>(&bad, 1024).is_err(),
+                "{one} {maybe:?}"
+            );
+        }
     }
 
     #[test]

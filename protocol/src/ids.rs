@@ -155,6 +155,30 @@ impl FromStr for DatasetId {
     }
 }
 
+/// Gives a type whose canonical text is its `Display` and `FromStr` the serde form of that
+/// text, so an API or a record carries the typed value and a decoded one is always valid.
+macro_rules! serde_as_text {
+    ($ty:ty) => {
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use serde_as_text;
+
+serde_as_text!(MemberCode);
+serde_as_text!(DatasetName);
+serde_as_text!(DatasetId);
+
 /// Keeps error messages one short line even when the input is huge or has control characters.
 fn truncate_for_error(s: &str) -> String {
     const MAX: usize = 80;
@@ -219,5 +243,21 @@ mod tests {
         ] {
             assert!(bad.parse::<DatasetId>().is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn ids_serialise_as_their_text_and_refuse_bad_text() {
+        let id: DatasetId = "THA/trafficking-victims@2".parse().unwrap();
+        let code = MemberCode::new("THA").unwrap();
+        let name = DatasetName::new("trafficking-victims").unwrap();
+        assert_eq!(
+            crate::wire::encode(&id),
+            crate::wire::encode(&"THA/trafficking-victims@2")
+        );
+        let back: (MemberCode, DatasetName, DatasetId) =
+            crate::wire::decode(&crate::wire::encode(&(&code, &name, &id)), 1024).unwrap();
+        assert_eq!(back, (code, name, id));
+        assert!(crate::wire::decode::<MemberCode>(&crate::wire::encode(&"tha"), 1024).is_err());
+        assert!(crate::wire::decode::<DatasetId>(&crate::wire::encode(&"THA/x@0"), 1024).is_err());
     }
 }

@@ -56,6 +56,7 @@ pub mod digest;
 pub mod disclosure;
 pub mod identity;
 pub mod ids;
+mod meta;
 pub mod policy;
 pub mod sdmx;
 pub mod time;
@@ -64,7 +65,7 @@ pub mod wire;
 
 pub use announcement::{
     Announcement, Meta, Receipt, Revocation, Signed, SignedAnnouncement, SignedReceipt,
-    SignedRevocation, Statement, StatementError,
+    SignedRevocation, Statement, StatementError, StructureRef,
 };
 pub use cbor::CborError;
 pub use digest::{CHUNK_SIZE, ContentDigest, ContentHasher, Digest};

@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::ids::MemberCode;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{MemberCode, serde_as_text};
 use crate::time::format_unix;
 
 /// Longest `purpose` text accepted, in bytes.
@@ -127,8 +129,14 @@ impl Audience {
     }
 }
 
+// The audience's canonical text (`public`, `members`, `only:A,B`) is its serde form.
+serde_as_text!(Audience);
+
 /// A release policy: the audience and the optional constraints of docs/design.md section 5.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+///
+/// Its serde form has one field per constraint; a decoded policy has a well-formed audience,
+/// and [`Policy::validate`] checks the rest as for any other policy.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Policy {
     /// Who may pull.
     pub audience: Audience,
@@ -465,5 +473,20 @@ mod tests {
             ..ok
         };
         assert_eq!(bad_purpose.validate(), Err(PolicyError::Purpose));
+    }
+
+    #[test]
+    fn policies_serialise_with_the_audience_as_its_text() {
+        let only = policy("only:MMR,AUS");
+        assert_eq!(
+            crate::wire::encode(&only.audience),
+            crate::wire::encode(&"only:AUS,MMR")
+        );
+        let back: Policy = crate::wire::decode(&crate::wire::encode(&only), 1024).unwrap();
+        assert_eq!(back, only);
+        for bad in ["everyone", "only:", "only:tha"] {
+            let refused = crate::wire::decode::<Audience>(&crate::wire::encode(&bad), 1024);
+            assert!(refused.is_err(), "{bad:?} accepted");
+        }
     }
 }

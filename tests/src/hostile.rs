@@ -211,18 +211,17 @@ impl HostilePeer {
     ) -> HostilePeer {
         let peer = Self::start(Identity::from_seed(&seed), answer).await;
         for node in nodes {
-            node.ok::<serde_json::Value>(datapact_node::api::Request::MembersAdd {
-                member: code.to_owned(),
-                peer_id: peer.peer_id.to_string(),
+            node.ok(datapact_node::api::MembersAdd {
+                member: datapact_protocol::MemberCode::new(code).expect("member code"),
+                peer_id: peer.peer_id,
                 addrs: vec![peer.addr.to_string()],
             })
             .await;
         }
-        let id = peer.peer_id.to_string();
         for node in nodes {
             crate::wait_until(
                 &format!("{} to connect to the hostile {code}", node.member),
-                || async { node.peers().await.iter().any(|p| p.peer_id == id) },
+                || async { node.peers().await.iter().any(|p| p.peer_id == peer.peer_id) },
             )
             .await;
         }

@@ -6,9 +6,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use datapact_node::api::{MemberInfo, Request};
-use datapact_protocol::Identity;
+use datapact_node::api::{MemberInfo, MembersAdd};
 use datapact_protocol::wire::{DirectRequest, DirectResponse, PullResponse, SignedStatement};
+use datapact_protocol::{Identity, MemberCode};
 use datapact_tests::TestNode;
 use datapact_tests::hostile::{HostilePeer, polite};
 use libp2p::PeerId;
@@ -57,9 +57,9 @@ async fn answering_a_stranger_costs_the_same_however_many_releases_it_may_not_se
     let owner: PeerId = tha.peer_id().parse().unwrap();
     let aus = HostilePeer::start(Identity::from_seed(&[31; 32]), polite()).await;
     let _: MemberInfo = tha
-        .ok(Request::MembersAdd {
-            member: "AUS".into(),
-            peer_id: aus.peer_id.to_string(),
+        .ok(MembersAdd {
+            member: MemberCode::new("AUS").unwrap(),
+            peer_id: aus.peer_id,
             addrs: vec![],
         })
         .await;

@@ -7,40 +7,18 @@
 
 use std::sync::{Arc, Mutex};
 
-use datapact_node::api::Request;
+use datapact_node::api::MembersAdd;
 use datapact_protocol::wire::{DirectRequest, DirectResponse, SignedStatement};
-use datapact_protocol::{
-    Announcement, Audience, ContentHasher, DatasetName, Identity, MemberCode, Meta, Policy,
-    SignedAnnouncement,
-};
+use datapact_protocol::{Audience, Identity, MemberCode, SignedAnnouncement};
+use datapact_tests::TestNode;
 use datapact_tests::hostile::{Answer, HostilePeer};
-use datapact_tests::{TestNode, unix_now};
+use datapact_tests::statements::{self, digest_of};
 
 const AUS_SEED: [u8; 32] = [0x3d; 32];
 
 /// AUS's signed `members` announcement of `name`.
 fn announcement(aus: &Identity, name: &str) -> SignedStatement {
-    let mut hasher = ContentHasher::new();
-    hasher.update(name.as_bytes());
-    let digest = hasher.finish();
-    let a = Announcement {
-        owner: MemberCode::new("AUS").unwrap(),
-        name: DatasetName::new(name).unwrap(),
-        version: 1,
-        sha256: digest.sha256,
-        size: digest.size,
-        file_name: format!("{name}.csv"),
-        chunk_root: digest.chunk_root(),
-        policy: Policy {
-            audience: Audience::Members,
-            ..Policy::default()
-        },
-        meta: Meta {
-            title: name.to_owned(),
-            ..Meta::default()
-        },
-        issued_at: unix_now(),
-    };
+    let a = statements::announcement("AUS", name, &digest_of(name.as_bytes()), Audience::Members);
     SignedStatement::Announcement(SignedAnnouncement::sign(a, aus).unwrap().bytes().to_vec())
 }
 
@@ -78,13 +56,12 @@ async fn catch_up_pages_of_known_statements_lead_on_to_new_ones() {
     // entry is written again) goes through them to it.
     pages.lock().unwrap().push(announcement(&aus_key, "page-3"));
     let asked = aus.received.catch_ups();
-    let _: serde_json::Value = mmr
-        .ok(Request::MembersAdd {
-            member: "AUS".into(),
-            peer_id: aus.peer_id.to_string(),
-            addrs: vec![aus.addr.to_string()],
-        })
-        .await;
+    mmr.ok(MembersAdd {
+        member: MemberCode::new("AUS").unwrap(),
+        peer_id: aus.peer_id,
+        addrs: vec![aus.addr.to_string()],
+    })
+    .await;
     mmr.wait_entry("AUS/page-3@1").await;
     assert_eq!(
         aus.received.catch_ups(),

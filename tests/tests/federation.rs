@@ -5,8 +5,15 @@
 
 use std::collections::BTreeSet;
 
-use datapact_node::api::{CatalogEntry, ErrorKind, LogLine, PullResult, ReleaseRequest};
+use datapact_node::api::{
+    CatalogEntry, DatasetStatus, ErrorKind, LogEvent, LogLine, Outcome, PullResult, ReleaseRequest,
+};
+use datapact_protocol::{Audience, MemberCode};
 use datapact_tests::{Federation, RequestError, TestNode, sample, sha256_hex, unix_now, wait_for};
+
+fn code(text: &str) -> Option<MemberCode> {
+    Some(MemberCode::new(text).unwrap())
+}
 
 /// An id of THA's that was never released: the reference answer for confidentiality checks.
 const NEVER_RELEASED: &str = "THA/never-released@1";
@@ -68,14 +75,14 @@ async fn pull_and_check(node: &TestNode, id: &str, original: &[u8], announced_sh
     );
     assert_eq!(result.size, original.len() as u64);
     let held = node.dataset(id).await.expect("pulled dataset listed");
-    assert_eq!(held.status, "received");
+    assert_eq!(held.status, DatasetStatus::Received);
     assert!(held.has_content);
 }
 
 /// The pull entries of the owner's access log about `id`.
 fn pulls_of<'a>(log: &'a [LogLine], id: &'a str) -> impl Iterator<Item = &'a LogLine> + 'a {
     log.iter()
-        .filter(move |l| l.event == "pull" && l.dataset.as_deref() == Some(id))
+        .filter(move |l| l.event == LogEvent::Pull && l.dataset.as_deref() == Some(id))
 }
 
 /// Scenarios 1, 2 and 8: a `public`, a `members` and an `only:MMR` release are seen and
@@ -101,8 +108,8 @@ async fn each_release_reaches_exactly_its_audience() {
     let mut released = Vec::new();
     for (file, name, policy) in files {
         let info = tha.release(&tha.copy_sample(file), name, policy).await;
-        assert_eq!(info.policy, policy);
-        assert_eq!(info.status, "released");
+        assert_eq!(info.policy, policy.parse::<Audience>().unwrap());
+        assert_eq!(info.status, DatasetStatus::Released);
         released.push((info, std::fs::read(sample(file)).expect("sample")));
     }
     let [public, members, only_mmr] = [0, 1, 2].map(|i| released[i].0.id.clone());
@@ -145,14 +152,13 @@ async fn each_release_reaches_exactly_its_audience() {
     // The owner logged AUS's refusal with the true reason, and MMR's grants.
     let log = tha.log().await;
     assert!(
-        pulls_of(&log, &only_mmr).any(|l| l.member.as_deref() == Some("AUS")
-            && l.outcome == "denied"
+        pulls_of(&log, &only_mmr).any(|l| l.member == code("AUS")
+            && l.outcome == Outcome::Denied
             && l.reason.as_deref() == Some("denied: not in audience")),
         "THA's log lacks AUS's denied pull of {only_mmr}: {log:#?}"
     );
     assert!(
-        pulls_of(&log, &only_mmr)
-            .any(|l| l.member.as_deref() == Some("MMR") && l.outcome == "granted"),
+        pulls_of(&log, &only_mmr).any(|l| l.member == code("MMR") && l.outcome == Outcome::Granted),
         "THA's log lacks MMR's granted pull of {only_mmr}: {log:#?}"
     );
 
@@ -172,9 +178,9 @@ async fn each_release_reaches_exactly_its_audience() {
     let log = tha.log().await;
     for id in [&members, &only_mmr] {
         assert!(
-            pulls_of(&log, id).any(|l| l.peer.as_deref() == Some(idn.peer_id())
+            pulls_of(&log, id).any(|l| l.peer == idn.peer_id().parse().ok()
                 && l.member.is_none()
-                && l.outcome == "denied"),
+                && l.outcome == Outcome::Denied),
             "THA's log lacks the outsider's denied pull of {id}: {log:#?}"
         );
     }
@@ -200,7 +206,7 @@ async fn embargo_and_expiry_are_enforced_by_the_owner() {
             .to_string(),
         name: name.to_owned(),
         title: name.to_owned(),
-        policy: "members".to_owned(),
+        policy: Audience::Members,
         embargo_until,
         expires_at,
         ..ReleaseRequest::default()
@@ -259,7 +265,7 @@ async fn embargo_and_expiry_are_enforced_by_the_owner() {
 
     let e = entry(&embargoed);
     assert!(!e.pullable);
-    assert_eq!(e.status, "received");
+    assert_eq!(e.status, DatasetStatus::Received);
     let embargo_reason = e.reason.expect("reason");
     assert!(
         embargo_reason.starts_with("denied: embargoed until "),
@@ -271,7 +277,7 @@ async fn embargo_and_expiry_are_enforced_by_the_owner() {
 
     let e = entry(&expired);
     assert!(!e.pullable);
-    assert_eq!(e.status, "expired");
+    assert_eq!(e.status, DatasetStatus::Expired);
     let expiry_reason = e.reason.expect("reason");
     assert!(
         expiry_reason.starts_with("denied: expired at "),
@@ -288,17 +294,23 @@ async fn embargo_and_expiry_are_enforced_by_the_owner() {
     let log = tha.log().await;
     for (id, reason) in [(&embargoed, &embargo_reason), (&expired, &expiry_reason)] {
         assert!(
-            pulls_of(&log, id).any(|l| l.member.as_deref() == Some("MMR")
-                && l.outcome == "denied"
+            pulls_of(&log, id).any(|l| l.member == code("MMR")
+                && l.outcome == Outcome::Denied
                 && l.reason.as_ref() == Some(reason)),
             "THA's log lacks MMR's refused pull of {id} ({reason}): {log:#?}"
         );
     }
     assert!(
-        pulls_of(&log, &open).any(|l| l.member.as_deref() == Some("MMR") && l.outcome == "granted")
+        pulls_of(&log, &open).any(|l| l.member == code("MMR") && l.outcome == Outcome::Granted)
     );
-    assert_eq!(tha.dataset(&expired).await.unwrap().status, "expired");
-    assert_eq!(tha.dataset(&embargoed).await.unwrap().status, "released");
+    assert_eq!(
+        tha.dataset(&expired).await.unwrap().status,
+        DatasetStatus::Expired
+    );
+    assert_eq!(
+        tha.dataset(&embargoed).await.unwrap().status,
+        DatasetStatus::Released
+    );
     fed.shutdown().await;
 }
 
@@ -318,21 +330,24 @@ async fn revocation_reaches_receivers_that_pulled() {
     }
     for id in [&public, &restricted] {
         mmr.pull(id, None).await.expect("pull before revocation");
-        assert_eq!(mmr.dataset(id).await.unwrap().status, "received");
+        assert_eq!(
+            mmr.dataset(id).await.unwrap().status,
+            DatasetStatus::Received
+        );
     }
 
     for id in [&public, &restricted] {
-        assert_eq!(tha.revoke(id).await.status, "revoked");
+        assert_eq!(tha.revoke(id).await.status, DatasetStatus::Revoked);
     }
     for id in [&public, &restricted] {
         wait_for(&format!("MMR's datasets to show {id} revoked"), || async {
-            (mmr.dataset(id).await?.status == "revoked").then_some(())
+            (mmr.dataset(id).await?.status == DatasetStatus::Revoked).then_some(())
         })
         .await;
-        let entry = mmr.wait_status(id, "revoked").await;
+        let entry = mmr.wait_status(id, DatasetStatus::Revoked).await;
         assert!(!entry.pullable);
         // AUS never pulled: its catalogue shows the revocation, and the owner refuses a pull.
-        aus.wait_status(id, "revoked").await;
+        aus.wait_status(id, DatasetStatus::Revoked).await;
         let (_, message) = aus.pull(id, None).await.expect_err("revoked");
         assert_eq!(message, "denied: revoked by the owner");
     }
@@ -367,13 +382,13 @@ async fn a_stopped_node_catches_up_after_restart() {
                 .iter()
                 .all(|id| c.iter().any(|e| &e.id == *id))
                 && c.iter()
-                    .any(|e| e.id == early_members && e.status == "revoked")
+                    .any(|e| e.id == early_members && e.status == DatasetStatus::Revoked)
         })
         .await;
-    let expected: BTreeSet<(String, String)> = mmr_view
+    let expected: BTreeSet<(String, DatasetStatus)> = mmr_view
         .iter()
-        .filter(|e| !e.policy.starts_with("only:"))
-        .map(|e| (e.id.clone(), e.status.clone()))
+        .filter(|e| !matches!(e.policy, Audience::Only(_)))
+        .map(|e| (e.id.clone(), e.status))
         .collect();
     assert_eq!(expected.len(), 4, "{expected:?}");
 
@@ -381,7 +396,7 @@ async fn a_stopped_node_catches_up_after_restart() {
     let aus = &fed["AUS"];
     aus.wait_catalog(&format!("ids and statuses equal to {expected:?}"), |c| {
         c.iter()
-            .map(|e| (e.id.clone(), e.status.clone()))
+            .map(|e| (e.id.clone(), e.status))
             .collect::<BTreeSet<_>>()
             == expected
     })

@@ -9,36 +9,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use datapact_node::api::DatasetStatus;
 use datapact_protocol::wire::{DirectRequest, DirectResponse, SignedStatement};
 use datapact_protocol::{
-    Announcement, Audience, ContentHasher, DatasetName, Identity, MemberCode, Meta, PeerId, Policy,
-    Revocation, SignedAnnouncement, SignedRevocation,
+    Announcement, Audience, DatasetName, Identity, MemberCode, PeerId, Revocation,
+    SignedAnnouncement, SignedRevocation,
 };
+use datapact_tests::statements::{self, digest_of};
 use datapact_tests::{DEADLINE, Dial, Federation, TestNode, unix_now, wait_gossip, wait_until};
 
 /// A well-formed public announcement of a small content, not yet signed.
 fn announcement(owner: &str, name: &str) -> Announcement {
-    let mut hasher = ContentHasher::new();
-    hasher.update(format!("forged,{owner},{name}\n").as_bytes());
-    let digest = hasher.finish();
-    Announcement {
-        owner: MemberCode::new(owner).unwrap(),
-        name: DatasetName::new(name).unwrap(),
-        version: 1,
-        sha256: digest.sha256,
-        size: digest.size,
-        file_name: format!("{name}.csv"),
-        chunk_root: digest.chunk_root(),
-        policy: Policy {
-            audience: Audience::Public,
-            ..Policy::default()
-        },
-        meta: Meta {
-            title: format!("{name} (forged)"),
-            ..Meta::default()
-        },
-        issued_at: unix_now(),
-    }
+    let content = format!("forged,{owner},{name}\n");
+    let mut a = statements::announcement(
+        owner,
+        name,
+        &digest_of(content.as_bytes()),
+        Audience::Public,
+    );
+    a.meta.title = format!("{name} (forged)");
+    a
 }
 
 fn signed(announcement: Announcement, key: &Identity) -> SignedStatement {
@@ -232,9 +222,18 @@ async fn forged_statements_are_rejected_and_never_spread() {
         node.assert_never_seen(&secret).await;
     }
     khm.assert_never_seen(&v1).await;
-    assert_eq!(khm.catalog_entry(&v2).await.unwrap().status, "received");
-    assert_eq!(aus.catalog_entry(&base).await.unwrap().status, "received");
-    assert_eq!(mmr.catalog_entry(&base).await.unwrap().status, "received");
+    assert_eq!(
+        khm.catalog_entry(&v2).await.unwrap().status,
+        DatasetStatus::Received
+    );
+    assert_eq!(
+        aus.catalog_entry(&base).await.unwrap().status,
+        DatasetStatus::Received
+    );
+    assert_eq!(
+        mmr.catalog_entry(&base).await.unwrap().status,
+        DatasetStatus::Received
+    );
 
     khm.stop().await;
     fed.shutdown().await;

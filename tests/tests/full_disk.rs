@@ -16,18 +16,16 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use datapact_node::api::Request;
+use datapact_node::api::Audit;
 use datapact_node::ops::pull;
 use datapact_node::store::STATE_HEADROOM;
 use datapact_node::store::space::free_bytes;
 use datapact_protocol::digest::MAX_CONTENT_SIZE;
 use datapact_protocol::wire::{DirectRequest, DirectResponse, SignedStatement};
-use datapact_protocol::{
-    Announcement, Audience, CHUNK_SIZE, DatasetName, Digest, MemberCode, Meta, PeerId, Policy,
-    SignedAnnouncement,
-};
+use datapact_protocol::{Audience, CHUNK_SIZE, Digest, PeerId, SignedAnnouncement};
 use datapact_tests::hostile::{HostilePeer, polite};
-use datapact_tests::{DEADLINE, Federation, TestNode, pseudo_random, sha256_hex, unix_now};
+use datapact_tests::statements::{self, digest_of};
+use datapact_tests::{DEADLINE, Federation, TestNode, pseudo_random, sha256_hex};
 
 /// Size of the tmpfs that holds MMR's node directory.
 const DISK_MIB: u64 = 64;
@@ -176,8 +174,8 @@ async fn a_full_disk_never_damages_the_state() {
     let mmr = &fed["MMR"];
     let held = mmr.dataset(arrivals).await.expect("arrivals still held");
     assert!(held.has_content);
-    let report: serde_json::Value = mmr.ok(Request::Audit { strict: false }).await;
-    assert_eq!(report["ok"], true, "{report}");
+    let report = mmr.ok(Audit { strict: false }).await;
+    assert!(report.ok, "{report:?}");
     let out = mmr.out_path("returns.csv");
     mmr.pull(returns, Some(&out)).await.unwrap();
     assert!(std::fs::read(&out).unwrap() == medium);
@@ -251,24 +249,12 @@ async fn a_pull_larger_than_the_disk_is_refused_before_the_owner_is_asked() {
     }
     let aus = HostilePeer::member_of("AUS", [0xd1; 32], polite(), &[&mmr]).await;
     let served = aus.serve_pulls(Default::default());
-    let announcement = Announcement {
-        owner: MemberCode::new("AUS").unwrap(),
-        name: DatasetName::new("everything").unwrap(),
-        version: 1,
-        sha256: Digest::of(b"never served"),
-        size: MAX_CONTENT_SIZE,
-        file_name: "everything.csv".into(),
-        chunk_root: Digest::of(b"never served either"),
-        policy: Policy {
-            audience: Audience::Members,
-            ..Policy::default()
-        },
-        meta: Meta {
-            title: "All of it".into(),
-            ..Meta::default()
-        },
-        issued_at: unix_now(),
-    };
+    let mut announcement =
+        statements::announcement("AUS", "everything", &digest_of(b""), Audience::Members);
+    announcement.sha256 = Digest::of(b"never served");
+    announcement.size = MAX_CONTENT_SIZE;
+    announcement.chunk_root = Digest::of(b"never served either");
+    announcement.meta.title = "All of it".into();
     let id = announcement.id().to_string();
     let signed = SignedAnnouncement::sign(announcement, &aus.identity).unwrap();
     let peer: PeerId = mmr.peer_id().parse().unwrap();

@@ -8,16 +8,14 @@
 
 use std::time::Duration;
 
-use datapact_node::api::Request;
+use datapact_node::api::Export;
 use datapact_protocol::announcement::{ANNOUNCEMENT_CONTENT_TYPE, MAX_SIGNED_LEN};
 use datapact_protocol::cose;
 use datapact_protocol::wire::{self, SignedStatement};
-use datapact_protocol::{
-    Announcement, Audience, ContentHasher, DatasetName, MemberCode, Meta, PeerId, Policy,
-    SignedAnnouncement,
-};
+use datapact_protocol::{Audience, MemberCode, PeerId, SignedAnnouncement};
 use datapact_tests::hostile::{HostilePeer, polite};
-use datapact_tests::{DEADLINE, TestNode, unix_now, wait_until};
+use datapact_tests::statements::{self, digest_of};
+use datapact_tests::{DEADLINE, TestNode, wait_until};
 
 /// Waits until gossip from `node` reaches `listener`: `node` publishes a probe (which fails
 /// while it knows no subscriber) until the listener receives one.
@@ -44,27 +42,9 @@ async fn wait_gossip_to(node: &TestNode, listener: &HostilePeer) {
 
 /// A public announcement by AUS of a small content named `name`, signed with `aus`.
 fn aus_announcement(aus: &datapact_protocol::Identity, name: &str) -> (String, Vec<u8>) {
-    let mut hasher = ContentHasher::new();
-    hasher.update(format!("{name},AUS\n").as_bytes());
-    let digest = hasher.finish();
-    let announcement = Announcement {
-        owner: MemberCode::new("AUS").unwrap(),
-        name: DatasetName::new(name).unwrap(),
-        version: 1,
-        sha256: digest.sha256,
-        size: digest.size,
-        file_name: format!("{name}.csv"),
-        chunk_root: digest.chunk_root(),
-        policy: Policy {
-            audience: Audience::Public,
-            ..Policy::default()
-        },
-        meta: Meta {
-            title: format!("{name} (published by an independent client)"),
-            ..Meta::default()
-        },
-        issued_at: unix_now(),
-    };
+    let digest = digest_of(format!("{name},AUS\n").as_bytes());
+    let mut announcement = statements::announcement("AUS", name, &digest, Audience::Public);
+    announcement.meta.title = format!("{name} (published by an independent client)");
     let id = announcement.id().to_string();
     let signed = SignedAnnouncement::sign(announcement, aus).unwrap();
     (id, signed.bytes().to_vec())
@@ -84,13 +64,12 @@ async fn a_gossip_message_is_exactly_the_announcement_the_owner_exports() {
         .expect("the release's gossip message in time")
         .unwrap();
     let out = tha.out_path("bundle");
-    let _: serde_json::Value = tha
-        .ok(Request::Export {
-            id: id.clone(),
-            out: out.display().to_string(),
-            force: false,
-        })
-        .await;
+    tha.ok(Export {
+        id: id.clone(),
+        out: out.display().to_string(),
+        force: false,
+    })
+    .await;
     let exported = std::fs::read(out.join("announcement.cose")).unwrap();
     assert!(
         received == exported,
@@ -136,7 +115,7 @@ async fn a_raw_cose_announcement_is_accepted_and_the_wrapped_form_or_garbage_is_
     let (raw_id, raw) = aus_announcement(&aus.identity, "raw");
     aus.publish_raw(raw.clone()).await.unwrap();
     let entry = tha.wait_entry(&raw_id).await;
-    assert_eq!(entry.owner, "AUS");
+    assert_eq!(entry.owner, MemberCode::new("AUS").unwrap());
     assert_eq!(tha.announcement_bytes(&raw_id), raw);
     tha.assert_never_seen(&wrapped_id).await;
     tha.stop().await;

@@ -59,9 +59,9 @@ async fn a_stranger_learns_nothing_of_a_members_release() {
 async fn a_hostile_member_is_asked_for_catch_up_when_it_connects() {
     let tha = TestNode::start("THA").await;
     let aus = HostilePeer::start(Identity::from_seed(&[42; 32]), polite()).await;
-    tha.ok::<serde_json::Value>(datapact_node::api::Request::MembersAdd {
-        member: "AUS".into(),
-        peer_id: aus.peer_id.to_string(),
+    tha.ok(datapact_node::api::MembersAdd {
+        member: datapact_protocol::MemberCode::new("AUS").unwrap(),
+        peer_id: aus.peer_id,
         addrs: vec![aus.addr.to_string()],
     })
     .await;

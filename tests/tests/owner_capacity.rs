@@ -8,7 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use datapact_node::api::{AuditReport, LogLine, Request};
+use datapact_node::api::{Audit, AuditReport, LogEvent, LogLine, Outcome};
+use datapact_protocol::MemberCode;
 use datapact_protocol::wire::PullResponse;
 use datapact_tests::hostile::{HostilePeer, polite};
 use datapact_tests::{DEADLINE, Federation, TestNode, pseudo_random, wait_for};
@@ -162,7 +163,9 @@ async fn flood(strangers: &[HostilePeer], owner: PeerId, per_key: usize, ids: &[
 
 fn pull_entries_of<'a>(log: &'a [LogLine], member: &'a str) -> Vec<&'a LogLine> {
     log.iter()
-        .filter(|l| l.event == "pull" && l.member.as_deref() == Some(member))
+        .filter(|l| {
+            l.event == LogEvent::Pull && l.member.as_ref().map(MemberCode::as_str) == Some(member)
+        })
         .collect()
 }
 
@@ -206,7 +209,7 @@ async fn a_flood_from_fresh_keys_leaves_a_bounded_log_and_every_member_request_l
     assert!(added <= 200, "the flood added {added} access-log entries");
     let granted: Vec<_> = pull_entries_of(&log, "MMR")
         .into_iter()
-        .filter(|l| l.outcome == "granted")
+        .filter(|l| l.outcome == Outcome::Granted)
         .filter_map(|l| l.dataset.clone())
         .collect();
     assert_eq!(granted, mine, "each of MMR's pulls has its own entry");
@@ -215,18 +218,21 @@ async fn a_flood_from_fresh_keys_leaves_a_bounded_log_and_every_member_request_l
     let log = wait_for("the owner's summary of the refused requests", || async {
         let log = tha.log().await;
         log.iter()
-            .any(|l| l.event == "pulls_refused")
+            .any(|l| l.event == LogEvent::PullsRefused)
             .then_some(log)
     })
     .await;
     let new = &log[before..];
     let one_by_one = new
         .iter()
-        .filter(|l| l.event == "pull" && l.member.is_none())
+        .filter(|l| l.event == LogEvent::Pull && l.member.is_none())
         .count() as u64;
-    let summary = new.iter().find(|l| l.event == "pulls_refused").unwrap();
+    let summary = new
+        .iter()
+        .find(|l| l.event == LogEvent::PullsRefused)
+        .unwrap();
     assert_eq!(summary.member, None);
-    assert_eq!(summary.outcome, "denied");
+    assert_eq!(summary.outcome, Outcome::Denied);
     let reason = summary.reason.as_deref().unwrap();
     assert!(
         reason.contains(" outside the roster; not logged one by one"),
@@ -238,7 +244,7 @@ async fn a_flood_from_fresh_keys_leaves_a_bounded_log_and_every_member_request_l
         flood.answered,
         "every answered request is in the log"
     );
-    let audit: AuditReport = tha.ok(Request::Audit { strict: false }).await;
+    let audit: AuditReport = tha.ok(Audit { strict: false }).await;
     assert!(audit.ok, "audit after the flood: {:?}", audit.failures);
     drop(strangers);
     fed.shutdown().await;

@@ -6,12 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use datapact_protocol::wire::{DirectRequest, DirectResponse, SignedStatement};
-use datapact_protocol::{
-    Announcement, Audience, ContentHasher, DatasetName, Identity, MemberCode, Meta, PeerId, Policy,
-    SignedAnnouncement,
-};
+use datapact_protocol::{Audience, Identity, MemberCode, PeerId, SignedAnnouncement};
 use datapact_tests::hostile::{HostilePeer, polite};
-use datapact_tests::{Federation, TestNode, unix_now};
+use datapact_tests::statements::{self, digest_of};
+use datapact_tests::{Federation, TestNode};
 
 /// The receiver's caps in this test.
 const CAP_STATEMENTS: usize = 5;
@@ -22,30 +20,11 @@ const BIG_DESCRIPTION: usize = 1000;
 
 /// `owner`'s signed `members` announcement `name`@1, with a description of `description` bytes.
 fn announcement(owner: &str, key: &Identity, name: &str, description: usize) -> Vec<u8> {
-    let mut hasher = ContentHasher::new();
-    hasher.update(name.as_bytes());
-    let digest = hasher.finish();
     let text = |n: usize| (n > 0).then(|| "x".repeat(n));
-    let a = Announcement {
-        owner: MemberCode::new(owner).unwrap(),
-        name: DatasetName::new(name).unwrap(),
-        version: 1,
-        sha256: digest.sha256,
-        size: digest.size,
-        file_name: format!("{name}.csv"),
-        chunk_root: digest.chunk_root(),
-        policy: Policy {
-            audience: Audience::Members,
-            ..Policy::default()
-        },
-        meta: Meta {
-            title: name.to_owned(),
-            description: text(description),
-            source: text(description),
-            ..Meta::default()
-        },
-        issued_at: unix_now(),
-    };
+    let mut a =
+        statements::announcement(owner, name, &digest_of(name.as_bytes()), Audience::Members);
+    a.meta.description = text(description);
+    a.meta.source = text(description);
     SignedAnnouncement::sign(a, key).unwrap().bytes().to_vec()
 }
 
@@ -67,6 +46,7 @@ async fn delivered(from: &HostilePeer, node: &TestNode, bytes: Vec<u8>) -> bool 
 }
 
 async fn held_from(node: &TestNode, owner: &str) -> usize {
+    let owner = MemberCode::new(owner).unwrap();
     node.catalog()
         .await
         .iter()

@@ -8,35 +8,17 @@
 
 use datapact_protocol::announcement::{ANNOUNCEMENT_CONTENT_TYPE, Statement};
 use datapact_protocol::wire::{DirectRequest, DirectResponse, SignedStatement};
-use datapact_protocol::{
-    Announcement, Audience, ContentHasher, DatasetName, Identity, MemberCode, Meta, PeerId, Policy,
-};
-use datapact_tests::{DEADLINE, Federation, unix_now, wait_until};
+use datapact_protocol::{Audience, Identity, PeerId};
+use datapact_tests::statements::{self, digest_of};
+use datapact_tests::{DEADLINE, Federation, wait_until};
 
 /// MMR's announcement of `name` with the bundle's own file name, signed by `key` without the
 /// checks that `Signed::sign` makes.
 fn colliding(name: &str, audience: Audience, key: &Identity) -> SignedStatement {
-    let mut hasher = ContentHasher::new();
-    hasher.update(b"year,arrivals\n2017,100\n");
-    let digest = hasher.finish();
-    let announcement = Announcement {
-        owner: MemberCode::new("MMR").unwrap(),
-        name: DatasetName::new(name).unwrap(),
-        version: 1,
-        sha256: digest.sha256,
-        size: digest.size,
-        file_name: "announcement.cose".into(),
-        chunk_root: digest.chunk_root(),
-        policy: Policy {
-            audience,
-            ..Policy::default()
-        },
-        meta: Meta {
-            title: "Arrivals".into(),
-            ..Meta::default()
-        },
-        issued_at: unix_now(),
-    };
+    let digest = digest_of(b"year,arrivals\n2017,100\n");
+    let mut announcement = statements::announcement("MMR", name, &digest, audience);
+    announcement.file_name = "announcement.cose".into();
+    announcement.meta.title = "Arrivals".into();
     let mut payload = Vec::new();
     ciborium::into_writer(&announcement.to_payload(), &mut payload).unwrap();
     SignedStatement::Announcement(datapact_protocol::cose::sign(

@@ -5,21 +5,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use datapact_node::api::{MemberInfo, Request};
+use datapact_node::api::{DatasetStatus, MemberInfo, MembersRemove};
+use datapact_protocol::MemberCode;
 use datapact_tests::{Federation, TestNode, wait_for};
 
 /// Removes `member` from `owner`'s roster.
 async fn remove_member(owner: &TestNode, member: &TestNode) {
+    let code = MemberCode::new(&member.member).unwrap();
     let removed: MemberInfo = owner
-        .ok(Request::MembersRemove {
-            member: member.member.clone(),
+        .ok(MembersRemove {
+            member: code.clone(),
         })
         .await;
-    assert_eq!(removed.member, member.member);
+    assert_eq!(removed.member, code);
 }
 
 /// Waits until `node`'s own copy of `id` (in `datasets`) shows `status`.
-async fn wait_held_status(node: &TestNode, id: &str, status: &str) {
+async fn wait_held_status(node: &TestNode, id: &str, status: DatasetStatus) {
     wait_for(
         &format!("{}'s copy of {id} to show {status}", node.member),
         || async { (node.dataset(id).await?.status == status).then_some(()) },
@@ -51,10 +53,13 @@ async fn a_removed_member_that_pulled_still_learns_of_the_revocation() {
     assert_eq!(refused, format!("dataset {v2} not found"));
 
     // What it cannot take back: MMR holds version 1, and hears of its revocation.
-    assert_eq!(tha.revoke(&id).await.status, "revoked");
-    wait_held_status(mmr, &id, "revoked").await;
-    assert_eq!(mmr.wait_status(&id, "revoked").await.status, "revoked");
-    aus.wait_status(&id, "revoked").await;
+    assert_eq!(tha.revoke(&id).await.status, DatasetStatus::Revoked);
+    wait_held_status(mmr, &id, DatasetStatus::Revoked).await;
+    assert_eq!(
+        mmr.wait_status(&id, DatasetStatus::Revoked).await.status,
+        DatasetStatus::Revoked
+    );
+    aus.wait_status(&id, DatasetStatus::Revoked).await;
     fed.shutdown().await;
 }
 
@@ -77,6 +82,6 @@ async fn a_removed_member_that_was_down_learns_of_the_revocation_when_it_returns
     // THA's roster: MMR dials THA from its roster.
     fed.node_mut("MMR").restart().await;
     fed["MMR"].wait_connected(&fed["THA"]).await;
-    wait_held_status(&fed["MMR"], &id, "revoked").await;
+    wait_held_status(&fed["MMR"], &id, DatasetStatus::Revoked).await;
     fed.shutdown().await;
 }

@@ -11,15 +11,13 @@
 
 use std::collections::HashMap;
 
-use datapact_node::api::Request;
+use datapact_node::api::{Audit, Outcome};
 use datapact_node::ops::pull;
 use datapact_protocol::wire::{DirectRequest, DirectResponse, PullResponse, SignedStatement};
-use datapact_protocol::{
-    Announcement, Audience, ContentHasher, DatasetName, Digest, Identity, MemberCode, Meta, PeerId,
-    Policy, SignedAnnouncement,
-};
+use datapact_protocol::{Audience, Digest, Identity, PeerId, SignedAnnouncement};
 use datapact_tests::hostile::{HostilePeer, Served, polite};
-use datapact_tests::{Federation, TestNode, pseudo_random, sha256_hex, unix_now};
+use datapact_tests::statements::{self, digest_of};
+use datapact_tests::{Federation, TestNode, pseudo_random, sha256_hex};
 
 /// AUS's key seed: the hostile peer and the rosters that list it agree on it.
 const AUS_SEED: [u8; 32] = [0xa5; 32];
@@ -29,27 +27,10 @@ const CHUNKED_LEN: usize = 3 * datapact_protocol::CHUNK_SIZE as usize + 12_345;
 /// An announcement AUS signs for `name`, claiming the digest `claimed_sha256` for `content`
 /// (its true chunk list and size), and what it serves for it.
 fn crafted(aus: &Identity, name: &str, claimed_sha256: Digest, content: &[u8]) -> (String, Served) {
-    let mut hasher = ContentHasher::new();
-    hasher.update(content);
-    let digest = hasher.finish();
-    let announcement = Announcement {
-        owner: MemberCode::new("AUS").unwrap(),
-        name: DatasetName::new(name).unwrap(),
-        version: 1,
-        sha256: claimed_sha256,
-        size: digest.size,
-        file_name: format!("{name}.csv"),
-        chunk_root: digest.chunk_root(),
-        policy: Policy {
-            audience: Audience::Members,
-            ..Policy::default()
-        },
-        meta: Meta {
-            title: format!("{name}, by AUS"),
-            ..Meta::default()
-        },
-        issued_at: unix_now(),
-    };
+    let digest = digest_of(content);
+    let mut announcement = statements::announcement("AUS", name, &digest, Audience::Members);
+    announcement.sha256 = claimed_sha256;
+    announcement.meta.title = format!("{name}, by AUS");
     let id = announcement.id().to_string();
     let signed = SignedAnnouncement::sign(announcement, aus).unwrap();
     let served = Served {
@@ -95,8 +76,8 @@ fn blob_state(node: &TestNode, sha256: &Digest) -> (bool, Vec<std::path::PathBuf
 }
 
 async fn audit_ok(node: &TestNode) {
-    let report: serde_json::Value = node.ok(Request::Audit { strict: false }).await;
-    assert_eq!(report["ok"], true, "{}'s audit: {report}", node.member);
+    let report = node.ok(Audit { strict: false }).await;
+    assert!(report.ok, "{}'s audit: {report:?}", node.member);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,7 +124,7 @@ async fn a_receiver_never_stores_a_members_bytes_under_another_members_digest() 
     let log = tha.log().await;
     assert!(
         log.iter()
-            .any(|l| l.dataset.as_deref() == Some(real.as_str()) && l.outcome == "granted"),
+            .any(|l| l.dataset.as_deref() == Some(real.as_str()) && l.outcome == Outcome::Granted),
         "THA served the pull: {log:#?}"
     );
 

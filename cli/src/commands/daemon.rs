@@ -22,23 +22,32 @@ pub fn run(settings: &Settings, format: LogFormat) -> anyhow::Result<ExitCode> {
         .enable_all()
         .thread_name("datapact")
         .build()?;
-    runtime
-        .block_on(async { datapact_node::daemon::run(&settings.dir, shutdown_signal()).await })?;
+    runtime.block_on(async {
+        // The handlers are installed before the daemon starts, not when it first waits for a
+        // signal: a SIGTERM sent as soon as the control socket answers must stop it cleanly,
+        // not kill it with the default action.
+        let shutdown = shutdown_signal();
+        datapact_node::daemon::run(&settings.dir, shutdown).await
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Completes on the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// Installs the SIGINT and SIGTERM handlers (call inside the runtime); the future completes on
+/// the first of them.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
+    let handlers = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop the daemon with SIGKILL");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
+    );
+    async move {
+        let (Ok(mut term), Ok(mut int)) = handlers else {
+            tracing::error!("cannot install signal handlers; stop the daemon with SIGKILL");
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
     }
 }

@@ -8,16 +8,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
 use datapact_node::api::{
-    AuditReport, CatalogEntry, DatasetInfo, ErrorKind, IdInfo, LogLine, PeerInfo, PullResult,
-    ReleaseRequest, Request,
+    Audit, Call, Catalog, DatasetStatus, Datasets, ErrorKind, Id, IdInfo, Log, LogEvent,
+    MembersAdd, Outcome, Peers, Pull, ReleaseRequest, Revoke, StructureCheck,
 };
 use datapact_node::control::{Client, ClientError};
-use serde::de::DeserializeOwned;
+use datapact_protocol::MemberCode;
 
 /// The sample datasets, embedded so the demo needs nothing but the binary.
 const MIGRANT_STOCK: &[u8] = include_bytes!("../../samples/migrant_stock_2015_2017.csv");
 const MGI: &[u8] = include_bytes!("../../samples/mgi_2016.csv");
 const TRAFFICKING: &[u8] = include_bytes!("../../samples/trafficking_victims_tha_2017.csv");
+/// The structure messages the samples follow (SDMX-JSON 2.0).
+const STOCK_STRUCTURE: &[u8] = include_bytes!("../../samples/structure_mig_stock.json");
+const MGI_STRUCTURE: &[u8] = include_bytes!("../../samples/structure_mgi.json");
+const TIP_STRUCTURE: &[u8] = include_bytes!("../../samples/structure_tip_victims.json");
 
 /// How long any one step may take before the demo gives up.
 const STEP_DEADLINE: Duration = Duration::from_secs(30);
@@ -32,12 +36,12 @@ struct Member {
 }
 
 impl Member {
-    fn call<T: DeserializeOwned>(&self, request: &Request) -> Result<T, ClientError> {
-        Client::connect(&self.dir)?.call_typed(request)
+    fn call<R: Call>(&self, request: R) -> Result<R::Response, ClientError> {
+        Client::connect(&self.dir)?.call(request)
     }
 
     fn id(&self) -> anyhow::Result<IdInfo> {
-        Ok(self.call(&Request::Id)?)
+        Ok(self.call(Id)?)
     }
 
     fn stop(&mut self) {
@@ -182,8 +186,8 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
                 continue;
             }
             let id = b.id()?;
-            let _: serde_json::Value = a.call(&Request::MembersAdd {
-                member: b.code.into(),
+            a.call(MembersAdd {
+                member: MemberCode::new(b.code)?,
                 peer_id: id.peer_id,
                 addrs: id.listen,
             })?;
@@ -191,16 +195,55 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
     }
     for m in [&*tha, &*mmr, &*aus] {
         wait_for(&format!("{} to connect to both others", m.code), || {
-            m.call::<Vec<PeerInfo>>(&Request::Peers)
+            m.call(Peers)
                 .ok()
                 .filter(|p| p.iter().filter(|p| p.member.is_some()).count() >= 2)
         })?;
     }
     say("   every node is connected to the other two (TCP + Noise + Yamux)");
 
-    say("\n3. THA releases three datasets, each with its own policy:");
+    say("\n3. THA proposes the structures the members agree on: SDMX structure messages (data");
+    say("   structure definitions, codelists, concepts, dataflows), released like any dataset.");
     let data_dir = workspace.join("data");
     std::fs::create_dir_all(&data_dir)?;
+    for (file, bytes, name, title) in [
+        (
+            "structure_mig_stock.json",
+            STOCK_STRUCTURE,
+            "migrant-stock-structure",
+            "Structure: international migrant stock",
+        ),
+        (
+            "structure_mgi.json",
+            MGI_STRUCTURE,
+            "mgi-structure",
+            "Structure: Migration Governance Index",
+        ),
+        (
+            "structure_tip_victims.json",
+            TIP_STRUCTURE,
+            "trafficking-structure",
+            "Structure: identified victims of trafficking",
+        ),
+    ] {
+        let path = data_dir.join(file);
+        std::fs::write(&path, bytes)?;
+        let info = tha.call(ReleaseRequest {
+            path: path.display().to_string(),
+            name: name.into(),
+            title: title.into(),
+            policy: "members".parse()?,
+            ..ReleaseRequest::default()
+        })?;
+        say(&format!(
+            "   {:<30} defines {}",
+            info.id,
+            info.structures.join(", ")
+        ));
+    }
+
+    say("\n4. THA releases three datasets, each checked row by row against its structure, each");
+    say("   with its own policy:");
     let embargo_until = unix_now() + EMBARGO.as_secs();
     let releases = [
         (
@@ -235,39 +278,68 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
     for (file, bytes, name, title, policy, purpose, embargo) in releases {
         let path = data_dir.join(file);
         std::fs::write(&path, bytes)?;
-        let info: DatasetInfo = tha.call(&Request::Release(Box::new(ReleaseRequest {
+        let info = tha.call(ReleaseRequest {
             path: path.display().to_string(),
             name: name.into(),
             title: title.into(),
-            policy: policy.into(),
+            policy: policy.parse()?,
             embargo_until: embargo,
             purpose: purpose.map(str::to_owned),
             licence: Some("CC-BY-4.0".into()),
             source: Some("datapact sample data".into()),
+            require_structure: true,
             ..ReleaseRequest::default()
-        })))?;
-        let mut line = format!("   {:<28} {:<9}", info.id, info.policy);
-        if let Some(e) = &info.embargo_until {
-            line.push_str(&format!(" embargoed until {e}"));
-        }
-        if let Some(p) = &info.purpose {
-            line.push_str(&format!(", purpose: {p}"));
+        })?;
+        let mut line = format!("   {:<30} {:<9}", info.id, info.policy.to_string());
+        if let Some(s) = &info.structure {
+            line.push_str(&format!(" checked against {}", s.id));
         }
         say(&line);
+        let mut details = Vec::new();
+        if let Some(e) = &info.embargo_until {
+            details.push(format!("embargoed until {e}"));
+        }
+        if let Some(p) = &info.purpose {
+            details.push(format!("purpose: {p}"));
+        }
+        if !details.is_empty() {
+            say(&format!("   {:<30} {}", "", details.join(", ")));
+        }
         ids.push(info.id);
     }
     let (stock, mgi, tip) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
+    let typo = String::from_utf8_lossy(TRAFFICKING)
+        .replacen(",MMR,SEXUAL,_T,2017,", ",MMR,SEXUAL,T,2017,", 1)
+        .replacen(",OTHER,_T,2017,2,", ",OTHER,_T,2017-Q5,2,", 1);
+    let typo_path = data_dir.join("trafficking_victims_tha_2017_draft.csv");
+    std::fs::write(&typo_path, typo)?;
+    match tha.call(ReleaseRequest {
+        path: typo_path.display().to_string(),
+        name: "trafficking-victims-draft".into(),
+        title: "Identified victims of trafficking, Thailand 2017 (draft)".into(),
+        policy: "only:MMR".parse()?,
+        ..ReleaseRequest::default()
+    }) {
+        Err(ClientError::Remote { message, .. }) => {
+            // The message names the file, then lists the errors from the first line number.
+            let errors = message
+                .find("line ")
+                .map_or(message.as_str(), |i| &message[i..]);
+            say("   A draft with two typing errors is refused, and nothing is stored:");
+            for error in errors.split("; ") {
+                say(&format!("     {error}"));
+            }
+        }
+        Ok(_) => bail!("the draft with errors was released"),
+        Err(e) => return Err(e.into()),
+    }
 
-    say("\n4. Each member's catalogue shows what THA announced to it:");
+    say("\n5. Each member's catalogue shows what THA announced to it:");
     let mmr_catalog = wait_for("MMR's catalogue", || {
-        mmr.call::<Vec<CatalogEntry>>(&Request::Catalog)
-            .ok()
-            .filter(|c| c.len() == 3)
+        mmr.call(Catalog).ok().filter(|c| c.len() == 6)
     })?;
     let aus_catalog = wait_for("AUS's catalogue", || {
-        aus.call::<Vec<CatalogEntry>>(&Request::Catalog)
-            .ok()
-            .filter(|c| c.len() == 2)
+        aus.call(Catalog).ok().filter(|c| c.len() == 5)
     })?;
     for (code, catalog) in [("MMR", &mmr_catalog), ("AUS", &aus_catalog)] {
         say(&format!("   {code}:"));
@@ -277,33 +349,50 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
             } else {
                 c.reason.clone().unwrap_or_default()
             };
-            say(&format!("     {:<28} {:<9} {state}", c.id, c.policy));
+            say(&format!(
+                "     {:<30} {:<9} {state}",
+                c.id,
+                c.policy.to_string()
+            ));
         }
     }
     say("   AUS never learns that the only:MMR release exists.");
 
-    say("\n5. Pulls are decided by the owner, THA, on every request:");
-    for (who, id) in [(&*aus, &stock), (&*aus, &mgi), (&*mmr, &stock)] {
-        let r: PullResult = who.call(&Request::Pull {
+    say("\n6. Pulls are decided by the owner, THA, on every request; a receiver that holds the");
+    say("   structure checks the data against it again:");
+    let stock_structure = "THA/migrant-stock-structure@1".to_owned();
+    for (who, id) in [
+        (&*aus, &stock_structure),
+        (&*aus, &stock),
+        (&*aus, &mgi),
+        (&*mmr, &stock),
+    ] {
+        let r = who.call(Pull {
             id: id.clone(),
             out: None,
         })?;
+        let structure = match r.structure_check {
+            Some(StructureCheck::Held) => ", structure now held",
+            Some(StructureCheck::Validated) => ", validated against its structure",
+            Some(StructureCheck::NotHeld | StructureCheck::Conflict) => ", structure not held",
+            None => "",
+        };
         say(&format!(
-            "   {} pulls {:<28} granted, {} bytes, sha256 verified",
+            "   {} pulls {:<30} granted, {} bytes, sha256 verified{structure}",
             who.code, r.id, r.size
         ));
     }
-    match mmr.call::<PullResult>(&Request::Pull {
+    match mmr.call(Pull {
         id: tip.clone(),
         out: None,
     }) {
         Err(ClientError::Remote { message, .. }) => {
-            say(&format!("   MMR pulls {tip:<28} refused: {message}"))
+            say(&format!("   MMR pulls {tip:<30} refused: {message}"))
         }
         Ok(_) => bail!("the embargoed pull was granted"),
         Err(e) => return Err(e.into()),
     }
-    match aus.call::<PullResult>(&Request::Pull {
+    match aus.call(Pull {
         id: tip.clone(),
         out: None,
     }) {
@@ -311,53 +400,56 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
             message,
             kind: ErrorKind::Failed,
         }) => say(&format!(
-            "   AUS pulls {tip:<28} refused: {message} (the same answer as for a dataset that does not exist)"
+            "   AUS pulls {tip:<30} refused: {message} (the same answer as for a dataset that does not exist)"
         )),
         Ok(_) => bail!("AUS pulled a release meant for MMR only"),
         Err(e) => return Err(e.into()),
     }
     say("   ... waiting for the embargo to lift ...");
-    let r: PullResult = wait_for("the embargo to lift", || {
+    let r = wait_for("the embargo to lift", || {
         if unix_now() < embargo_until {
             return None;
         }
-        mmr.call(&Request::Pull {
+        mmr.call(Pull {
             id: tip.clone(),
             out: None,
         })
         .ok()
     })?;
     say(&format!(
-        "   MMR pulls {:<28} granted, {} bytes, sha256 verified",
+        "   MMR pulls {:<30} granted, {} bytes, sha256 verified",
         r.id, r.size
     ));
 
-    say("\n6. THA revokes the MGI release; the revocation reaches the members that hold it:");
-    let _: DatasetInfo = tha.call(&Request::Revoke {
+    say("\n7. THA revokes the MGI release; the revocation reaches the members that hold it:");
+    tha.call(Revoke {
         id: mgi.clone(),
         reason: Some("superseded by corrected figures".into()),
     })?;
     let revoked = wait_for("AUS to see the revocation", || {
-        aus.call::<Vec<DatasetInfo>>(&Request::Datasets)
-            .ok()
-            .and_then(|d| d.into_iter().find(|d| d.id == mgi && d.status == "revoked"))
+        aus.call(Datasets).ok().and_then(|d| {
+            d.into_iter()
+                .find(|d| d.id == mgi && d.status == DatasetStatus::Revoked)
+        })
     })?;
     say(&format!("   AUS: {} is now {}", revoked.id, revoked.status));
 
-    say("\n7. THA's access log records every decision, granted or denied:");
-    let log: Vec<LogLine> = tha.call(&Request::Log)?;
-    let granted = log.iter().filter(|l| l.outcome == "granted").count();
-    let denied = log.iter().filter(|l| l.outcome == "denied").count();
-    for l in log.iter().filter(|l| l.event == "pull") {
+    say("\n8. THA's access log records every decision, granted or denied:");
+    let log = tha.call(Log)?;
+    let granted = log.iter().filter(|l| l.outcome == Outcome::Granted).count();
+    let denied = log.iter().filter(|l| l.outcome == Outcome::Denied).count();
+    for l in log.iter().filter(|l| l.event == LogEvent::Pull) {
         let receipt = match l.receipt {
             Some(true) => ", signed receipt",
             Some(false) => ", receipt pending",
             None => "",
         };
         say(&format!(
-            "   {} {:<4} {:<28} {}{}{}",
+            "   {} {:<4} {:<30} {}{}{}",
             l.time,
-            l.member.as_deref().unwrap_or("-"),
+            l.member
+                .as_ref()
+                .map_or("-".to_owned(), ToString::to_string),
             l.dataset.as_deref().unwrap_or("-"),
             l.outcome,
             l.reason
@@ -368,10 +460,10 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
         ));
     }
 
-    say("\n8. Every member audits what it holds: signatures, digests, revocations, access log.");
+    say("\n9. Every member audits what it holds: signatures, digests, revocations, access log.");
     let mut all_ok = true;
     for m in [&*tha, &*mmr, &*aus] {
-        let report: AuditReport = m.call(&Request::Audit { strict: false })?;
+        let report = m.call(Audit { strict: false })?;
         all_ok &= report.ok;
         say(&format!(
             "   {}: {} ({} datasets checked{})",
@@ -393,7 +485,7 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
         m.stop();
     }
     say(&format!(
-        "\nSummary: 3 members, 3 releases (public, members, only:MMR with embargo), {granted} pulls granted,\n{denied} refused (embargo; not in audience, answered as not found), 1 revocation delivered,\nall audits {}. Finished in {:.1} s; daemons stopped and the directory removed.",
+        "\nSummary: 3 members, 3 agreed structures, 3 releases checked against them (public, members,\nonly:MMR with embargo), 1 draft refused; {granted} pulls granted, {denied} refused (embargo; not\nin audience, answered as not found), 1 revocation delivered, all audits {}. Finished in {:.1} s;\ndaemons stopped and the directory removed.",
         if all_ok { "clean" } else { "NOT clean" },
         started.elapsed().as_secs_f64()
     ));

@@ -24,7 +24,7 @@ pub fn init(
 ) -> anyhow::Result<ExitCode> {
     let member = MemberCode::new(member).map_err(|e| bad_input(e.to_string()))?;
     for addr in &listen {
-        datapact_node::home::check_multiaddr(addr).map_err(bad_input)?;
+        datapact_node::home::check_multiaddr(addr).map_err(|e| bad_input(e.to_string()))?;
     }
     let home = datapact_node::home::init(&settings.dir, &member, listen).map_err(|e| match e {
         datapact_node::home::HomeError::AlreadyInitialised(_)
@@ -32,8 +32,8 @@ pub fn init(
         other => anyhow::Error::new(other),
     })?;
     let info = IdInfo {
-        member: home.member.to_string(),
-        peer_id: home.identity.peer_id().to_string(),
+        member: home.member.clone(),
+        peer_id: home.identity.peer_id(),
         public_key: home.identity.public_key().to_string(),
         running: false,
         listen: home.listen.clone(),

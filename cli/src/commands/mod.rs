@@ -4,6 +4,8 @@ mod daemon;
 mod demo;
 mod local;
 mod remote;
+mod structures;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -34,6 +36,12 @@ pub fn dispatch(settings: &Settings, command: Command) -> anyhow::Result<ExitCod
         }
         Command::Release(args) => remote::release(settings, *args),
         Command::Datasets { json } => remote::datasets(settings, json.json),
+        Command::Structures { json } => structures::list(settings, json.json),
+        Command::Validate {
+            file,
+            structure,
+            json,
+        } => validate::run(&file, &structure, json.json),
         Command::Catalog { json } => remote::catalog(settings, json.json),
         Command::Pull { id, out, json } => remote::pull(settings, id, out, json.json),
         Command::Export {

@@ -4,22 +4,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use datapact_node::api::{
-    AuditReport, CatalogEntry, DatasetInfo, ExportResult, IdInfo, LogLine, MemberInfo, PeerInfo,
-    PullResult, ReleaseRequest, Request,
+    Audit, Call, Catalog, Datasets, Export, Id, IdInfo, Log, MemberInfo, MembersAdd, MembersList,
+    MembersRemove, Peers, Pull, ReleaseRequest, Revoke,
 };
 use datapact_node::control::{Client, ClientError};
 use datapact_protocol::time::parse_rfc3339;
 use datapact_protocol::{Audience, DatasetId, DatasetName, MemberCode, PublicKey};
-use serde::de::DeserializeOwned;
 
 use crate::args::ReleaseArgs;
 use crate::failure::bad_input;
 use crate::output;
 use crate::settings::Settings;
 
-fn call<T: DeserializeOwned>(settings: &Settings, request: &Request) -> anyhow::Result<T> {
+pub(super) fn call<R: Call>(settings: &Settings, request: R) -> anyhow::Result<R::Response> {
     let mut client = Client::connect(&settings.dir)?;
-    Ok(client.call_typed(request)?)
+    Ok(client.call(request)?)
 }
 
 fn absolute(path: PathBuf) -> anyhow::Result<PathBuf> {
@@ -38,7 +37,7 @@ fn parse_id(id: &str) -> anyhow::Result<DatasetId> {
 /// `datapact id`: from the daemon when it runs (`running`, and the addresses it actually
 /// bound), else from DIR (the configured addresses).
 pub fn id(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
-    let info: IdInfo = match call(settings, &Request::Id) {
+    let info = match call(settings, Id) {
         Ok(info) => info,
         Err(e)
             if matches!(
@@ -48,8 +47,8 @@ pub fn id(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
         {
             let home = datapact_node::home::load(&settings.dir)?;
             IdInfo {
-                member: home.member.to_string(),
-                peer_id: home.identity.peer_id().to_string(),
+                member: home.member.clone(),
+                peer_id: home.identity.peer_id(),
                 public_key: home.identity.public_key().to_string(),
                 running: false,
                 listen: home.listen,
@@ -82,7 +81,13 @@ pub fn id(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
 fn print_members(members: &[MemberInfo]) -> anyhow::Result<()> {
     let rows: Vec<Vec<String>> = members
         .iter()
-        .map(|m| vec![m.member.clone(), m.peer_id.clone(), m.addrs.join(" ")])
+        .map(|m| {
+            vec![
+                m.member.to_string(),
+                m.peer_id.to_string(),
+                m.addrs.join(" "),
+            ]
+        })
         .collect();
     output::table(
         &["MEMBER", "PEER_ID", "ADDRESSES"],
@@ -99,16 +104,16 @@ pub fn members_add(
     addrs: Vec<String>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    MemberCode::new(&code).map_err(|e| bad_input(e.to_string()))?;
-    PublicKey::from_peer_id_str(&peer_id).map_err(|e| bad_input(e.to_string()))?;
+    let member = MemberCode::new(&code).map_err(|e| bad_input(e.to_string()))?;
+    let key = PublicKey::from_peer_id_str(&peer_id).map_err(|e| bad_input(e.to_string()))?;
     for addr in &addrs {
-        datapact_node::home::check_multiaddr(addr).map_err(bad_input)?;
+        datapact_node::home::check_multiaddr(addr).map_err(|e| bad_input(e.to_string()))?;
     }
-    let added: MemberInfo = call(
+    let added = call(
         settings,
-        &Request::MembersAdd {
-            member: code,
-            peer_id,
+        MembersAdd {
+            member,
+            peer_id: key.peer_id(),
             addrs,
         },
     )?;
@@ -122,8 +127,8 @@ pub fn members_add(
 
 /// `datapact members remove CODE`.
 pub fn members_remove(settings: &Settings, code: String, json: bool) -> anyhow::Result<ExitCode> {
-    MemberCode::new(&code).map_err(|e| bad_input(e.to_string()))?;
-    let removed: MemberInfo = call(settings, &Request::MembersRemove { member: code })?;
+    let member = MemberCode::new(&code).map_err(|e| bad_input(e.to_string()))?;
+    let removed = call(settings, MembersRemove { member })?;
     if json {
         output::json(&removed)?;
     } else {
@@ -134,7 +139,7 @@ pub fn members_remove(settings: &Settings, code: String, json: bool) -> anyhow::
 
 /// `datapact members list`.
 pub fn members_list(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
-    let members: Vec<MemberInfo> = call(settings, &Request::MembersList)?;
+    let members = call(settings, MembersList)?;
     if json {
         output::json(&members)?;
     } else {
@@ -146,7 +151,8 @@ pub fn members_list(settings: &Settings, json: bool) -> anyhow::Result<ExitCode>
 /// `datapact release FILE --name NAME --title TEXT [...]`.
 pub fn release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<ExitCode> {
     DatasetName::new(&args.name).map_err(|e| bad_input(e.to_string()))?;
-    args.policy
+    let policy = args
+        .policy
         .parse::<Audience>()
         .map_err(|e| bad_input(e.to_string()))?;
     let time = |t: &Option<String>| -> anyhow::Result<Option<u64>> {
@@ -173,11 +179,11 @@ pub fn release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<ExitCod
             )));
         }
     }
-    let request = Request::Release(Box::new(ReleaseRequest {
+    let request = ReleaseRequest {
         path: path.display().to_string(),
         name: args.name,
         title: args.title,
-        policy: args.policy,
+        policy,
         embargo_until,
         expires_at,
         purpose: args.purpose,
@@ -188,8 +194,12 @@ pub fn release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<ExitCod
         period: args.period,
         source: args.source,
         widen: args.widen,
-    }));
-    let info: DatasetInfo = call(settings, &request)?;
+        require_structure: args.require_structure,
+    };
+    let info = call(settings, request)?;
+    if let Some(note) = &info.note {
+        eprintln!("note: {note}");
+    }
     if args.json.json {
         output::json(&info)?;
     } else {
@@ -200,7 +210,7 @@ pub fn release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<ExitCod
 
 /// `datapact datasets`.
 pub fn datasets(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
-    let list: Vec<DatasetInfo> = call(settings, &Request::Datasets)?;
+    let list = call(settings, Datasets)?;
     if json {
         output::json(&list)?;
     } else {
@@ -209,8 +219,8 @@ pub fn datasets(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
             .map(|d| {
                 vec![
                     d.id.clone(),
-                    d.status.clone(),
-                    d.policy.clone(),
+                    d.status.to_string(),
+                    d.policy.to_string(),
                     output::bytes(d.size),
                     d.sha256.chars().take(12).collect(),
                     d.title.clone(),
@@ -228,7 +238,7 @@ pub fn datasets(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
 
 /// `datapact catalog`.
 pub fn catalog(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
-    let list: Vec<CatalogEntry> = call(settings, &Request::Catalog)?;
+    let list = call(settings, Catalog)?;
     if json {
         output::json(&list)?;
     } else {
@@ -237,7 +247,7 @@ pub fn catalog(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
             .map(|c| {
                 vec![
                     c.id.clone(),
-                    c.policy.clone(),
+                    c.policy.to_string(),
                     if c.pullable {
                         "yes".to_owned()
                     } else {
@@ -266,13 +276,13 @@ pub fn pull(
 ) -> anyhow::Result<ExitCode> {
     parse_id(&id)?;
     let out = out.map(absolute).transpose()?;
-    let request = Request::Pull {
+    let request = Pull {
         id,
         out: out.map(|p| p.display().to_string()),
     };
     let mut client = Client::connect(&settings.dir)?;
     let bar = crate::output::progress_bar();
-    let value = client.call(&request, |done, total| {
+    let result = client.call_with_progress(request, |done, total| {
         if let Some(bar) = &bar {
             bar.set_length(total);
             bar.set_position(done);
@@ -281,7 +291,10 @@ pub fn pull(
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let result: PullResult = serde_json::from_value(value?)?;
+    let result = result?;
+    if let Some(note) = &result.note {
+        eprintln!("note: {note}");
+    }
     if json {
         output::json(&result)?;
     } else {
@@ -305,9 +318,9 @@ pub fn export(
 ) -> anyhow::Result<ExitCode> {
     parse_id(&id)?;
     let out = absolute(out)?;
-    let result: ExportResult = call(
+    let result = call(
         settings,
-        &Request::Export {
+        Export {
             id,
             out: out.display().to_string(),
             force,
@@ -329,7 +342,7 @@ pub fn revoke(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     parse_id(&id)?;
-    let info: DatasetInfo = call(settings, &Request::Revoke { id, reason })?;
+    let info = call(settings, Revoke { id, reason })?;
     if json {
         output::json(&info)?;
     } else {
@@ -340,7 +353,7 @@ pub fn revoke(
 
 /// `datapact audit [--strict]`.
 pub fn audit(settings: &Settings, strict: bool, json: bool) -> anyhow::Result<ExitCode> {
-    let report: AuditReport = call(settings, &Request::Audit { strict })?;
+    let report = call(settings, Audit { strict })?;
     if json {
         output::json(&report)?;
     } else {
@@ -374,7 +387,7 @@ pub fn audit(settings: &Settings, strict: bool, json: bool) -> anyhow::Result<Ex
 
 /// `datapact log`.
 pub fn log(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
-    let lines: Vec<LogLine> = call(settings, &Request::Log)?;
+    let lines = call(settings, Log)?;
     if json {
         output::json(&lines)?;
     } else {
@@ -384,12 +397,12 @@ pub fn log(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
                 vec![
                     l.seq.to_string(),
                     l.time.clone(),
-                    l.event.clone(),
-                    l.member.clone().unwrap_or_else(|| "-".into()),
+                    l.event.to_string(),
+                    l.member.as_ref().map_or("-".into(), ToString::to_string),
                     l.dataset.clone().unwrap_or_else(|| "-".into()),
                     match l.count {
                         Some(n) => format!("{} x{n}", l.outcome),
-                        None => l.outcome.clone(),
+                        None => l.outcome.to_string(),
                     },
                     l.reason.clone().unwrap_or_default(),
                     if l.intact { "" } else { "TAMPERED" }.to_owned(),
@@ -409,7 +422,7 @@ pub fn log(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
 
 /// `datapact peers`.
 pub fn peers(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
-    let peers: Vec<PeerInfo> = call(settings, &Request::Peers)?;
+    let peers = call(settings, Peers)?;
     if json {
         output::json(&peers)?;
     } else {
@@ -417,8 +430,10 @@ pub fn peers(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|p| {
                 vec![
-                    p.member.clone().unwrap_or_else(|| "(not in roster)".into()),
-                    p.peer_id.clone(),
+                    p.member
+                        .as_ref()
+                        .map_or("(not in roster)".into(), ToString::to_string),
+                    p.peer_id.to_string(),
                     p.addrs.join(" "),
                 ]
             })

@@ -1,11 +1,15 @@
-//! The CLI side of the control socket: a blocking client, one request at a time.
+//! The CLI side of the control socket: a blocking client, one request at a time, each request
+//! answered with its own response type ([`Call::Response`]).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-use crate::api::{ErrorKind, MAX_REPLY_LINE, Reply, Request};
+use serde::de::DeserializeOwned;
+
+use crate::api::{Call, ErrorKind, MAX_REPLY_LINE, Reply, Request};
 use crate::home::Layout;
+use crate::ops::{self, Context};
 
 /// Why a call to the daemon failed.
 #[derive(Debug, thiserror::Error)]
@@ -17,9 +21,18 @@ pub enum ClientError {
     /// The socket failed mid-call.
     #[error("lost the connection to the daemon: {0}")]
     Io(#[from] io::Error),
-    /// The daemon sent something that is not a reply.
+    /// The daemon closed the connection before its final reply.
+    #[error("lost the connection to the daemon: the daemon closed the connection")]
+    Closed,
+    /// A reply line longer than [`MAX_REPLY_LINE`].
+    #[error("unexpected reply from the daemon: reply too long")]
+    ReplyTooLong,
+    /// A reply line that is not a reply to this request (or a request that cannot be encoded).
     #[error("unexpected reply from the daemon: {0}")]
-    Protocol(String),
+    Malformed(#[from] serde_json::Error),
+    /// The daemon ended the request with a progress line instead of a result.
+    #[error("unexpected reply from the daemon: no result")]
+    NoResult,
     /// The daemon refused or failed the request.
     #[error("{message}")]
     Remote {
@@ -53,14 +66,18 @@ impl Client {
         })
     }
 
-    /// Sends `request` and waits for its final reply, passing progress to `on_progress`.
-    pub fn call(
+    /// Sends `request` and waits for its result.
+    pub fn call<R: Call>(&mut self, request: R) -> Result<R::Response, ClientError> {
+        self.call_with_progress(request, |_, _| {})
+    }
+
+    /// Sends `request` and waits for its result, passing progress to `on_progress`.
+    pub fn call_with_progress<R: Call>(
         &mut self,
-        request: &Request,
+        request: R,
         mut on_progress: impl FnMut(u64, u64),
-    ) -> Result<serde_json::Value, ClientError> {
-        let mut line =
-            serde_json::to_vec(request).map_err(|e| ClientError::Protocol(e.to_string()))?;
+    ) -> Result<R::Response, ClientError> {
+        let mut line = serde_json::to_vec(&request.into())?;
         line.push(b'\n');
         self.writer.write_all(&line)?;
         let mut buf = Vec::new();
@@ -70,31 +87,43 @@ impl Client {
                 .take(MAX_REPLY_LINE as u64 + 1)
                 .read_until(b'\n', &mut buf)?;
             if n == 0 {
-                return Err(ClientError::Io(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the daemon closed the connection",
-                )));
+                return Err(ClientError::Closed);
             }
             if buf.len() > MAX_REPLY_LINE {
-                return Err(ClientError::Protocol("reply too long".into()));
+                return Err(ClientError::ReplyTooLong);
             }
-            match serde_json::from_slice::<Reply>(&buf) {
-                Ok(Reply::Progress { done, total }) => on_progress(done, total),
-                Ok(Reply::Ok { result }) => return Ok(result),
-                Ok(Reply::Error { kind, message }) => {
-                    return Err(ClientError::Remote { kind, message });
-                }
-                Err(e) => return Err(ClientError::Protocol(e.to_string())),
+            if let Some(result) = read_reply(&buf, &mut on_progress)? {
+                return Ok(result);
             }
         }
     }
+}
 
-    /// [`Client::call`] without progress, decoding the result into `T`.
-    pub fn call_typed<T: serde::de::DeserializeOwned>(
-        &mut self,
-        request: &Request,
-    ) -> Result<T, ClientError> {
-        let value = self.call(request, |_, _| {})?;
-        serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))
+/// Decodes one reply line: `None` for progress (passed to `on_progress`), the result, or the
+/// daemon's error.
+fn read_reply<T: DeserializeOwned>(
+    line: &[u8],
+    on_progress: &mut impl FnMut(u64, u64),
+) -> Result<Option<T>, ClientError> {
+    match serde_json::from_slice::<Reply<T>>(line)? {
+        Reply::Progress { done, total } => {
+            on_progress(done, total);
+            Ok(None)
+        }
+        Reply::Ok { result } => Ok(Some(result)),
+        Reply::Error { kind, message } => Err(ClientError::Remote { kind, message }),
     }
+}
+
+/// Runs `request` on the node of `ctx` as if it had come over the control socket: encoded and
+/// decoded as the socket's JSON both ways, progress discarded. For callers in the daemon's own
+/// process (the integration tests), which so exercise the wire form the CLI relies on.
+pub async fn call_in_process<R: Call>(
+    ctx: &Context,
+    request: R,
+) -> Result<R::Response, ClientError> {
+    let sent: Request = serde_json::from_slice(&serde_json::to_vec(&request.into())?)?;
+    let (progress, _discarded) = tokio::sync::mpsc::unbounded_channel();
+    let reply = ops::handle(ctx, sent, &progress).await;
+    read_reply(&serde_json::to_vec(&reply)?, &mut |_, _| {})?.ok_or(ClientError::NoResult)
 }

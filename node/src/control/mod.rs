@@ -4,5 +4,5 @@
 mod client;
 mod server;
 
-pub use client::{Client, ClientError};
+pub use client::{Client, ClientError, call_in_process};
 pub use server::serve;

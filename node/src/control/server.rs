@@ -1,47 +1,37 @@
 //! The daemon side of the control socket: one task per connection, requests handled in order.
+//! The accept loop and every connection are tasks of the daemon's tracker ([`Context::tasks`]):
+//! at shutdown a connection stops reading new requests, finishes the one it is handling, and
+//! ends.
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 use crate::api::{ErrorKind, MAX_REQUEST_LINE, Reply, Request};
 use crate::ops::{self, Context};
 
-/// Accepts connections until `shutdown` fires. Every connection task holds a clone of
-/// `_done`; the daemon knows all of them finished when the channel closes.
-pub async fn serve(
-    listener: UnixListener,
-    ctx: Context,
-    shutdown: broadcast::Sender<()>,
-    done: mpsc::Sender<()>,
-) {
-    let mut stop = shutdown.subscribe();
+/// Accepts connections until shutdown begins, each served by its own task of
+/// [`Context::tasks`].
+pub async fn serve(listener: UnixListener, ctx: Context) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let ctx = ctx.clone();
-                    let stop = shutdown.subscribe();
-                    let done = done.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = connection(stream, ctx, stop).await {
+                    ctx.tasks.clone().spawn(async move {
+                        if let Err(e) = connection(stream, ctx).await {
                             tracing::debug!(error = %e, "control connection ended");
                         }
-                        drop(done);
                     });
                 }
                 Err(e) => tracing::warn!(error = %e, "control socket accept failed"),
             },
-            _ = stop.recv() => break,
+            () = ctx.tasks.cancelled() => break,
         }
     }
 }
 
-async fn connection(
-    stream: UnixStream,
-    ctx: Context,
-    mut stop: broadcast::Receiver<()>,
-) -> std::io::Result<()> {
+async fn connection(stream: UnixStream, ctx: Context) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     let mut line = Vec::new();
@@ -50,7 +40,7 @@ async fn connection(
         let mut limited = (&mut read).take(MAX_REQUEST_LINE as u64 + 1);
         let n = tokio::select! {
             n = limited.read_until(b'\n', &mut line) => n?,
-            _ = stop.recv() => return Ok(()),
+            () = ctx.tasks.cancelled() => return Ok(()),
         };
         if n == 0 {
             return Ok(());
@@ -70,7 +60,9 @@ async fn connection(
                     loop {
                         tokio::select! {
                             reply = &mut work => break reply,
-                            Some(p) = progress_rx.recv() => write_reply(&mut write, &p).await?,
+                            Some((done, total)) = progress_rx.recv() => {
+                                write_reply(&mut write, &Reply::Progress { done, total }).await?;
+                            }
                         }
                     }
                 }

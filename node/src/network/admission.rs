@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 use datapact_protocol::MemberCode;
 use libp2p::PeerId;
 
-use crate::store::{LogEntry, LogEvent, Store, now};
+use super::roster::RosterSnapshot;
+use crate::store::{LogEntry, LogEvent, now};
 
 /// Longest time from a pull stream's opening to the end of its request frame. A stream that
 /// has not sent a whole request by then is closed; it never held a serving slot.
@@ -62,13 +63,15 @@ pub(crate) struct Requester {
 }
 
 impl Requester {
-    /// Looks `peer` up in the roster.
-    pub fn of(store: &Store, peer: PeerId) -> Self {
-        let entry = store.roster_by_peer(&peer).ok().flatten();
-        let member = entry.as_ref().and_then(|e| MemberCode::new(&e.member).ok());
-        let addrs = match (&member, entry) {
-            (Some(_), Some(e)) => e.addrs,
-            _ => Vec::new(),
+    /// Looks `peer` up in the in-memory roster (never the store: a flood of streams must not
+    /// cost a roster read each).
+    pub fn of(roster: &RosterSnapshot, peer: PeerId) -> Self {
+        let (member, addrs) = match roster.get(&peer) {
+            Some(m) => (
+                Some(m.code),
+                m.addrs.iter().map(ToString::to_string).collect(),
+            ),
+            None => (None, Vec::new()),
         };
         Self {
             peer,

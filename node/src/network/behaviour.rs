@@ -52,17 +52,32 @@ pub(crate) struct Behaviour {
     pub pulls: super::inbound::Behaviour,
 }
 
+/// Why the swarm could not be built: each part libp2p may refuse.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SwarmBuildError {
+    /// The identity's seed is not a usable ed25519 key for libp2p.
+    #[error("identity key: {0}")]
+    Key(#[source] libp2p::identity::DecodingError),
+    /// The noise handshake of the TCP transport could not be set up.
+    #[error("transport: {0}")]
+    Transport(#[source] noise::Error),
+    /// A network behaviour (gossipsub, say) refused its configuration.
+    #[error("behaviour: {0}")]
+    Behaviour(#[source] libp2p::BehaviourBuilderError),
+}
+
 /// Builds the swarm for `identity`, serving inbound pull streams through `pulls`.
 pub(crate) fn build_swarm(
     identity: &datapact_protocol::Identity,
     pulls: super::inbound::Behaviour,
-) -> Result<Swarm<Behaviour>, String> {
+) -> Result<Swarm<Behaviour>, SwarmBuildError> {
     let keypair = libp2p::identity::Keypair::ed25519_from_bytes(identity.seed())
-        .map_err(|e| format!("identity key: {e}"))?;
+        .map_err(SwarmBuildError::Key)?;
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(tcp_config(), noise::Config::new, yamux_config)
-        .map_err(|e| format!("transport: {e}"))?
+        .map_err(SwarmBuildError::Transport)?
         .with_behaviour(|key| {
             let gossip_config = gossipsub::ConfigBuilder::default()
                 .validation_mode(gossipsub::ValidationMode::Strict)
@@ -100,7 +115,7 @@ pub(crate) fn build_swarm(
                 pulls,
             })
         })
-        .map_err(|e| format!("behaviour: {e}"))?
+        .map_err(SwarmBuildError::Behaviour)?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
         .build();
     Ok(swarm)

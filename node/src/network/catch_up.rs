@@ -4,6 +4,9 @@
 //! connection, one catch-up of a peer at a time, and a page that brings nothing new (no valid
 //! statement this catch-up has not seen already) ends it. A member that answers forever, with
 //! empty pages whose cursor moves on, is asked once.
+//!
+//! Each page is judged on the blocking pool under the permits of all inbound work
+//! ([`super::inbound_work`]), never on the swarm task; a catch-up ends when shutdown begins.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -12,9 +15,8 @@ use datapact_protocol::wire::{DirectRequest, DirectResponse, MAX_CATCHUP_PAGE, S
 use datapact_protocol::{Digest, MemberCode};
 use libp2p::PeerId;
 
-use super::Client;
-use crate::federation::{self, Local, Verdict, Via};
-use crate::store::Store;
+use super::inbound_work::InboundWork;
+use crate::federation::{self, Verdict, Via};
 
 /// Pages one catch-up asks for on one connection: an honest owner's full catalogue, at about
 /// 2 MiB a page, fits many times over.
@@ -94,14 +96,14 @@ enum End {
     Bound,
     /// The owner refused, did not answer, or sent a cursor that does not move forward.
     Failed,
+    /// Shutdown began.
+    Stopped,
 }
 
 /// Catches up from `peer` (our roster's `member`); if a catch-up of it runs already, that one
 /// goes round once more instead.
 pub(super) async fn catch_up(
-    client: Client,
-    store: Arc<Store>,
-    me: Local,
+    work: InboundWork,
     running: Running,
     peer: PeerId,
     member: MemberCode,
@@ -111,21 +113,16 @@ pub(super) async fn catch_up(
         return;
     };
     loop {
-        one_round(&client, &store, &me, peer, &member).await;
-        if !guard.go_again() {
+        one_round(&work, peer, &member).await;
+        if work.client().tasks.is_cancelled() || !guard.go_again() {
             break;
         }
     }
 }
 
 /// One catch-up from page 0, within the bounds.
-async fn one_round(
-    client: &Client,
-    store: &Arc<Store>,
-    me: &Local,
-    peer: PeerId,
-    member: &MemberCode,
-) {
+async fn one_round(work: &InboundWork, peer: PeerId, member: &MemberCode) {
+    let client = work.client();
     let mut from = 0u64;
     let mut seen: HashSet<Digest> = HashSet::new();
     let mut pages = 0u32;
@@ -152,8 +149,10 @@ async fn one_round(
             .filter(|s| seen.insert(Digest::of(s.bytes())))
             .take(room)
             .collect();
-        if judge(client, store, me, peer, fresh).await == 0 {
-            break End::NothingNew;
+        match judge(work, peer, fresh).await {
+            None => break End::Stopped,
+            Some(0) => break End::NothingNew,
+            Some(_) => {}
         }
         match next {
             Some(n) if n > from => from = n,
@@ -161,7 +160,7 @@ async fn one_round(
             None => break End::Done,
         }
     };
-    if let Err(e) = store.flush().await {
+    if let Err(e) = work.store().flush().await {
         tracing::warn!(error = %e, "flush after catch-up failed");
     }
     match end {
@@ -173,33 +172,29 @@ async fn one_round(
     }
 }
 
-/// Judges one page's statements off the async threads; returns how many were valid (stored
-/// now, or held already).
+/// Judges one page's statements on the blocking pool, under an inbound permit; returns how
+/// many were valid (stored now, or held already), or `None` if shutdown began first.
 async fn judge(
-    client: &Client,
-    store: &Arc<Store>,
-    me: &Local,
+    work: &InboundWork,
     peer: PeerId,
     statements: Vec<SignedStatement>,
-) -> usize {
+) -> Option<usize> {
     if statements.is_empty() {
-        return 0;
+        return Some(0);
     }
-    let (store, me) = (store.clone(), me.clone());
-    let verdicts = tokio::task::spawn_blocking(move || {
+    let judged = work.blocking(move |store, me| {
         statements
             .iter()
-            .map(|s| federation::accept(&store, &me, s, Via::Direct(peer)))
+            .map(|s| federation::accept(store, me, s, Via::Direct(peer)))
             .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap_or_default();
+    });
+    let verdicts = judged.await?.unwrap_or_default();
     let mut valid = 0;
     for verdict in &verdicts {
-        client.note(verdict, "catch-up");
+        work.client().note(verdict, "catch-up");
         if !matches!(verdict, Verdict::Rejected(_)) {
             valid += 1;
         }
     }
-    valid
+    Some(valid)
 }

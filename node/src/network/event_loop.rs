@@ -1,6 +1,7 @@
 //! The one task that owns the `Swarm`: it reacts to swarm events and to [`Command`]s from
-//! [`Client`]s, and never blocks: store scans and flushes run in tasks it spawns, which answer
-//! back through the same command channel.
+//! [`Client`]s, and never blocks: the work inbound messages cause ([`InboundWork`]), catch-ups
+//! and roster reloads run in tasks it spawns, which answer back through the same command
+//! channel; what it needs of the roster it reads from the in-memory [`RosterSnapshot`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -14,15 +15,16 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::{Multiaddr, PeerId, Swarm, gossipsub};
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 use super::behaviour::{Behaviour, BehaviourEvent, build_swarm};
+use super::inbound_work::InboundWork;
 use super::roster::RosterSnapshot;
-use super::{COMMAND_BUFFER, Client, Command, ConnectedPeer, NetError, Stats};
+use super::{COMMAND_BUFFER, Client, Command, ConnectedPeer, ListenError, NetError, Stats};
 use crate::backoff::Backoff;
-use crate::federation::{self, Verdict, Via};
+use crate::federation;
 use crate::home::Home;
 use crate::store::Store;
+use crate::tasks::Tasks;
 
 /// How often the roster is checked for members to (re)dial.
 const REDIAL_TICK: Duration = Duration::from_secs(1);
@@ -33,25 +35,26 @@ const FIRST_REDIAL_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_REDIAL_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Builds the swarm, binds the listen addresses, and spawns the swarm task and the content
-/// server. Returns the handle and the swarm task.
+/// server under `tasks`; both end when its cancellation signal fires.
 pub async fn start(
     home: Arc<Home>,
     store: Arc<Store>,
     listening: Arc<RwLock<Vec<String>>>,
-    shutdown: broadcast::Sender<()>,
-) -> Result<(Client, JoinHandle<()>), NetError> {
+    tasks: Tasks,
+) -> Result<Client, NetError> {
     let roster = {
         let store = store.clone();
-        tokio::task::spawn_blocking(move || RosterSnapshot::load(&store))
+        tasks
+            .spawn_blocking(move || RosterSnapshot::load(&store))
             .await
             .unwrap_or_default()
     };
     let (pulls, incoming) = super::inbound::new(roster.clone());
-    let mut swarm = build_swarm(&home.identity, pulls).map_err(NetError::Unreachable)?;
+    let mut swarm = build_swarm(&home.identity, pulls)?;
     for addr in &home.listen {
         let parsed: Multiaddr = addr.parse().map_err(|_| NetError::Listen {
             addr: addr.clone(),
-            why: "not a multiaddr".into(),
+            why: ListenError::NotAMultiaddr,
         })?;
         check_port_free(&parsed).map_err(|why| NetError::Listen {
             addr: addr.clone(),
@@ -59,7 +62,7 @@ pub async fn start(
         })?;
         swarm.listen_on(parsed).map_err(|e| NetError::Listen {
             addr: addr.clone(),
-            why: listen_error(&e),
+            why: listen_error(e),
         })?;
     }
     wait_for_listen_addrs(&mut swarm, home.listen.len(), &listening).await?;
@@ -68,7 +71,7 @@ pub async fn start(
         .behaviour_mut()
         .gossipsub
         .subscribe(&topic)
-        .map_err(|e| NetError::Publish(e.to_string()))?;
+        .map_err(NetError::Subscribe)?;
 
     let streams = swarm.behaviour().stream.new_control();
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_BUFFER);
@@ -78,38 +81,37 @@ pub async fn start(
         streams,
         stats: Arc::new(Stats::default()),
         accepted_events: accepted_tx,
-        tasks: Arc::default(),
+        tasks: tasks.clone(),
     };
-    // Counted like its tasks, so shutdown waits for its last refusal summary.
-    client.tasks.spawn(super::serve::serve(
+    tasks.spawn(super::serve::serve(
         incoming,
         home.clone(),
         store.clone(),
-        client.tasks.clone(),
-        shutdown.subscribe(),
+        roster.clone(),
+        tasks.clone(),
     ));
+    let work = InboundWork::new(client.clone(), store.clone(), federation::Local::of(&home));
     let event_loop = EventLoop {
         swarm,
         commands: commands_rx,
         client: client.clone(),
-        home,
         store,
+        work,
         listening,
         topic,
         pending: HashMap::new(),
         connected: HashMap::new(),
         backoff: HashMap::new(),
-        inbound: Arc::new(tokio::sync::Semaphore::new(MAX_INBOUND_WORK)),
         roster,
         catching_up: super::catch_up::Running::default(),
     };
-    let task = tokio::spawn(event_loop.run(shutdown.subscribe()));
-    Ok((client, task))
+    tasks.spawn(event_loop.run());
+    Ok(client)
 }
 
 /// libp2p's TCP listeners set SO_REUSEPORT, so a second daemon on the same port would bind
 /// silently and share the traffic. A plain bind first turns that into a clear error.
-fn check_port_free(addr: &Multiaddr) -> Result<(), String> {
+fn check_port_free(addr: &Multiaddr) -> Result<(), ListenError> {
     use libp2p::multiaddr::Protocol;
     let mut parts = addr.iter();
     let ip: std::net::IpAddr = match parts.next() {
@@ -120,10 +122,8 @@ fn check_port_free(addr: &Multiaddr) -> Result<(), String> {
     match parts.next() {
         Some(Protocol::Tcp(port)) if port != 0 => match std::net::TcpListener::bind((ip, port)) {
             Ok(_) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                Err("the port is already in use (another daemon, or another program?)".into())
-            }
-            Err(e) => Err(e.to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(ListenError::PortInUse),
+            Err(e) => Err(ListenError::Bind(e)),
         },
         _ => Ok(()),
     }
@@ -146,7 +146,7 @@ async fn wait_for_listen_addrs(
             .await
             .map_err(|_| NetError::Listen {
                 addr: "(all)".into(),
-                why: "no listen address was bound in time".into(),
+                why: ListenError::Timeout,
             })?;
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
@@ -159,7 +159,7 @@ async fn wait_for_listen_addrs(
             SwarmEvent::ListenerError { error, .. } => {
                 return Err(NetError::Listen {
                     addr: "(listener)".into(),
-                    why: error.to_string(),
+                    why: ListenError::Listener(error),
                 });
             }
             SwarmEvent::ListenerClosed {
@@ -170,7 +170,7 @@ async fn wait_for_listen_addrs(
                         .first()
                         .map(ToString::to_string)
                         .unwrap_or_default(),
-                    why: format!("{reason:?}"),
+                    why: ListenError::Closed(reason),
                 });
             }
             _ => {}
@@ -179,25 +179,25 @@ async fn wait_for_listen_addrs(
     Ok(())
 }
 
-fn listen_error(e: &libp2p::TransportError<std::io::Error>) -> String {
+fn listen_error(e: libp2p::TransportError<std::io::Error>) -> ListenError {
     match e {
         libp2p::TransportError::Other(io) if io.kind() == std::io::ErrorKind::AddrInUse => {
-            "the port is already in use (another daemon, or another program?)".into()
+            ListenError::PortInUse
         }
-        libp2p::TransportError::Other(io) => format!("{io} ({:?})", io.kind()),
-        libp2p::TransportError::MultiaddrNotSupported(a) => {
-            format!("{a} is not a TCP address this node can listen on")
-        }
+        libp2p::TransportError::Other(io) => ListenError::Transport(io),
+        libp2p::TransportError::MultiaddrNotSupported(a) => ListenError::NotTcp(a),
     }
 }
 
 struct EventLoop {
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
-    /// To hand spawned tasks a way back into this loop.
+    /// To hand spawned tasks a way back into this loop, and the tracker they run under.
     client: Client,
-    home: Arc<Home>,
+    /// Read only off this task: to reload the roster snapshot.
     store: Arc<Store>,
+    /// Where inbound gossip and direct requests are handed off, and catch-ups judged.
+    work: InboundWork,
     /// Our actual listen addresses, shown by `datapact id`.
     listening: Arc<RwLock<Vec<String>>>,
     topic: gossipsub::IdentTopic,
@@ -207,10 +207,6 @@ struct EventLoop {
     connected: HashMap<PeerId, Vec<Multiaddr>>,
     /// When each unreachable member may be dialled again, and its retry schedule.
     backoff: HashMap<PeerId, (Instant, Backoff)>,
-    /// Bounds the store and signature work done at once for inbound messages (gossip,
-    /// deliveries, catch-up answers, receipts), so a flood queues instead of crowding out
-    /// the node's own work.
-    inbound: Arc<tokio::sync::Semaphore>,
     /// The roster in memory: redials, new connections and inbound pull streams read it
     /// instead of the store.
     roster: RosterSnapshot,
@@ -218,11 +214,9 @@ struct EventLoop {
     catching_up: super::catch_up::Running,
 }
 
-/// Inbound messages processed at once.
-const MAX_INBOUND_WORK: usize = 4;
-
 impl EventLoop {
-    async fn run(mut self, mut shutdown: broadcast::Receiver<()>) {
+    async fn run(mut self) {
+        let tasks = self.client.tasks.clone();
         let mut redial = tokio::time::interval(REDIAL_TICK);
         redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -233,14 +227,10 @@ impl EventLoop {
                     None => break,
                 },
                 _ = redial.tick() => self.redial(),
-                _ = shutdown.recv() => break,
+                () = tasks.cancelled() => break,
             }
         }
         tracing::debug!("network task stopped");
-    }
-
-    fn me(&self) -> federation::Local {
-        federation::Local::of(&self.home)
     }
 
     fn redial(&mut self) {
@@ -278,17 +268,7 @@ impl EventLoop {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Publish { statement, reply } => {
-                // The message is the COSE_Sign1 itself (docs/PROTOCOL.md section 4): its protected
-                // header says which kind of statement it is.
-                let data = statement.bytes().to_vec();
-                let result = self
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .publish(self.topic.clone(), data)
-                    .map(|_| ())
-                    .map_err(|e| NetError::Publish(e.to_string()));
-                let _ = reply.send(result);
+                let _ = reply.send(self.publish(&statement));
             }
             Command::Request {
                 peer,
@@ -304,13 +284,8 @@ impl EventLoop {
                 self.pending.insert(id, reply);
             }
             Command::Respond { channel, response } => {
-                if self
-                    .swarm
-                    .behaviour_mut()
-                    .direct
-                    .send_response(channel, response)
-                    .is_err()
-                {
+                let direct = &mut self.swarm.behaviour_mut().direct;
+                if direct.send_response(channel, response).is_err() {
                     tracing::debug!("peer left before our answer");
                 }
             }
@@ -325,38 +300,66 @@ impl EventLoop {
                     .report_message_validation_result(&message_id, &source, acceptance);
             }
             Command::Peers { reply } => {
-                let peers = self
-                    .connected
-                    .iter()
-                    .map(|(peer, addrs)| ConnectedPeer {
-                        peer: *peer,
-                        addrs: addrs.clone(),
-                    })
-                    .collect();
-                let _ = reply.send(peers);
+                let _ = reply.send(self.peers());
             }
-            Command::RosterChanged => {
-                let store = self.store.clone();
-                let roster = self.roster.clone();
-                let commands = self.client.commands.clone();
-                self.client.tasks.spawn(async move {
-                    let reloaded = tokio::task::spawn_blocking(move || roster.reload(&store)).await;
-                    if reloaded.is_ok() {
-                        let _ = commands.send(Command::RosterReloaded).await;
-                    }
-                });
+            Command::RosterChanged { reloaded } => self.reload_roster(reloaded),
+            Command::RosterReloaded => self.on_roster_reloaded(),
+        }
+    }
+
+    /// Publishes one of our `public` statements on gossip.
+    fn publish(&mut self, statement: &SignedStatement) -> Result<(), NetError> {
+        // The message is the COSE_Sign1 itself (docs/PROTOCOL.md section 4): its protected
+        // header says which kind of statement it is.
+        let data = statement.bytes().to_vec();
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(self.topic.clone(), data)
+            .map(|_| ())
+            .map_err(NetError::Publish)
+    }
+
+    fn peers(&self) -> Vec<ConnectedPeer> {
+        self.connected
+            .iter()
+            .map(|(peer, addrs)| ConnectedPeer {
+                peer: *peer,
+                addrs: addrs.clone(),
+            })
+            .collect()
+    }
+
+    /// Reloads the roster snapshot off this task; `reloaded` hears when it is done, and this
+    /// loop then acts on it ([`Self::on_roster_reloaded`]).
+    fn reload_roster(&self, reloaded: oneshot::Sender<()>) {
+        let store = self.store.clone();
+        let roster = self.roster.clone();
+        let commands = self.client.commands.clone();
+        let tasks = self.client.tasks.clone();
+        self.client.tasks.spawn(async move {
+            if tasks
+                .spawn_blocking(move || roster.reload(&store))
+                .await
+                .is_ok()
+            {
+                let _ = commands.send(Command::RosterReloaded).await;
             }
-            Command::RosterReloaded => {
-                self.backoff.clear();
-                self.redial();
-                // A member added while already connected (it dialled us first, as a stranger)
-                // gets no new connection event: catch up from it now.
-                let connected: Vec<PeerId> = self.connected.keys().copied().collect();
-                for peer in connected {
-                    if let Some(member) = self.roster.member_of(&peer) {
-                        self.spawn_catch_up(peer, member);
-                    }
-                }
+            let _ = reloaded.send(());
+        });
+    }
+
+    /// The roster snapshot changed: dial new members at once, and catch up from members that
+    /// are connected already.
+    fn on_roster_reloaded(&mut self) {
+        self.backoff.clear();
+        self.redial();
+        // A member added while already connected (it dialled us first, as a stranger) gets no
+        // new connection event: catch up from it now.
+        let connected: Vec<PeerId> = self.connected.keys().copied().collect();
+        for peer in connected {
+            if let Some(member) = self.roster.member_of(&peer) {
+                self.spawn_catch_up(peer, member);
             }
         }
     }
@@ -409,45 +412,12 @@ impl EventLoop {
                 propagation_source,
                 message_id,
                 message,
-            })) => self.on_gossip(propagation_source, message_id, message.data),
+            })) => self
+                .work
+                .gossip(propagation_source, message_id, message.data),
             SwarmEvent::Behaviour(BehaviourEvent::Direct(event)) => self.on_direct(event),
             _ => {}
         }
-    }
-
-    fn on_gossip(&mut self, source: PeerId, message_id: gossipsub::MessageId, data: Vec<u8>) {
-        // Verification and the store run off the swarm task; the verdict comes back as a
-        // command, and gossipsub holds the message (unforwarded) until then.
-        let store = self.store.clone();
-        let me = self.me();
-        let client = self.client.clone();
-        let work = self.inbound.clone();
-        self.client.tasks.spawn(async move {
-            let Ok(_permit) = work.acquire_owned().await else {
-                return;
-            };
-            let verdict =
-                tokio::task::spawn_blocking(move || match SignedStatement::from_cose(&data) {
-                    Ok(statement) => federation::accept(&store, &me, &statement, Via::Gossip),
-                    Err(e) => Verdict::Rejected(format!("malformed gossip message: {e}")),
-                })
-                .await
-                .unwrap_or_else(|e| Verdict::Rejected(format!("validation failed: {e}")));
-            client.note(&verdict, "gossip");
-            let acceptance = match verdict {
-                Verdict::Accepted(_) => gossipsub::MessageAcceptance::Accept,
-                Verdict::Known => gossipsub::MessageAcceptance::Ignore,
-                Verdict::Rejected(_) => gossipsub::MessageAcceptance::Reject,
-            };
-            let _ = client
-                .commands
-                .send(Command::Validated {
-                    message_id,
-                    source,
-                    acceptance,
-                })
-                .await;
-        });
     }
 
     fn on_direct(&mut self, event: request_response::Event<DirectRequest, DirectResponse>) {
@@ -455,7 +425,7 @@ impl EventLoop {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request {
                     request, channel, ..
-                } => self.on_direct_request(peer, request, channel),
+                } => self.work.direct(peer, request, channel),
                 request_response::Message::Response {
                     request_id,
                     response,
@@ -469,7 +439,7 @@ impl EventLoop {
                 request_id, error, ..
             } => {
                 if let Some(reply) = self.pending.remove(&request_id) {
-                    let _ = reply.send(Err(NetError::Unreachable(error.to_string())));
+                    let _ = reply.send(Err(NetError::Unreachable(error)));
                 }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
@@ -479,121 +449,11 @@ impl EventLoop {
         }
     }
 
-    fn on_direct_request(
-        &mut self,
-        peer: PeerId,
-        request: DirectRequest,
-        channel: request_response::ResponseChannel<DirectResponse>,
-    ) {
-        let store = self.store.clone();
-        let commands = self.client.commands.clone();
-        let tasks = self.client.tasks.clone();
-        let work = self.inbound.clone();
-        match request {
-            DirectRequest::Deliver(statement) => {
-                let me = self.me();
-                let client = self.client.clone();
-                tasks.spawn(async move {
-                    let Ok(_permit) = work.acquire_owned().await else {
-                        return;
-                    };
-                    let checked = store.clone();
-                    let verdict = tokio::task::spawn_blocking(move || {
-                        federation::accept(&checked, &me, &statement, Via::Direct(peer))
-                    })
-                    .await
-                    .unwrap_or_else(|e| Verdict::Rejected(format!("validation failed: {e}")));
-                    client.note(&verdict, "direct");
-                    let response = match verdict {
-                        Verdict::Rejected(reason) => DirectResponse::Rejected { reason },
-                        Verdict::Known => DirectResponse::Ack,
-                        // Acknowledge only what is on disk.
-                        Verdict::Accepted(_) => match store.flush().await {
-                            Ok(()) => DirectResponse::Ack,
-                            Err(e) => {
-                                tracing::warn!(error = %e, "flush failed; not acknowledging");
-                                return;
-                            }
-                        },
-                    };
-                    let _ = commands.send(Command::Respond { channel, response }).await;
-                });
-            }
-            DirectRequest::CatchUp { from } => {
-                tasks.spawn(async move {
-                    let Ok(_permit) = work.acquire_owned().await else {
-                        return;
-                    };
-                    let response = tokio::task::spawn_blocking(move || {
-                        federation::catch_up_page(&store, &peer, from)
-                    })
-                    .await
-                    .unwrap_or_else(|e| DirectResponse::Rejected {
-                        reason: format!("catch-up failed: {e}"),
-                    });
-                    let _ = commands.send(Command::Respond { channel, response }).await;
-                });
-            }
-            DirectRequest::Receipt(bytes) => {
-                let me = self.home.member.clone();
-                tasks.spawn(async move {
-                    let Ok(_permit) = work.acquire_owned().await else {
-                        return;
-                    };
-                    let checked = store.clone();
-                    let result = tokio::task::spawn_blocking(move || {
-                        federation::accept_receipt(&checked, &me, peer, &bytes)
-                    })
-                    .await
-                    .unwrap_or_else(|_| Err(federation::RECEIPT_NOT_ACCEPTED.to_owned()));
-                    let response = match result {
-                        Ok(seq) => {
-                            tracing::info!(%peer, entry = seq, "receipt stored");
-                            match store.flush().await {
-                                Ok(()) => DirectResponse::Ack,
-                                Err(e) => DirectResponse::Rejected {
-                                    reason: format!("owner store error: {e}"),
-                                },
-                            }
-                        }
-                        Err(reason) => DirectResponse::Rejected { reason },
-                    };
-                    let _ = commands.send(Command::Respond { channel, response }).await;
-                });
-            }
-        }
-    }
-
     /// After a member connects: ask it, page by page, for what it released that we may see
     /// (bounded: see [`super::catch_up`]).
     fn spawn_catch_up(&self, peer: PeerId, member: MemberCode) {
-        let catch_up = super::catch_up::catch_up(
-            self.client.clone(),
-            self.store.clone(),
-            self.me(),
-            self.catching_up.clone(),
-            peer,
-            member,
-        );
+        let catch_up =
+            super::catch_up::catch_up(self.work.clone(), self.catching_up.clone(), peer, member);
         self.client.tasks.spawn(catch_up);
-    }
-}
-
-impl Client {
-    /// Counts and logs a verdict reached outside the swarm task (catch-up).
-    pub(crate) fn note(&self, verdict: &Verdict, from: &str) {
-        use std::sync::atomic::Ordering;
-        match verdict {
-            Verdict::Accepted(id) => {
-                self.stats.accepted.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(dataset = %id, from, "accepted");
-                let _ = self.accepted_events.send(id.clone());
-            }
-            Verdict::Known => {}
-            Verdict::Rejected(why) => {
-                self.stats.rejected.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(from, reason = %why, "statement rejected");
-            }
-        }
     }
 }

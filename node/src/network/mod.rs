@@ -4,6 +4,12 @@
 //! Transport: TCP + Noise + Yamux. Behaviours: identify, ping, gossipsub (one topic, manual
 //! validation, `public` statements only), request-response CBOR on `/datapact/direct/1`
 //! (delivery, catch-up, receipts), and libp2p-stream on `/datapact/pull/1` (content).
+//!
+//! The swarm task never waits on the disk: the work inbound messages cause runs in
+//! [`inbound_work`] and catch-ups in [`catch_up`], on the blocking pool under one set of
+//! permits, and the roster it consults is an in-memory copy, reloaded off the task when the
+//! roster changes. Every task the network starts runs under the daemon's tracker
+//! ([`crate::tasks`]).
 
 pub mod admission;
 mod behaviour;
@@ -11,6 +17,7 @@ pub mod catch_up;
 mod event_loop;
 pub mod fetch;
 mod inbound;
+pub mod inbound_work;
 pub mod pull;
 mod roster;
 mod serve;
@@ -23,7 +30,7 @@ use datapact_protocol::wire::{DirectRequest, DirectResponse, SignedStatement};
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-pub use behaviour::{IDLE_CONNECTION_TIMEOUT, tcp_config, yamux_config};
+pub use behaviour::{IDLE_CONNECTION_TIMEOUT, SwarmBuildError, tcp_config, yamux_config};
 pub use event_loop::start;
 
 /// How long a direct request may take before it counts as failed.
@@ -32,26 +39,62 @@ pub const DIRECT_TIMEOUT: Duration = Duration::from_secs(30);
 const COMMAND_BUFFER: usize = 256;
 
 /// Why a network operation failed.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NetError {
     /// The network task has stopped (the daemon is shutting down).
     #[error("the network task has stopped")]
     Stopped,
-    /// The peer could not be reached or did not answer.
+    /// The peer could not be reached or did not answer a direct request.
     #[error("{0}")]
-    Unreachable(String),
+    Unreachable(#[source] libp2p::request_response::OutboundFailure),
     /// Publishing on gossip failed (e.g. no peer subscribed yet).
     #[error("gossip publish failed: {0}")]
-    Publish(String),
+    Publish(#[source] libp2p::gossipsub::PublishError),
+    /// Subscribing to the federation's gossip topic failed, so no gossip would reach us.
+    #[error("cannot subscribe to the gossip topic: {0}")]
+    Subscribe(#[source] libp2p::gossipsub::SubscriptionError),
+    /// The swarm could not be built, so the node has no network at all.
+    #[error("cannot start the network: {0}")]
+    Swarm(#[from] behaviour::SwarmBuildError),
     /// A listen address could not be bound.
     #[error("cannot listen on {addr}: {why}")]
     Listen {
-        /// The address.
+        /// The address as configured (or which listener, when libp2p does not say).
         addr: String,
         /// Why.
-        why: String,
+        why: ListenError,
     },
+}
+
+/// Why a listen address could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ListenError {
+    /// The configured address does not parse.
+    #[error("not a multiaddr")]
+    NotAMultiaddr,
+    /// Another process holds the port.
+    #[error("the port is already in use (another daemon, or another program?)")]
+    PortInUse,
+    /// The trial bind of the port failed otherwise.
+    #[error("{0}")]
+    Bind(#[source] std::io::Error),
+    /// libp2p's TCP transport could not listen there.
+    #[error("{0} ({kind:?})", kind = .0.kind())]
+    Transport(#[source] std::io::Error),
+    /// Not an address the TCP transport listens on.
+    #[error("{0} is not a TCP address this node can listen on")]
+    NotTcp(Multiaddr),
+    /// The listeners did not report their addresses within the start-up deadline.
+    #[error("no listen address was bound in time")]
+    Timeout,
+    /// A listener failed while starting.
+    #[error("{0}")]
+    Listener(#[source] std::io::Error),
+    /// A listener closed while starting (with libp2p's reason).
+    #[error("{0:?}")]
+    Closed(Result<(), std::io::Error>),
 }
 
 /// A connected peer as the swarm sees it.
@@ -94,8 +137,8 @@ pub(crate) enum Command {
     Peers {
         reply: oneshot::Sender<Vec<ConnectedPeer>>,
     },
-    /// The roster changed: reload the roster snapshot (off the swarm task).
-    RosterChanged,
+    /// The roster changed: reload the roster snapshot (off the swarm task), then say so.
+    RosterChanged { reloaded: oneshot::Sender<()> },
     /// The roster snapshot was reloaded: dial new members, catch up from connected ones.
     RosterReloaded,
 }
@@ -120,53 +163,6 @@ impl Stats {
     }
 }
 
-/// Tasks that write to the store on the network's behalf (inbound requests, catch-up, content
-/// serving). Shutdown waits for them before the final flush, so nothing they wrote is lost.
-#[derive(Debug, Default)]
-pub struct Tasks {
-    live: std::sync::atomic::AtomicUsize,
-    idle: tokio::sync::Notify,
-}
-
-/// Counts one live task; dropped when the task ends, however it ends.
-struct TaskGuard(Arc<Tasks>);
-
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
-        if self.0.live.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.idle.notify_waiters();
-        }
-    }
-}
-
-impl Tasks {
-    /// Spawns `task`, counting it until it ends.
-    pub fn spawn(self: &Arc<Self>, task: impl std::future::Future<Output = ()> + Send + 'static) {
-        self.live.fetch_add(1, Ordering::SeqCst);
-        let guard = TaskGuard(self.clone());
-        tokio::spawn(async move {
-            let _guard = guard;
-            task.await;
-        });
-    }
-
-    /// Waits until no counted task runs, or `timeout` passes; returns whether they all ended.
-    pub async fn wait_idle(&self, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.idle.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.live.load(Ordering::SeqCst) == 0 {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return false;
-            }
-        }
-    }
-}
-
 /// A cloneable handle to the swarm task.
 #[derive(Clone)]
 pub struct Client {
@@ -176,8 +172,9 @@ pub struct Client {
     pub stats: Arc<Stats>,
     /// Fires whenever a statement is accepted, so waiters need not poll.
     pub accepted_events: broadcast::Sender<datapact_protocol::DatasetId>,
-    /// Store-writing tasks spawned for the network, awaited at shutdown.
-    pub tasks: Arc<Tasks>,
+    /// The daemon's tracker: every task the network spawns runs under it, and the swarm task
+    /// ends when its cancellation signal fires.
+    pub tasks: crate::tasks::Tasks,
 }
 
 impl Client {
@@ -230,16 +227,34 @@ impl Client {
         self.ask(|reply| Command::Peers { reply }).await
     }
 
-    /// Tells the swarm task that the roster changed.
+    /// Tells the swarm task that the roster changed; returns once the network's copy of the
+    /// roster is reloaded, so what the network does from then on (sorting a pull stream into
+    /// member or stranger, redialling) follows the change.
     pub async fn roster_changed(&self) -> Result<(), NetError> {
-        self.commands
-            .send(Command::RosterChanged)
+        self.ask(|reloaded| Command::RosterChanged { reloaded })
             .await
-            .map_err(|_| NetError::Stopped)
     }
 
     /// A handle for opening content streams.
     pub fn streams(&self) -> libp2p_stream::Control {
         self.streams.clone()
+    }
+
+    /// Counts and logs a verdict reached outside the swarm task (inbound work, catch-up, a
+    /// pull of an announcement not seen before).
+    pub(crate) fn note(&self, verdict: &crate::federation::Verdict, from: &str) {
+        use crate::federation::Verdict;
+        match verdict {
+            Verdict::Accepted(id) => {
+                self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(dataset = %id, from, "accepted");
+                let _ = self.accepted_events.send(id.clone());
+            }
+            Verdict::Known => {}
+            Verdict::Rejected(why) => {
+                self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(from, reason = %why, "statement rejected");
+            }
+        }
     }
 }

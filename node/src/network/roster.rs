@@ -1,8 +1,8 @@
 //! The network's in-memory copy of the roster: which PeerIds are members, under which member
 //! code, at which addresses. The swarm task (redials, sorting a new connection into member or
-//! stranger) and every connection's stream handler read it without touching the store, so
-//! none of them ever waits on the disk. It is reloaded, off the swarm task, whenever the
-//! roster changes.
+//! stranger), every connection's stream handler and the content server (who is asking) read
+//! it without touching the store, so none of them ever waits on the disk. It is reloaded, off
+//! the swarm task, whenever the roster changes, before the change is reported done.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -41,11 +41,10 @@ impl RosterSnapshot {
         };
         let fresh = roster
             .iter()
-            .filter_map(|e| {
-                let peer = e.peer_id.parse::<PeerId>().ok()?;
-                let code = MemberCode::new(&e.member).ok()?;
+            .map(|e| {
                 let addrs = e.addrs.iter().filter_map(|a| a.parse().ok()).collect();
-                Some((peer, Member { code, addrs }))
+                let code = e.member.clone();
+                (e.peer_id, Member { code, addrs })
             })
             .collect();
         if let Ok(mut held) = self.0.write() {
@@ -56,6 +55,11 @@ impl RosterSnapshot {
     /// Whether `peer` is a roster member.
     pub(crate) fn contains(&self, peer: &PeerId) -> bool {
         self.0.read().is_ok_and(|r| r.contains_key(peer))
+    }
+
+    /// The roster entry of `peer`, if it is a roster member.
+    pub(crate) fn get(&self, peer: &PeerId) -> Option<Member> {
+        self.0.read().ok().and_then(|r| r.get(peer).cloned())
     }
 
     /// The member code of `peer`, if it is a roster member.

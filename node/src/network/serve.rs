@@ -15,13 +15,14 @@ use datapact_protocol::{
     decide_pull,
 };
 use futures::AsyncWriteExt;
-use libp2p::{PeerId, Stream};
-use tokio::sync::broadcast;
+use libp2p::Stream;
 
 use super::admission::{Admission, REFUSAL_SUMMARY_INTERVAL, REQUEST_DEADLINE, Requester};
 use super::pull::{StreamError, read_frame, with_timeout, write_frame};
+use super::roster::RosterSnapshot;
 use crate::home::Home;
 use crate::store::{LogEntry, LogEvent, Origin, PullerRecord, Store, StoreError, now};
+use crate::tasks::Tasks;
 
 /// Accepts pull streams until shutdown; each is handled by its own task. The refusals that
 /// were not logged one by one are written as summaries every [`REFUSAL_SUMMARY_INTERVAL`] and
@@ -30,8 +31,8 @@ pub(crate) async fn serve(
     mut incoming: super::inbound::Incoming,
     home: Arc<Home>,
     store: Arc<Store>,
-    tasks: Arc<super::Tasks>,
-    mut shutdown: broadcast::Receiver<()>,
+    roster: RosterSnapshot,
+    tasks: Tasks,
 ) {
     let admission = Arc::new(Admission::default());
     let mut summaries = tokio::time::interval(REFUSAL_SUMMARY_INTERVAL);
@@ -43,20 +44,20 @@ pub(crate) async fn serve(
                     home.clone(),
                     store.clone(),
                     admission.clone(),
-                    peer,
+                    Requester::of(&roster, peer),
                     stream,
                 )),
                 None => break,
             },
             _ = summaries.tick() => write_summaries(&tasks, &store, &admission),
-            _ = shutdown.recv() => break,
+            () = tasks.cancelled() => break,
         }
     }
     write_summaries(&tasks, &store, &admission);
 }
 
 /// Writes the refusals counted so far to the access log, off the accept loop.
-fn write_summaries(tasks: &Arc<super::Tasks>, store: &Arc<Store>, admission: &Admission) {
+fn write_summaries(tasks: &Tasks, store: &Arc<Store>, admission: &Admission) {
     let entries = admission.take_summaries();
     if entries.is_empty() {
         return;
@@ -79,10 +80,10 @@ async fn handle_stream(
     home: Arc<Home>,
     store: Arc<Store>,
     admission: Arc<Admission>,
-    peer: PeerId,
+    requester: Requester,
     mut stream: Stream,
 ) {
-    let requester = Requester::of(&store, peer);
+    let peer = requester.peer;
     let Some(waiting) = admission.wait(&requester) else {
         tracing::debug!(%peer, "too many pull streams waiting for their request; closed");
         return;

@@ -3,6 +3,11 @@
 //! also goes directly to every peer that was granted a pull of the release, in the roster or
 //! not, at the addresses recorded with its pull. Catch-up covers whoever stays unreachable
 //! longer than the retries.
+//!
+//! Deliveries are not kept on disk: one that shutdown stops (between attempts) is not resumed
+//! as such at the next start. Nothing is lost by that: the statements are in the store, and
+//! the peer gets them by catch-up when it next connects (a past puller that left the roster
+//! gets the revocations of what it pulled the same way).
 
 use std::time::Duration;
 
@@ -26,7 +31,7 @@ const MAX_ATTEMPTS: u32 = 70;
 pub fn announce(ctx: &Context, statement: SignedStatement, audience: &Audience) {
     if *audience == Audience::Public {
         let network = ctx.network.clone();
-        tokio::spawn(async move {
+        ctx.tasks.spawn(async move {
             if let Err(e) = network.publish(statement).await {
                 // No subscriber yet: peers catch up when they connect.
                 tracing::debug!(error = %e, "gossip publish deferred to catch-up");
@@ -95,27 +100,33 @@ pub fn deliver_backlog(ctx: &Context, member: &MemberCode, peer: PeerId) {
 fn deliver(ctx: &Context, peer: PeerId, addrs: Vec<Multiaddr>, statements: Vec<SignedStatement>) {
     let network = ctx.network.clone();
     let store = ctx.store.clone();
-    tokio::spawn(async move {
+    let tasks = ctx.tasks.clone();
+    ctx.tasks.spawn(async move {
         for statement in statements {
-            deliver_one(&network, &store, peer, &addrs, statement).await;
+            if !deliver_one(&network, &store, &tasks, peer, &addrs, statement).await {
+                tracing::debug!(%peer, "shutting down; the rest is left to catch-up");
+                return;
+            }
         }
     });
 }
 
+/// Delivers one statement, retrying; returns false if shutdown stopped it.
 async fn deliver_one(
     network: &crate::network::Client,
     store: &crate::store::Store,
+    tasks: &crate::tasks::Tasks,
     peer: PeerId,
     addrs: &[Multiaddr],
     statement: SignedStatement,
-) {
+) -> bool {
     let mut backoff = Backoff::new(FIRST_RETRY_DELAY, MAX_RETRY_DELAY);
     for _ in 0..MAX_ATTEMPTS {
         // The roster may have changed since the release: a removed member gets nothing more,
         // except the revocation of what it pulled.
         if !federation::may_receive(store, &peer, &statement) {
             tracing::debug!(%peer, "no longer in the audience; delivery dropped");
-            return;
+            return true;
         }
         match network
             .request_at(
@@ -127,16 +138,19 @@ async fn deliver_one(
         {
             Ok(DirectResponse::Ack) => {
                 tracing::debug!(%peer, "delivered");
-                return;
+                return true;
             }
             Ok(DirectResponse::Rejected { reason }) => {
                 tracing::warn!(%peer, %reason, "delivery rejected");
-                return;
+                return true;
             }
-            Ok(_) => return,
-            Err(crate::network::NetError::Stopped) => return,
+            Ok(_) => return true,
+            Err(crate::network::NetError::Stopped) => return false,
             Err(e) => tracing::debug!(%peer, error = %e, "delivery failed; will retry"),
         }
-        backoff.wait().await;
+        if !backoff.wait_unless_cancelled(tasks).await {
+            return false;
+        }
     }
+    true
 }

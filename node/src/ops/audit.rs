@@ -6,10 +6,13 @@
 use std::collections::HashMap;
 use std::io::Read;
 
-use datapact_protocol::{ContentHasher, MemberCode, PublicKey, SignedAnnouncement};
+use datapact_protocol::{ContentHasher, DatasetId, MemberCode, PublicKey, SignedAnnouncement};
 
-use super::{Context, OpError};
-use crate::api::{AuditFailure, AuditReport, ErrorKind};
+use tokio::task::JoinError;
+
+use super::structures::Finding;
+use super::{Context, OpError, Operation, Progress, blocking};
+use crate::api::{Audit, AuditFailure, AuditReport, ErrorKind};
 use crate::store::blobs::COPY_BUFFER;
 use crate::store::{DatasetRecord, LogCheck, Origin, Store, StoreError, now};
 
@@ -22,7 +25,7 @@ pub enum AuditError {
     Store(#[from] StoreError),
     /// The audit task died.
     #[error("audit interrupted: {0}")]
-    Interrupted(String),
+    Interrupted(#[from] JoinError),
 }
 
 impl OpError for AuditError {
@@ -33,12 +36,19 @@ impl OpError for AuditError {
 
 /// Runs the audit on a blocking thread (it reads every stored content).
 pub async fn audit(ctx: &Context, strict: bool) -> Result<AuditReport, AuditError> {
-    let store = ctx.store.clone();
-    let me = ctx.home.member.clone();
-    let my_key = ctx.home.identity.public_key();
-    tokio::task::spawn_blocking(move || run(&store, &me, &my_key, strict, now()))
-        .await
-        .map_err(|e| AuditError::Interrupted(e.to_string()))?
+    blocking(ctx, move |ctx| {
+        let my_key = ctx.home.identity.public_key();
+        run(&ctx.store, &ctx.home.member, &my_key, strict, now())
+    })
+    .await
+}
+
+impl Operation for Audit {
+    type Error = AuditError;
+
+    async fn run(self, ctx: &Context, _: &Progress) -> Result<AuditReport, AuditError> {
+        audit(ctx, self.strict).await
+    }
 }
 
 /// The audit itself, on a store, as of `now`.
@@ -52,9 +62,7 @@ pub fn run(
     let mut keys: HashMap<MemberCode, Option<PublicKey>> = HashMap::new();
     keys.insert(me.clone(), Some(*my_key));
     for entry in store.roster()? {
-        if let Ok(code) = MemberCode::new(&entry.member) {
-            keys.insert(code, PublicKey::from_peer_id_str(&entry.peer_id).ok());
-        }
+        keys.insert(entry.member, PublicKey::from_peer_id(&entry.peer_id).ok());
     }
     let mut failures = Vec::new();
     let mut notes = Vec::new();
@@ -65,63 +73,13 @@ pub fn run(
             continue;
         }
         checked += 1;
-        let id_text = id.to_string();
-        let mut fail = |problem: String| {
-            failures.push(AuditFailure {
-                id: id_text.clone(),
-                problem,
-            })
+        let found = check_dataset(store, me, &keys, now, &id, &record);
+        let finding = |problem| AuditFailure {
+            id: id.to_string(),
+            problem,
         };
-        let signed = match record.verified_announcement() {
-            Ok(s) => s,
-            Err(e) => {
-                fail(format!("announcement does not verify: {e}"));
-                continue;
-            }
-        };
-        let a = signed.body();
-        if a.id() != id {
-            fail(format!(
-                "stored as {id} but the signed announcement is for {}",
-                a.id()
-            ));
-        }
-        match keys.get(&a.owner) {
-            Some(Some(key)) if key == signed.signer() => {}
-            Some(Some(_)) => fail(format!(
-                "signed by a key that is not {}'s roster key",
-                a.owner
-            )),
-            _ => fail(format!(
-                "owner {} is not in the roster, so its signature cannot be checked",
-                a.owner
-            )),
-        }
-        if record.origin == Origin::Own && a.owner != *me {
-            fail(format!(
-                "recorded as our own release but owned by {}",
-                a.owner
-            ));
-        }
-        if record.has_content
-            && let Some(problem) = check_content(store, &signed)
-        {
-            fail(problem);
-        }
-        if let Some(problem) = check_revocation(&record, &signed, &keys) {
-            fail(problem);
-        } else if record.revocation.is_some() {
-            notes.push(AuditFailure {
-                id: id.to_string(),
-                problem: "revoked by its owner".into(),
-            });
-        }
-        if a.policy.is_expired(now) {
-            notes.push(AuditFailure {
-                id: id.to_string(),
-                problem: "expired".into(),
-            });
-        }
+        failures.extend(found.problems.into_iter().map(finding));
+        notes.extend(found.notes.into_iter().map(finding));
     }
     check_log(store, &mut failures)?;
     if strict {
@@ -133,6 +91,85 @@ pub fn run(
         failures,
         notes,
     })
+}
+
+/// What the audit found about one stored dataset.
+struct Found {
+    /// Failures, in the order checked.
+    problems: Vec<String>,
+    /// Revoked, expired, or data whose structure is held here only as another message:
+    /// reported, failures only when strict.
+    notes: Vec<String>,
+}
+
+/// Checks one stored dataset: its signed announcement against the id it is stored under and
+/// the owner's roster key (`keys`, ours included), its content, its revocation, its expiry.
+fn check_dataset(
+    store: &Store,
+    me: &MemberCode,
+    keys: &HashMap<MemberCode, Option<PublicKey>>,
+    now: u64,
+    id: &DatasetId,
+    record: &DatasetRecord,
+) -> Found {
+    let mut found = Found {
+        problems: Vec::new(),
+        notes: Vec::new(),
+    };
+    let signed = match record.verified_announcement() {
+        Ok(s) => s,
+        Err(e) => {
+            found
+                .problems
+                .push(format!("announcement does not verify: {e}"));
+            return found;
+        }
+    };
+    let a = signed.body();
+    let fail = &mut found.problems;
+    if a.id() != *id {
+        fail.push(format!(
+            "stored as {id} but the signed announcement is for {}",
+            a.id()
+        ));
+    }
+    match keys.get(&a.owner) {
+        Some(Some(key)) if key == signed.signer() => {}
+        Some(Some(_)) => fail.push(format!(
+            "signed by a key that is not {}'s roster key",
+            a.owner
+        )),
+        _ => fail.push(format!(
+            "owner {} is not in the roster, so its signature cannot be checked",
+            a.owner
+        )),
+    }
+    if record.origin == Origin::Own && a.owner != *me {
+        fail.push(format!(
+            "recorded as our own release but owned by {}",
+            a.owner
+        ));
+    }
+    if record.has_content {
+        match check_content(store, &signed) {
+            Some(problem) => fail.push(problem),
+            None => match super::structures::audit(store, &signed) {
+                Some(Finding::Failure(problem)) => fail.push(problem),
+                Some(Finding::Note(problem)) => found.notes.push(problem),
+                None => {}
+            },
+        }
+    }
+    let fail = &mut found.problems;
+    if let Some(problem) = check_revocation(record, &signed, keys) {
+        fail.push(problem);
+    } else if record.revocation.is_some() {
+        found.notes.push("revoked by its owner".into());
+    }
+    if a.policy.is_expired(now) {
+        found.notes.push("expired".into());
+    }
+    found
 }
 
 fn check_content(store: &Store, signed: &SignedAnnouncement) -> Option<String> {

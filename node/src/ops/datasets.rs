@@ -6,12 +6,14 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use datapact_protocol::time::format_unix;
+use datapact_protocol::wire::SignedStatement;
 use datapact_protocol::{
-    DatasetId, Revocation, SignedAnnouncement, SignedRevocation, StatementError,
+    DatasetId, MemberCode, Revocation, SignedAnnouncement, SignedRevocation, StatementError,
 };
+use tokio::task::JoinError;
 
-use super::{Context, OpError};
-use crate::api::{DatasetInfo, ErrorKind, ExportResult};
+use super::{Context, OpError, Operation, Progress, blocking};
+use crate::api::{DatasetInfo, DatasetStatus, Datasets, ErrorKind, Export, ExportResult, Revoke};
 use crate::fsutil::{IfExists, Staged};
 use crate::store::{DatasetRecord, LogEntry, LogEvent, Origin, Store, StoreError, now};
 
@@ -27,27 +29,27 @@ pub enum DatasetError {
     Id(#[from] datapact_protocol::IdError),
     /// No such dataset here.
     #[error("dataset {0} not found")]
-    NotFound(String),
+    NotFound(DatasetId),
     /// Only the owner may revoke.
     #[error("{id} belongs to {owner}; only its owner can revoke it")]
     NotOwner {
         /// Dataset id.
-        id: String,
+        id: DatasetId,
         /// Its owner.
-        owner: String,
+        owner: MemberCode,
     },
     /// Revoked twice.
     #[error("{0} is already revoked")]
-    AlreadyRevoked(String),
+    AlreadyRevoked(DatasetId),
     /// Export of a dataset whose content we do not hold.
     #[error("{0} has not been pulled; run `datapact pull {0}` first")]
-    NoContent(String),
+    NoContent(DatasetId),
     /// A relative output path.
-    #[error("{0}: the daemon needs an absolute path")]
-    RelativePath(String),
+    #[error("{path}: the daemon needs an absolute path", path = .0.display())]
+    RelativePath(PathBuf),
     /// A stored statement does not verify.
     #[error("stored statement of {0} does not verify: {1}")]
-    Damaged(String, StatementError),
+    Damaged(DatasetId, StatementError),
     /// Signing failed.
     #[error("{0}")]
     Statement(#[from] StatementError),
@@ -60,6 +62,9 @@ pub enum DatasetError {
     /// The store failed.
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// The task reading the store or writing the bundle ended before it finished.
+    #[error("interrupted: {0}")]
+    Interrupted(#[from] JoinError),
 }
 
 impl OpError for DatasetError {
@@ -77,23 +82,23 @@ impl OpError for DatasetError {
 pub fn info(signed: &SignedAnnouncement, record: &DatasetRecord, now: u64) -> DatasetInfo {
     let a = signed.body();
     let status = if record.revocation.is_some() {
-        "revoked"
+        DatasetStatus::Revoked
     } else if a.policy.is_expired(now) {
-        "expired"
+        DatasetStatus::Expired
     } else {
         match record.origin {
-            Origin::Own => "released",
-            Origin::Received => "received",
+            Origin::Own => DatasetStatus::Released,
+            Origin::Received => DatasetStatus::Received,
         }
     };
     DatasetInfo {
         id: a.id().to_string(),
         title: a.meta.title.clone(),
-        owner: a.owner.to_string(),
-        policy: a.policy.audience.to_string(),
+        owner: a.owner.clone(),
+        policy: a.policy.audience.clone(),
         size: a.size,
         sha256: a.sha256.to_string(),
-        status: status.to_owned(),
+        status,
         file_name: a.file_name.clone(),
         has_content: record.has_content,
         embargo_until: a.policy.embargo_until.map(format_unix),
@@ -103,73 +108,65 @@ pub fn info(signed: &SignedAnnouncement, record: &DatasetRecord, now: u64) -> Da
         issued_at: format_unix(a.issued_at),
         sdmx_structure: a.meta.sdmx_structure.clone(),
         rows: a.meta.rows,
+        structure: a.meta.structure.as_ref().map(super::structures::used),
+        structures: a.meta.structures.clone(),
+        note: None,
     }
 }
 
 /// `datapact datasets`: what this node holds: its own releases and the datasets it pulled.
-/// (Announcements not yet pulled are in the catalogue.)
-pub fn list(ctx: &Context) -> Result<Vec<DatasetInfo>, DatasetError> {
+/// (Announcements not yet pulled are in the catalogue.) Read on the blocking pool.
+pub async fn list(ctx: &Context) -> Result<Vec<DatasetInfo>, DatasetError> {
+    blocking(ctx, |ctx| held(&ctx.store)).await
+}
+
+fn held(store: &Store) -> Result<Vec<DatasetInfo>, DatasetError> {
     let now = now();
     let mut out = Vec::new();
-    for (id, record) in ctx.store.datasets()? {
+    for (id, record) in store.datasets()? {
         if record.origin == Origin::Received && !record.has_content {
             continue;
         }
         let signed = record
             .announcement()
-            .map_err(|e| DatasetError::Damaged(id.to_string(), e))?;
+            .map_err(|e| DatasetError::Damaged(id.clone(), e))?;
         out.push(info(&signed, &record, now));
     }
     Ok(out)
 }
 
-/// One dataset's listing form.
-pub fn show(ctx: &Context, id: &str) -> Result<DatasetInfo, DatasetError> {
-    let (id, record) = find(ctx, id)?;
-    let signed = record
-        .announcement()
-        .map_err(|e| DatasetError::Damaged(id.to_string(), e))?;
-    Ok(info(&signed, &record, now()))
-}
-
-fn find(ctx: &Context, id: &str) -> Result<(DatasetId, DatasetRecord), DatasetError> {
+fn find(store: &Store, id: &str) -> Result<(DatasetId, DatasetRecord), DatasetError> {
     let id: DatasetId = id.parse()?;
-    let record = ctx
-        .store
+    let record = store
         .dataset(&id)?
-        .ok_or_else(|| DatasetError::NotFound(id.to_string()))?;
+        .ok_or_else(|| DatasetError::NotFound(id.clone()))?;
     Ok((id, record))
 }
 
 /// `datapact export ID --out DIR [--force]`: writes `DIR/announcement.cose` and
 /// `DIR/<file_name>`; refuses to replace a file that exists there unless `force`.
-pub async fn export(
-    ctx: &Context,
-    id: &str,
-    out: &str,
-    force: bool,
-) -> Result<ExportResult, DatasetError> {
-    let (id, record) = find(ctx, id)?;
-    if !record.has_content {
-        return Err(DatasetError::NoContent(id.to_string()));
-    }
-    let out_dir = PathBuf::from(out);
-    if !out_dir.is_absolute() {
-        return Err(DatasetError::RelativePath(out.to_owned()));
-    }
-    let signed = record
-        .announcement()
-        .map_err(|e| DatasetError::Damaged(id.to_string(), e))?;
-    let store = ctx.store.clone();
-    let dir = out_dir.clone();
-    let if_exists = if force {
-        IfExists::Replace
-    } else {
-        IfExists::Keep
-    };
-    tokio::task::spawn_blocking(move || write_bundle(&store, &signed, &dir, if_exists))
-        .await
-        .map_err(|e| DatasetError::Write(out_dir, io::Error::other(e.to_string())))?
+pub async fn export(ctx: &Context, request: Export) -> Result<ExportResult, DatasetError> {
+    let Export { id, out, force } = request;
+    blocking(ctx, move |ctx| {
+        let (id, record) = find(&ctx.store, &id)?;
+        if !record.has_content {
+            return Err(DatasetError::NoContent(id));
+        }
+        let dir = PathBuf::from(out);
+        if !dir.is_absolute() {
+            return Err(DatasetError::RelativePath(dir));
+        }
+        let signed = record
+            .announcement()
+            .map_err(|e| DatasetError::Damaged(id, e))?;
+        let if_exists = if force {
+            IfExists::Replace
+        } else {
+            IfExists::Keep
+        };
+        write_bundle(&ctx.store, &signed, &dir, if_exists)
+    })
+    .await
 }
 
 /// Writes the bundle of `signed` into `dir`. Both files are staged whole before either is put
@@ -229,27 +226,45 @@ fn write_bundle(
     })
 }
 
-/// `datapact revoke ID [--reason TEXT]`: signs a revocation of one of our releases.
-pub async fn revoke(
+/// `datapact revoke ID [--reason TEXT]`: signs a revocation of one of our releases, records
+/// it durably, sends it on its way, and returns the release as it stands now.
+pub async fn revoke(ctx: &Context, request: Revoke) -> Result<DatasetInfo, DatasetError> {
+    let (id, record, signed) = blocking(ctx, move |ctx| sign_revocation(ctx, request)).await?;
+    ctx.store.flush().await?;
+    tracing::info!(dataset = %id, "revoked");
+    blocking(ctx, move |ctx| {
+        let announcement = record
+            .announcement()
+            .map_err(|e| DatasetError::Damaged(id.clone(), e))?;
+        super::announce::announce_revocation(
+            ctx,
+            &id,
+            SignedStatement::Revocation(signed.bytes().to_vec()),
+            &announcement.body().policy.audience,
+        );
+        Ok(info(&announcement, &record, now()))
+    })
+    .await
+}
+
+/// Signs the revocation `request` asks for and records it with the release (not yet flushed).
+fn sign_revocation(
     ctx: &Context,
-    id: &str,
-    reason: Option<String>,
-) -> Result<SignedRevocation, DatasetError> {
-    let (id, mut record) = find(ctx, id)?;
+    request: Revoke,
+) -> Result<(DatasetId, DatasetRecord, SignedRevocation), DatasetError> {
+    let (id, mut record) = find(&ctx.store, &request.id)?;
     if record.origin != Origin::Own {
-        return Err(DatasetError::NotOwner {
-            id: id.to_string(),
-            owner: id.owner.to_string(),
-        });
+        let owner = id.owner.clone();
+        return Err(DatasetError::NotOwner { id, owner });
     }
     if record.revocation.is_some() {
-        return Err(DatasetError::AlreadyRevoked(id.to_string()));
+        return Err(DatasetError::AlreadyRevoked(id));
     }
     let revocation = Revocation {
         owner: id.owner.clone(),
         name: id.name.clone(),
         version: id.version,
-        reason: reason.filter(|r| !r.trim().is_empty()),
+        reason: request.reason.filter(|r| !r.trim().is_empty()),
         issued_at: now(),
     };
     let signed = SignedRevocation::sign(revocation, &ctx.home.identity)?;
@@ -259,17 +274,29 @@ pub async fn revoke(
     log.dataset = Some(id.to_string());
     log.reason = signed.body().reason.clone();
     ctx.store.append_log(log)?;
-    ctx.store.flush().await?;
-    tracing::info!(dataset = %id, "revoked");
-    let audience = record
-        .announcement()
-        .map(|a| a.body().policy.audience.clone())
-        .map_err(|e| DatasetError::Damaged(id.to_string(), e))?;
-    super::announce::announce_revocation(
-        ctx,
-        &id,
-        datapact_protocol::wire::SignedStatement::Revocation(signed.bytes().to_vec()),
-        &audience,
-    );
-    Ok(signed)
+    Ok((id, record, signed))
+}
+
+impl Operation for Datasets {
+    type Error = DatasetError;
+
+    async fn run(self, ctx: &Context, _: &Progress) -> Result<Vec<DatasetInfo>, DatasetError> {
+        list(ctx).await
+    }
+}
+
+impl Operation for Export {
+    type Error = DatasetError;
+
+    async fn run(self, ctx: &Context, _: &Progress) -> Result<ExportResult, DatasetError> {
+        export(ctx, self).await
+    }
+}
+
+impl Operation for Revoke {
+    type Error = DatasetError;
+
+    async fn run(self, ctx: &Context, _: &Progress) -> Result<DatasetInfo, DatasetError> {
+        revoke(ctx, self).await
+    }
 }

@@ -1,5 +1,8 @@
-//! The operations behind each control request. Each operation has its own error type, which
-//! says whether the input was bad (exit 2) or the operation failed (exit 1).
+//! The operations behind each control request. Each request type of [`crate::api`] is an
+//! [`Operation`]: it runs with the node's [`Context`] and returns its own response type or its
+//! own error type, which says whether the input was bad (exit 2) or the operation failed
+//! (exit 1). Store reads and writes run on the blocking pool ([`blocking`]), never on a
+//! runtime thread.
 
 pub mod announce;
 pub mod audit;
@@ -8,12 +11,14 @@ pub mod log;
 pub mod members;
 pub mod pull;
 pub mod release;
+pub mod structures;
 
+use std::future::Future;
 use std::sync::Arc;
 
-use serde::Serialize;
+use tokio::task::JoinError;
 
-use crate::api::{ErrorKind, Reply, Request};
+use crate::api::{Call, ErrorKind, Reply, Request, Response};
 use crate::home::Home;
 use crate::store::Store;
 
@@ -30,7 +35,13 @@ pub struct Context {
     pub network: crate::network::Client,
     /// Pulls in progress.
     pub pulls: Arc<pull::InFlight>,
+    /// Where operations spawn what outlives them (deliveries, receipts, publishes), so that
+    /// shutdown stops and awaits it before releasing the store.
+    pub tasks: crate::tasks::Tasks,
 }
+
+/// Where a long operation reports how far it got: `(done, total)` bytes.
+pub type Progress = tokio::sync::mpsc::UnboundedSender<(u64, u64)>;
 
 /// An operation's error, ready for the wire: its kind and one line for the user.
 pub trait OpError: std::fmt::Display {
@@ -38,14 +49,43 @@ pub trait OpError: std::fmt::Display {
     fn kind(&self) -> ErrorKind;
 }
 
-fn reply<T: Serialize, E: OpError>(result: Result<T, E>) -> Reply {
-    match result {
-        Ok(value) => match serde_json::to_value(value) {
-            Ok(result) => Reply::Ok { result },
-            Err(e) => Reply::Error {
-                kind: ErrorKind::Failed,
-                message: format!("cannot encode the result: {e}"),
-            },
+/// A control request the daemon can run.
+pub trait Operation: Call + Send {
+    /// Why it can fail.
+    type Error: OpError + Send;
+
+    /// Runs the request to completion; long operations report through `progress`.
+    fn run(
+        self,
+        ctx: &Context,
+        progress: &Progress,
+    ) -> impl Future<Output = Result<Self::Response, Self::Error>> + Send;
+}
+
+/// Runs `work` with the context on the blocking pool (sled reads and file I/O may wait on the
+/// disk), turning a task that died into `E`.
+pub(crate) async fn blocking<T, E>(
+    ctx: &Context,
+    work: impl FnOnce(&Context) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<JoinError> + Send + 'static,
+{
+    let ctx = ctx.clone();
+    tokio::task::spawn_blocking(move || work(&ctx)).await?
+}
+
+/// Runs `request` and wraps its outcome for the wire, its result as `wrap` says.
+async fn answer<R: Operation>(
+    ctx: &Context,
+    request: R,
+    progress: &Progress,
+    wrap: fn(R::Response) -> Response,
+) -> Reply {
+    match request.run(ctx, progress).await {
+        Ok(result) => Reply::Ok {
+            result: wrap(result),
         },
         Err(e) => Reply::Error {
             kind: e.kind(),
@@ -54,39 +94,24 @@ fn reply<T: Serialize, E: OpError>(result: Result<T, E>) -> Reply {
     }
 }
 
-/// Runs one request to completion and returns the final reply; long operations report
-/// progress through `progress`.
-pub async fn handle(
-    ctx: &Context,
-    request: Request,
-    progress: &tokio::sync::mpsc::UnboundedSender<Reply>,
-) -> Reply {
+/// Runs one request to completion and returns the final reply (never a progress line); long
+/// operations report progress through `progress`.
+pub async fn handle(ctx: &Context, request: Request, progress: &Progress) -> Reply {
     match request {
-        Request::Pull { id, out } => reply(
-            pull::pull(ctx, &id, out, |done, total| {
-                let _ = progress.send(Reply::Progress { done, total });
-            })
-            .await,
-        ),
-        Request::Catalog => reply(pull::catalog(ctx)),
-        Request::Peers => reply(pull::peers(ctx).await),
-        Request::Log => reply(log::list(ctx)),
-        Request::Audit { strict } => reply(audit::audit(ctx, strict).await),
-        Request::Id => reply::<_, std::convert::Infallible>(Ok(members::id(ctx))),
-        Request::MembersAdd {
-            member,
-            peer_id,
-            addrs,
-        } => reply(members::add(ctx, &member, &peer_id, addrs).await),
-        Request::MembersRemove { member } => reply(members::remove(ctx, &member).await),
-        Request::MembersList => reply(members::list(ctx)),
-        Request::Release(req) => reply(release::release(ctx, *req).await),
-        Request::Datasets => reply(datasets::list(ctx)),
-        Request::Export { id, out, force } => reply(datasets::export(ctx, &id, &out, force).await),
-        Request::Revoke { id, reason } => reply(match datasets::revoke(ctx, &id, reason).await {
-            Ok(_) => datasets::show(ctx, &id),
-            Err(e) => Err(e),
-        }),
+        Request::Id(r) => answer(ctx, r, progress, Response::Id).await,
+        Request::MembersAdd(r) => answer(ctx, r, progress, Response::MembersAdd).await,
+        Request::MembersRemove(r) => answer(ctx, r, progress, Response::MembersRemove).await,
+        Request::MembersList(r) => answer(ctx, r, progress, Response::MembersList).await,
+        Request::Release(r) => answer(ctx, *r, progress, Response::Release).await,
+        Request::Datasets(r) => answer(ctx, r, progress, Response::Datasets).await,
+        Request::Catalog(r) => answer(ctx, r, progress, Response::Catalog).await,
+        Request::Pull(r) => answer(ctx, r, progress, Response::Pull).await,
+        Request::Export(r) => answer(ctx, r, progress, Response::Export).await,
+        Request::Revoke(r) => answer(ctx, r, progress, Response::Revoke).await,
+        Request::Audit(r) => answer(ctx, r, progress, Response::Audit).await,
+        Request::Log(r) => answer(ctx, r, progress, Response::Log).await,
+        Request::Peers(r) => answer(ctx, r, progress, Response::Peers).await,
+        Request::Structures(r) => answer(ctx, r, progress, Response::Structures).await,
     }
 }
 

@@ -1,22 +1,26 @@
-//! `datapact release`: import a file into the blob store (validating SDMX-CSV on the way),
-//! sign its announcement and record it, durably, before saying it is done.
+//! `datapact release`: import a file into the blob store (checking a structure message, or
+//! SDMX-CSV data against their structure, on the way: `store::content_check`), sign its
+//! announcement and record it, durably, before saying it is done.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use datapact_protocol::announcement::MAX_META_COLUMNS;
 use datapact_protocol::bundle::validate_file_name;
-use datapact_protocol::sdmx::SdmxSummary;
 use datapact_protocol::versions::revealed_versions;
 use datapact_protocol::{
-    Announcement, Audience, DatasetId, DatasetName, MemberCode, Meta, Policy, SignedAnnouncement,
-    StatementError,
+    Announcement, Audience, ContentDigest, DatasetId, DatasetName, MemberCode, Meta, Policy,
+    SignedAnnouncement, StatementError,
 };
 
-use super::{Context, OpError};
+use datapact_protocol::time::format_unix;
+use tokio::task::JoinError;
+
+use super::{Context, OpError, Operation, Progress, blocking};
 use crate::api::{DatasetInfo, ErrorKind, ReleaseRequest};
 use crate::store::blobs::ImportError;
-use crate::store::{DatasetRecord, LogEntry, LogEvent, Origin, StoreError, now};
+use crate::store::structures::content_check::{CheckError, CheckedContent, ReleaseCheck};
+use crate::store::{DatasetRecord, LogEntry, LogEvent, Origin, Store, StoreError, now};
 
 /// Why a release failed.
 #[derive(Debug, thiserror::Error)]
@@ -28,9 +32,27 @@ pub enum ReleaseError {
     /// Bad policy.
     #[error("{0}")]
     Policy(#[from] datapact_protocol::PolicyError),
-    /// Empty title or path.
-    #[error("{0}")]
-    Input(String),
+    /// The expiry is not in the future, so nobody could ever pull the release.
+    #[error("--expires {} is in the past: nobody could ever pull this release", format_unix(*.0))]
+    ExpiresInPast(u64),
+    /// The title is empty (or only blanks).
+    #[error("the title must not be empty")]
+    EmptyTitle,
+    /// The file's path is relative: the daemon does not share the caller's directory.
+    #[error("{path}: the daemon needs an absolute path", path = .0.display())]
+    RelativePath(PathBuf),
+    /// The path does not end in a file name that is text.
+    #[error("{path}: not a file name", path = .0.display())]
+    NoFileName(PathBuf),
+    /// The file's name cannot travel in an announcement (the announcement carries the name as
+    /// it is, so it is refused rather than renamed).
+    #[error("{path}: {error}; rename the file to release it", path = .path.display())]
+    FileName {
+        /// The file's path.
+        path: PathBuf,
+        /// What is wrong with its name.
+        error: StatementError,
+    },
     /// The file is missing, unreadable or has a bad SDMX-CSV row.
     #[error("{0}")]
     Import(ImportError),
@@ -48,18 +70,18 @@ pub enum ReleaseError {
     )]
     WouldReveal {
         /// The dataset name.
-        name: String,
+        name: DatasetName,
         /// The new version's audience.
-        policy: String,
+        policy: Audience,
         /// The earlier versions it would reveal.
         versions: Vec<u64>,
     },
     /// The store failed.
     #[error("{0}")]
     Store(#[from] StoreError),
-    /// The import task died.
+    /// The import task (or a store task) ended before it finished.
     #[error("release interrupted: {0}")]
-    Interrupted(String),
+    Interrupted(#[from] JoinError),
 }
 
 impl OpError for ReleaseError {
@@ -67,6 +89,11 @@ impl OpError for ReleaseError {
         match self {
             ReleaseError::Store(_) | ReleaseError::Interrupted(_) => ErrorKind::Failed,
             ReleaseError::Import(ImportError::Store(_) | ImportError::NoSpace(_)) => {
+                ErrorKind::Failed
+            }
+            ReleaseError::Import(ImportError::Check { source, .. })
+                if matches!(**source, CheckError::Store(_)) =>
+            {
                 ErrorKind::Failed
             }
             _ => ErrorKind::BadInput,
@@ -89,9 +116,8 @@ struct Checked {
 
 fn check_request(req: &ReleaseRequest) -> Result<Checked, ReleaseError> {
     let name = DatasetName::new(&req.name)?;
-    let audience: Audience = req.policy.parse()?;
     let policy = Policy {
-        audience,
+        audience: req.policy.clone(),
         embargo_until: req.embargo_until,
         expires_at: req.expires_at,
         purpose: non_empty(req.purpose.clone()),
@@ -101,29 +127,23 @@ fn check_request(req: &ReleaseRequest) -> Result<Checked, ReleaseError> {
     if let Some(expires) = policy.expires_at
         && expires <= now()
     {
-        return Err(ReleaseError::Input(format!(
-            "--expires {} is in the past: nobody could ever pull this release",
-            datapact_protocol::time::format_unix(expires)
-        )));
+        return Err(ReleaseError::ExpiresInPast(expires));
     }
     if req.title.trim().is_empty() {
-        return Err(ReleaseError::Input("the title must not be empty".into()));
+        return Err(ReleaseError::EmptyTitle);
     }
     let path = PathBuf::from(&req.path);
     if !path.is_absolute() {
-        return Err(ReleaseError::Input(format!(
-            "{}: the daemon needs an absolute path",
-            req.path
-        )));
+        return Err(ReleaseError::RelativePath(path));
     }
     let file_name = path
         .file_name()
         .and_then(|n| n.to_str())
         .map(str::to_owned)
-        .ok_or_else(|| ReleaseError::Input(format!("{}: not a file name", req.path)))?;
-    // The announcement carries the file name as it is: refuse it rather than rename it.
-    validate_file_name(&file_name).map_err(|e| {
-        ReleaseError::Input(format!("{}: {e}; rename the file to release it", req.path))
+        .ok_or_else(|| ReleaseError::NoFileName(path.clone()))?;
+    validate_file_name(&file_name).map_err(|error| ReleaseError::FileName {
+        path: path.clone(),
+        error,
     })?;
     Ok(Checked {
         name,
@@ -136,7 +156,7 @@ fn check_request(req: &ReleaseRequest) -> Result<Checked, ReleaseError> {
 /// Refuses, unless `widen`, a new version of `name` for `audience` that would reveal earlier
 /// versions (`earlier`, every version of the name held so far) to members they did not reach.
 fn check_versions(
-    ctx: &Context,
+    store: &Store,
     earlier: &[(DatasetId, DatasetRecord)],
     name: &DatasetName,
     audience: &Audience,
@@ -145,12 +165,7 @@ fn check_versions(
     if widen || earlier.is_empty() {
         return Ok(());
     }
-    let roster: BTreeSet<MemberCode> = ctx
-        .store
-        .roster()?
-        .into_iter()
-        .filter_map(|e| MemberCode::new(&e.member).ok())
-        .collect();
+    let roster: BTreeSet<MemberCode> = store.roster()?.into_iter().map(|e| e.member).collect();
     let mut unreadable = Vec::new();
     let mut audiences = Vec::new();
     for (id, record) in earlier {
@@ -167,8 +182,8 @@ fn check_versions(
     }
     revealed.sort_unstable();
     Err(ReleaseError::WouldReveal {
-        name: name.to_string(),
-        policy: audience.to_string(),
+        name: name.clone(),
+        policy: audience.clone(),
         versions: revealed,
     })
 }
@@ -177,41 +192,85 @@ fn check_versions(
 pub async fn release(ctx: &Context, req: ReleaseRequest) -> Result<DatasetInfo, ReleaseError> {
     let checked = check_request(&req)?;
     let owner = ctx.home.member.clone();
+    let (name, audience, path, widen) = (
+        checked.name.clone(),
+        checked.policy.audience.clone(),
+        checked.path.clone(),
+        req.widen,
+    );
+    let require_structure = req.require_structure || ctx.home.require_structure;
     // Checked before any content is copied, and again when the version is recorded, in case
     // the roster or the name's versions changed meanwhile.
-    let earlier = ctx.store.versions(&owner, checked.name.as_str())?;
-    check_versions(
-        ctx,
-        &earlier,
-        &checked.name,
-        &checked.policy.audience,
-        req.widen,
-    )?;
+    let (digest, content) = blocking(ctx, move |ctx| {
+        let earlier = ctx.store.versions(&owner, name.as_str())?;
+        check_versions(&ctx.store, &earlier, &name, &audience, widen)?;
+        let mut check = ReleaseCheck::new(&ctx.store, require_structure);
+        let digest = ctx
+            .store
+            .blobs()
+            .import(&path, &mut check)
+            .map_err(ReleaseError::Import)?;
+        Ok::<_, ReleaseError>((digest, check.into_checked()))
+    })
+    .await?;
+    let note = match &content {
+        CheckedContent::Syntax { note, .. } => note.clone(),
+        _ => None,
+    };
+    let (record, signed) = blocking(ctx, move |ctx| {
+        record(ctx, &req, &checked, digest, &content)
+    })
+    .await?;
+    ctx.store.flush().await?;
+    let a = signed.body();
+    tracing::info!(dataset = %a.id(), size = a.size, policy = %a.policy.audience, "released");
+    blocking(ctx, move |ctx| {
+        super::announce::announce(
+            ctx,
+            datapact_protocol::wire::SignedStatement::Announcement(signed.bytes().to_vec()),
+            &signed.body().policy.audience,
+        );
+        let mut info = super::datasets::info(&signed, &record, now());
+        info.note = note;
+        Ok(info)
+    })
+    .await
+}
 
-    let store = ctx.store.clone();
-    let path = checked.path.clone();
-    let imported = tokio::task::spawn_blocking(move || store.blobs().import(&path))
-        .await
-        .map_err(|e| ReleaseError::Interrupted(e.to_string()))?
-        .map_err(ReleaseError::Import)?;
-    let meta = meta(&req, &checked.file_name, imported.sdmx);
+/// Records the imported file as the next version of its name, with its signed announcement
+/// and the access-log entry (not yet flushed).
+fn record(
+    ctx: &Context,
+    req: &ReleaseRequest,
+    checked: &Checked,
+    digest: ContentDigest,
+    content: &CheckedContent,
+) -> Result<(DatasetRecord, SignedAnnouncement), ReleaseError> {
+    let meta = meta(req, &checked.file_name, content);
     let issued_at = now();
     // A refusal here (the roster or the name's versions changed during the import) leaves the
     // imported blob unreferenced; the store removes such blobs when it opens.
     let (id, (record, signed)) =
         ctx.store
-            .put_next_version(&owner, &checked.name, |earlier, id| {
-                check_versions(ctx, earlier, &id.name, &checked.policy.audience, req.widen)?;
-                ctx.store
-                    .put_chunks(&imported.digest.sha256, &imported.digest.chunks)?;
+            .put_next_version(&ctx.home.member, &checked.name, |earlier, id| {
+                let audience = &checked.policy.audience;
+                check_versions(&ctx.store, earlier, &id.name, audience, req.widen)?;
+                super::structures::record_release(&ctx.store, content, id, &digest.sha256)
+                    .map_err(|source| {
+                        ReleaseError::Import(ImportError::Check {
+                            path: checked.path.clone(),
+                            source: Box::new(source),
+                        })
+                    })?;
+                ctx.store.put_chunks(&digest.sha256, &digest.chunks)?;
                 let announcement = Announcement {
                     owner: id.owner.clone(),
                     name: id.name.clone(),
                     version: id.version,
-                    sha256: imported.digest.sha256,
-                    size: imported.digest.size,
+                    sha256: digest.sha256,
+                    size: digest.size,
                     file_name: checked.file_name.clone(),
-                    chunk_root: imported.digest.chunk_root(),
+                    chunk_root: digest.chunk_root(),
                     policy: checked.policy.clone(),
                     meta,
                     issued_at,
@@ -222,14 +281,15 @@ pub async fn release(ctx: &Context, req: ReleaseRequest) -> Result<DatasetInfo, 
     log.dataset = Some(id.to_string());
     log.reason = signed.body().policy.purpose.clone();
     ctx.store.append_log(log)?;
-    ctx.store.flush().await?;
-    tracing::info!(dataset = %id, size = signed.body().size, policy = %signed.body().policy.audience, "released");
-    super::announce::announce(
-        ctx,
-        datapact_protocol::wire::SignedStatement::Announcement(signed.bytes().to_vec()),
-        &signed.body().policy.audience,
-    );
-    Ok(super::datasets::info(&signed, &record, now()))
+    Ok((record, signed))
+}
+
+impl Operation for ReleaseRequest {
+    type Error = ReleaseError;
+
+    async fn run(self, ctx: &Context, _: &Progress) -> Result<DatasetInfo, ReleaseError> {
+        release(ctx, self).await
+    }
 }
 
 /// Signs `announcement` and makes the record of our own release.
@@ -244,7 +304,17 @@ fn own_record(
 }
 
 /// The announcement's metadata: the request's texts and what the import found out.
-fn meta(req: &ReleaseRequest, file_name: &str, sdmx: Option<SdmxSummary>) -> Meta {
+fn meta(req: &ReleaseRequest, file_name: &str, content: &CheckedContent) -> Meta {
+    let (sdmx, structure, structures) = match content {
+        CheckedContent::Plain => (None, None, Vec::new()),
+        CheckedContent::Syntax { summary, .. } => (Some(summary), None, Vec::new()),
+        CheckedContent::Data { summary, structure } => {
+            (Some(summary), Some(structure.clone()), Vec::new())
+        }
+        CheckedContent::Structure { defines, .. } => {
+            (None, None, defines.iter().map(|d| d.id.clone()).collect())
+        }
+    };
     Meta {
         title: req.title.trim().to_owned(),
         description: non_empty(req.description.clone()),
@@ -253,12 +323,14 @@ fn meta(req: &ReleaseRequest, file_name: &str, sdmx: Option<SdmxSummary>) -> Met
         period: non_empty(req.period.clone()),
         source: non_empty(req.source.clone()),
         content_type: content_type(file_name, sdmx.is_some()),
-        sdmx_structure: sdmx.as_ref().map(|s| s.structure_id.clone()),
-        rows: sdmx.as_ref().map(|s| s.rows),
+        sdmx_structure: sdmx.map(|s| s.structure_id.clone()),
+        rows: sdmx.map(|s| s.rows),
         columns: sdmx
-            .map(|s| s.columns)
+            .map(|s| s.columns.clone())
             .filter(|c| c.len() <= MAX_META_COLUMNS)
             .unwrap_or_default(),
+        structures,
+        structure,
     }
 }
 

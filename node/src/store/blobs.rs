@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use datapact_protocol::sdmx::{SdmxError, SdmxSummary, SdmxValidator, looks_like_sdmx};
 use datapact_protocol::{ContentDigest, ContentHasher, Digest};
 use sha2::{Digest as _, Sha256};
 
 use super::space::{self, NoSpace};
+use super::structures::content_check::{CheckError, ImportCheck};
 use crate::fsutil::{owner_only_create, sync_dir};
 
 /// Size of the buffer used to copy content.
@@ -35,13 +35,15 @@ pub enum ImportError {
         /// The OS error.
         source: io::Error,
     },
-    /// The file looks like SDMX-CSV and has a bad row.
+    /// The content check refused the file (a bad SDMX-CSV row, data that do not match their
+    /// structure, a structure message that is not valid or contradicts a held one), or could
+    /// not run.
     #[error("{path}: {source}", path = .path.display())]
-    Sdmx {
+    Check {
         /// The file.
         path: PathBuf,
-        /// The first problem found.
-        source: SdmxError,
+        /// Why (boxed: a validation report is large).
+        source: Box<CheckError>,
     },
     /// Writing to the store failed.
     #[error("cannot write to the blob store: {0}")]
@@ -49,15 +51,6 @@ pub enum ImportError {
     /// The file does not fit in the free disk space (with the state's headroom kept).
     #[error(transparent)]
     NoSpace(NoSpace),
-}
-
-/// What an import found out about the content.
-#[derive(Debug)]
-pub struct Imported {
-    /// Digests and size.
-    pub digest: ContentDigest,
-    /// The SDMX summary, when the content is SDMX-CSV.
-    pub sdmx: Option<SdmxSummary>,
 }
 
 /// The blob directory.
@@ -246,19 +239,28 @@ impl Blobs {
         })
     }
 
-    /// Copies the file at `source` into the store, hashing as it copies and, when the file
-    /// looks like SDMX-CSV, validating every row. Streams in [`COPY_BUFFER`] pieces: memory
-    /// stays bounded whatever the file size. On any error nothing is stored.
-    pub fn import(&self, source: &Path) -> Result<Imported, ImportError> {
-        let mut input = File::open(source).map_err(|e| ImportError::Source {
+    /// Copies the file at `source` into the store, hashing as it copies and feeding `check`
+    /// every piece. Streams in [`COPY_BUFFER`] pieces: memory stays bounded whatever the file
+    /// size. On any error, a refusal of `check` included, nothing is stored.
+    pub fn import(
+        &self,
+        source: &Path,
+        check: &mut dyn ImportCheck,
+    ) -> Result<ContentDigest, ImportError> {
+        let source_err = |e: io::Error| ImportError::Source {
             path: source.to_owned(),
             source: e,
-        })?;
+        };
+        let check_err = |e: CheckError| ImportError::Check {
+            path: source.to_owned(),
+            source: Box::new(e),
+        };
+        let mut input = File::open(source).map_err(source_err)?;
         if input.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-            return Err(ImportError::Source {
-                path: source.to_owned(),
-                source: io::Error::new(io::ErrorKind::InvalidInput, "is a directory"),
-            });
+            return Err(source_err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "is a directory",
+            )));
         }
         let len = input.metadata().map(|m| m.len()).unwrap_or(0);
         let what = format!("releasing {}", source.display());
@@ -272,45 +274,34 @@ impl Blobs {
         }
         let mut writer = self.writer()?;
         let mut buf = vec![0u8; COPY_BUFFER];
-        let mut validator: Option<SdmxValidator> = None;
-        let mut first = true;
         loop {
-            let n = match input.read(&mut buf) {
+            let n = match read_full(&mut input, &mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(ImportError::Source {
-                        path: source.to_owned(),
-                        source: e,
-                    });
-                }
+                Err(e) => return Err(source_err(e)),
             };
             let piece = &buf[..n];
-            if first {
-                first = false;
-                if looks_like_sdmx(piece) {
-                    validator = Some(SdmxValidator::new());
-                }
-            }
-            if let Some(v) = validator.as_mut() {
-                v.feed(piece).map_err(|e| ImportError::Sdmx {
-                    path: source.to_owned(),
-                    source: e,
-                })?;
-            }
+            check.feed(piece).map_err(check_err)?;
             writer.write(piece)?;
         }
-        let sdmx = validator
-            .map(|v| v.finish())
-            .transpose()
-            .map_err(|e| ImportError::Sdmx {
-                path: source.to_owned(),
-                source: e,
-            })?;
-        let digest = writer.commit()?;
-        Ok(Imported { digest, sdmx })
+        check.finish().map_err(check_err)?;
+        Ok(writer.commit()?)
     }
+}
+
+/// Fills `buf` from `input` as far as the file goes, so that a check sees the start of the
+/// file in its first piece; returns the bytes read (0 at the end).
+fn read_full(input: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// A blob being written. Dropped without [`BlobWriter::commit`], it deletes its temp file.

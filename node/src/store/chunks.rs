@@ -26,9 +26,7 @@ impl Store {
     ) -> Result<Option<Vec<Digest>>, StoreError> {
         self.chunks
             .get(chunk_key(sha256, chunk_root))?
-            .map(|v| {
-                split_chunk_digests(&v).map_err(|_| StoreError::Corrupt("chunk digest list".into()))
-            })
+            .map(|v| split_chunk_digests(&v).map_err(StoreError::BadChunkList))
             .transpose()
     }
 
@@ -39,8 +37,7 @@ impl Store {
             let Ok(sha256) = Digest::from_slice(&key) else {
                 continue;
             };
-            let chunks = split_chunk_digests(&value)
-                .map_err(|_| StoreError::Corrupt("chunk digest list".into()))?;
+            let chunks = split_chunk_digests(&value).map_err(StoreError::BadChunkList)?;
             let root = chunk_root(&chunks);
             self.chunks.insert(chunk_key(&sha256, &root), value)?;
             self.chunks.remove(key)?;

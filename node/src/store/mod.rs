@@ -14,6 +14,9 @@ mod read_ahead;
 pub(crate) mod receive;
 mod records;
 pub mod space;
+pub mod structures;
+#[cfg(feature = "tamper")]
+pub mod tamper;
 mod usage;
 
 use std::collections::HashSet;
@@ -21,7 +24,8 @@ use std::io;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 
-use datapact_protocol::{DatasetId, DatasetName, Digest, MemberCode, PeerId};
+use datapact_protocol::wire::WireError;
+use datapact_protocol::{DatasetId, DatasetName, Digest, MemberCode, PeerId, StatementError};
 use sha2::{Digest as _, Sha256};
 
 pub use read_ahead::ContentReader;
@@ -52,7 +56,30 @@ pub enum StoreError {
     Io(#[from] io::Error),
     /// A stored record cannot be decoded.
     #[error("state is damaged: {0}")]
-    Corrupt(String),
+    Undecodable(#[source] WireError),
+    /// A key of one of the trees is not what the store writes there.
+    #[error("state is damaged: {tree} key {key:?}")]
+    BadKey {
+        /// Which kind of key (`dataset`, `index`).
+        tree: &'static str,
+        /// The key, as text.
+        key: String,
+    },
+    /// A stored list of chunk digests is not a whole number of digests, or too long.
+    #[error("state is damaged: chunk digest list")]
+    BadChunkList(#[source] WireError),
+    /// A record of our own release (this one) does not verify, so it is not stored.
+    #[error("state is damaged: own release {0}: {1}")]
+    OwnReleaseUnverifiable(DatasetId, #[source] StatementError),
+    /// A structure release held here is damaged, so it is never used to judge data.
+    #[error(transparent)]
+    Damaged(#[from] structures::Damaged),
+    /// A thread panicked while holding one of the store's locks (named here).
+    #[error("state is damaged: {0} lock poisoned")]
+    Poisoned(&'static str),
+    /// A store task on the blocking pool ended before it finished.
+    #[error("store task interrupted: {0}")]
+    Interrupted(#[source] tokio::task::JoinError),
     /// The state database is in use by another process (a daemon already runs on this DIR).
     #[error(
         "the store is in use by another process (is a daemon already running on this directory?)"
@@ -97,6 +124,8 @@ pub struct Store {
     pullers: sled::Tree,
     /// `PEER_ID\0ID` -> nothing: the same grants by peer, for that peer's catch-up.
     pulled: sled::Tree,
+    /// dataset id text -> a structure release's digest and definitions (`structures.rs`).
+    structures: sled::Tree,
     /// Dataset records read so far (see [`Store::dataset_records_read`]).
     records_read: AtomicU64,
     blobs: Blobs,
@@ -148,6 +177,7 @@ impl Store {
             own_index: db.open_tree("own_index")?,
             pullers: db.open_tree("pullers")?,
             pulled: db.open_tree("pulled")?,
+            structures: db.open_tree("structures")?,
             records_read: AtomicU64::new(0),
             blobs: Blobs::open(&layout.blobs())?,
             db,
@@ -169,7 +199,7 @@ impl Store {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush())
             .await
-            .map_err(|e| StoreError::Corrupt(format!("flush task failed: {e}")))??;
+            .map_err(StoreError::Interrupted)??;
         Ok(())
     }
 
@@ -215,7 +245,7 @@ impl Store {
     /// Adds or replaces a roster entry.
     pub fn roster_put(&self, entry: &RosterEntry) -> Result<(), StoreError> {
         self.roster
-            .insert(entry.member.as_bytes(), records::encode(entry))?;
+            .insert(entry.member.as_str().as_bytes(), records::encode(entry))?;
         Ok(())
     }
 
@@ -242,8 +272,7 @@ impl Store {
 
     /// The roster entry whose PeerId is `peer`, if any.
     pub fn roster_by_peer(&self, peer: &PeerId) -> Result<Option<RosterEntry>, StoreError> {
-        let text = peer.to_string();
-        Ok(self.roster()?.into_iter().find(|e| e.peer_id == text))
+        Ok(self.roster()?.into_iter().find(|e| e.peer_id == *peer))
     }
 
     // ----- datasets -----
@@ -273,9 +302,10 @@ impl Store {
         for kv in self.datasets.scan_prefix(prefix.as_bytes()) {
             let (k, v) = kv?;
             let key = String::from_utf8_lossy(&k);
-            let id: DatasetId = key
-                .parse()
-                .map_err(|_| StoreError::Corrupt(format!("dataset key {key:?}")))?;
+            let id: DatasetId = key.parse().map_err(|_| StoreError::BadKey {
+                tree: "dataset",
+                key: key.to_string(),
+            })?;
             out.push((id, records::decode(&v, MAX_RECORD_LEN)?));
         }
         out.sort_by_key(|(id, _)| id.version);
@@ -296,7 +326,7 @@ impl Store {
         let _guard = self
             .release_lock
             .lock()
-            .map_err(|_| StoreError::Corrupt("release lock poisoned".into()))?;
+            .map_err(|_| StoreError::Poisoned("release"))?;
         let earlier = self.versions(owner, name.as_str())?;
         let id = DatasetId {
             owner: owner.clone(),
@@ -315,7 +345,7 @@ impl Store {
         if record.origin == Origin::Own {
             let signed = record
                 .verified_announcement()
-                .map_err(|e| StoreError::Corrupt(format!("own release {id}: {e}")))?;
+                .map_err(|e| StoreError::OwnReleaseUnverifiable(id.clone(), e))?;
             self.index_own(id, &signed.body().policy.audience)?;
         }
         self.datasets
@@ -355,9 +385,10 @@ impl Store {
         for kv in self.datasets.iter() {
             let (k, v) = kv?;
             let key = String::from_utf8_lossy(&k);
-            let id: DatasetId = key
-                .parse()
-                .map_err(|_| StoreError::Corrupt(format!("dataset key {key:?}")))?;
+            let id: DatasetId = key.parse().map_err(|_| StoreError::BadKey {
+                tree: "dataset",
+                key: key.to_string(),
+            })?;
             out.push((id, records::decode(&v, MAX_RECORD_LEN)?));
         }
         self.count_records_read(out.len() as u64);
@@ -404,7 +435,7 @@ impl Store {
         let _guard = self
             .log_lock
             .lock()
-            .map_err(|_| StoreError::Corrupt("access log lock poisoned".into()))?;
+            .map_err(|_| StoreError::Poisoned("access log"))?;
         let (seq, prev) = match self.log.last()? {
             Some((k, v)) => (records::seq_of(&k) + 1, entry_hash(&v)),
             None => (1, Digest::default()),
@@ -533,8 +564,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path());
         let entry = RosterEntry {
-            member: "THA".into(),
-            peer_id: "peer".into(),
+            member: MemberCode::new("THA").unwrap(),
+            peer_id: datapact_protocol::Identity::from_seed(&[1; 32]).peer_id(),
             addrs: vec![],
             added_at: 1,
         };

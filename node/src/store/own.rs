@@ -53,8 +53,10 @@ fn prefix(first: &str) -> Vec<u8> {
 /// The second part of a [`pair_key`] as a dataset id.
 fn id_after_prefix(key: &[u8], prefix_len: usize) -> Result<DatasetId, StoreError> {
     let text = String::from_utf8_lossy(key.get(prefix_len..).unwrap_or_default());
-    text.parse()
-        .map_err(|_| StoreError::Corrupt(format!("index key {text:?}")))
+    text.parse().map_err(|_| StoreError::BadKey {
+        tree: "index",
+        key: text.to_string(),
+    })
 }
 
 impl Store {
@@ -120,8 +122,10 @@ impl Store {
         // Ordered by the id's text, as the dataset tree is.
         ids.into_iter()
             .map(|text| {
-                text.parse()
-                    .map_err(|_| StoreError::Corrupt(format!("index key {text:?}")))
+                text.parse().map_err(|_| StoreError::BadKey {
+                    tree: "index",
+                    key: text.to_string(),
+                })
             })
             .collect()
     }

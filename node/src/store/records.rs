@@ -1,6 +1,6 @@
 //! The records the store keeps, and their encoding (CBOR, bounded on decode).
 
-use datapact_protocol::{SignedAnnouncement, SignedRevocation, StatementError};
+use datapact_protocol::{MemberCode, PeerId, SignedAnnouncement, SignedRevocation, StatementError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -82,13 +82,15 @@ impl DatasetRecord {
     }
 }
 
-/// A member in this node's roster.
+/// A member in this node's roster, parsed once when it is read: a stored entry always names a
+/// valid member code and PeerId (both stored as their text).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RosterEntry {
     /// Member code.
-    pub member: String,
+    pub member: MemberCode,
     /// The member's PeerId (which embeds its public key).
-    pub peer_id: String,
+    #[serde(with = "datapact_protocol::identity::peer_id_text")]
+    pub peer_id: PeerId,
     /// Multiaddrs to dial it at.
     pub addrs: Vec<String>,
     /// Unix seconds when added.
@@ -109,8 +111,8 @@ pub struct PullerRecord {
     pub pulled_at: u64,
 }
 
-/// What an access-log entry records.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What an access-log entry records. Its serde names are also the control API's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogEvent {
     /// A peer asked to pull one of our datasets.
@@ -126,6 +128,19 @@ pub enum LogEvent {
     /// Pull requests refused without an entry each (over a request budget, or no free
     /// serving slot), counted over a window and written as this one entry.
     PullsRefused,
+}
+
+impl std::fmt::Display for LogEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LogEvent::Pull => "pull",
+            LogEvent::Release => "release",
+            LogEvent::Revoke => "revoke",
+            LogEvent::MemberAdded => "member_added",
+            LogEvent::MemberRemoved => "member_removed",
+            LogEvent::PullsRefused => "pulls_refused",
+        })
+    }
 }
 
 /// One entry of the owner's access log. Each entry holds the hash of the one before it, so an
@@ -180,7 +195,7 @@ pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8], cap: usize) -> Result<T, StoreError> {
-    datapact_protocol::wire::decode(bytes, cap).map_err(|e| StoreError::Corrupt(e.to_string()))
+    datapact_protocol::wire::decode(bytes, cap).map_err(StoreError::Undecodable)
 }
 
 pub(super) fn seq_of(key: &[u8]) -> u64 {

@@ -61,7 +61,7 @@ impl Ledger {
     fn lock(&self) -> Result<MutexGuard<'_, HashMap<String, Usage>>, StoreError> {
         self.0
             .lock()
-            .map_err(|_| StoreError::Corrupt("usage ledger lock poisoned".into()))
+            .map_err(|_| StoreError::Poisoned("usage ledger"))
     }
 }
 

@@ -29,8 +29,8 @@ use std::fmt;
 use ciborium::value::{Integer, Value};
 
 use crate::cbor::{CborError, decode_value, encode_value, shape};
-use crate::cose::MAX_PROTECTED_LEN;
 use crate::cose::{ALG_EDDSA, LABEL_ALG, LABEL_CONTENT_TYPE, LABEL_CRIT, LABEL_KID};
+use crate::cose::{MAX_PROTECTED_LEN, tagged_quadruple};
 use crate::digest::{Digest, DigestError};
 use crate::identity::{Identity, PublicKey, SIGNATURE_LEN};
 
@@ -306,15 +306,8 @@ fn sig_structure(signer: &PublicKey, payload: &[u8]) -> Vec<u8> {
 /// Takes the tag-98 array apart: checks the body headers, returns the payload and the
 /// signature entries.
 fn split_message(value: Value) -> Result<(Vec<u8>, Vec<Value>), CharterError> {
-    let Value::Tag(COSE_SIGN_TAG, inner) = value else {
-        return Err(shape("not a tag-98 COSE_Sign").into());
-    };
-    let Value::Array(parts) = *inner else {
-        return Err(shape("COSE_Sign is not an array").into());
-    };
-    let [protected, unprotected, payload, signatures]: [Value; 4] = parts
-        .try_into()
-        .map_err(|_| shape("COSE_Sign does not have 4 elements"))?;
+    let [protected, unprotected, payload, signatures] =
+        tagged_quadruple(value, COSE_SIGN_TAG, "COSE_Sign")?;
     let (
         Value::Bytes(protected),
         Value::Map(unprotected),

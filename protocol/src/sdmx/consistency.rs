@@ -57,7 +57,7 @@ pub enum ConsistencyError {
 
 /// What `datapact structures --json` prints of one structure (the node adds `owner` and
 /// `dataset`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct StructureInfo {
     /// `AGENCY:ID(VERSION)`.
     pub id: String,
@@ -74,6 +74,20 @@ pub struct StructureInfo {
 impl Serialize for StructureKind {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StructureKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        match text.as_str() {
+            "datastructure" => Ok(Self::DataStructure),
+            "dataflow" => Ok(Self::Dataflow),
+            _ => Err(serde::de::Error::unknown_variant(
+                &text,
+                &["datastructure", "dataflow"],
+            )),
+        }
     }
 }
 

@@ -225,7 +225,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<RawMessage, StructureError> {
 }
 
 fn not_structure(reason: &str) -> StructureError {
-    StructureError::NotAStructureMessage {
+    StructureError::OtherDocument {
         reason: reason.to_owned(),
     }
 }

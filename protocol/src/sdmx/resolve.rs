@@ -37,7 +37,16 @@ pub enum StructureError {
         /// [`MAX_STRUCTURE_MESSAGE_LEN`].
         max: usize,
     },
-    /// Neither SDMX-JSON with `data.dataStructures` nor an SDMX-ML `Structure` message.
+    /// A document of another kind: neither JSON nor XML, JSON whose `data` holds no
+    /// `dataStructures`, or XML whose root element is not `Structure`. A node releases such a
+    /// file as a dataset like any other.
+    #[error("not an SDMX structure message: {reason}")]
+    OtherDocument {
+        /// What was found instead.
+        reason: String,
+    },
+    /// A structure message this reader does not take: one that defines no data structure
+    /// definition, or an SDMX-ML `Structure` message of another version than 3.x.
     #[error("not an SDMX structure message: {reason}")]
     NotAStructureMessage {
         /// What was found instead.
@@ -94,7 +103,7 @@ pub fn parse_structure_message(bytes: &[u8]) -> Result<StructureSet, StructureEr
         Some(b'{') => super::json::read(text)?,
         Some(b'<') => super::xml::read(text)?,
         _ => {
-            return Err(StructureError::NotAStructureMessage {
+            return Err(StructureError::OtherDocument {
                 reason: "expected SDMX-JSON (starting with {) or SDMX-ML (starting with <)".into(),
             });
         }

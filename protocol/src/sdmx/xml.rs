@@ -132,7 +132,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<RawMessage, StructureError> {
 /// The root must be an SDMX-ML 3.x `Structure` message.
 fn check_root(root: &Node) -> Result<(), StructureError> {
     if root.name != "Structure" {
-        return Err(StructureError::NotAStructureMessage {
+        return Err(StructureError::OtherDocument {
             reason: format!(
                 "the XML root element is {}, not Structure",
                 shown(&root.name)

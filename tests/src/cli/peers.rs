@@ -1,14 +1,15 @@
-//! Nodes that know each other: real daemons, each in the other's roster with the address it
+//! CLI nodes that know each other: real daemons, each in the other's roster with the address it
 //! actually bound on 127.0.0.1, and the polling a test needs to see what travels between them.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{DEADLINE, Node};
+use super::Node;
+use crate::DEADLINE;
 
 /// Interval between two polls of a condition that depends on the network.
-const NETWORK_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+const NETWORK_POLL: Duration = Duration::from_millis(50);
 
 /// Polls `check` until it returns `Some`, or panics after [`DEADLINE`] naming `what`.
 pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
@@ -22,17 +23,13 @@ pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-/// The daemon's actual TCP listen address, from `id --json`.
+/// The daemon's actual TCP listen address, from `id --json`, once it has one.
 pub fn listen_addr(node: &Node) -> String {
-    let id = node.json(&["id"]);
-    id["listen"]
-        .as_array()
-        .expect("listen is an array")
-        .iter()
-        .filter_map(Value::as_str)
-        .find(|a| a.contains("/tcp/") && !a.ends_with("/tcp/0"))
-        .unwrap_or_else(|| panic!("{} lists no bound TCP address: {id}", node.member()))
-        .to_owned()
+    let (_, addr) = node
+        .cli()
+        .identity(node.dir(), DEADLINE)
+        .unwrap_or_else(|e| panic!("{}'s listen address: {e:#}", node.member()));
+    addr
 }
 
 /// Puts `other` into `node`'s roster, with its real address.
@@ -55,13 +52,9 @@ pub fn introduce(a: &Node, b: &Node) {
 
 /// Waits until `node`'s catalogue lists `id`; returns the entry.
 pub fn wait_catalog_entry(node: &Node, id: &str) -> Value {
-    wait_for(
-        &format!("{id} in {}'s catalogue", node.member()),
-        || match node.json(&["catalog"]) {
-            Value::Array(list) => list.into_iter().find(|e| e["id"] == id),
-            other => panic!("catalog --json is not an array: {other}"),
-        },
-    )
+    wait_for(&format!("{id} in {}'s catalogue", node.member()), || {
+        node.catalog().into_iter().find(|e| e["id"] == id)
+    })
 }
 
 /// Waits until `id` is in `node`'s catalogue, then runs `pull ID EXTRA...` until it succeeds
