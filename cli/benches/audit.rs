@@ -24,7 +24,7 @@ mod support;
 use std::fs;
 use std::io::Read;
 use std::path::Path;
-use std::process::ExitCode;
+use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};

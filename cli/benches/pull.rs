@@ -33,6 +33,7 @@ use std::process::{Child, Command, ExitCode, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use datapact_node::store::stage_times::STAGE_TIMES_EVENT;
 use datapact_tests::bench::ceiling;
 use serde_json::Value;
 
@@ -80,6 +81,72 @@ struct Round {
     scp_sha: f64,
     /// Peak RSS of the receiving daemon, KiB.
     receiver_hwm_kib: u64,
+    /// Where the receiving daemon's time went, from its log.
+    stages: Stages,
+}
+
+/// The receiving daemon's account of a pull (its [`STAGE_TIMES_EVENT`] log line), seconds:
+/// the pipeline's wall time from its start to the commit, what its network side waited for,
+/// and each pipeline thread's busy time.
+#[derive(Debug, Default, Clone, Copy)]
+struct Stages {
+    wall: f64,
+    network_wait: f64,
+    pipeline_wait: f64,
+    verify: f64,
+    hash: f64,
+    append: f64,
+    sync: f64,
+    syncs: f64,
+    commit: f64,
+}
+
+impl Stages {
+    /// The last stage-times line of the daemon log at `log`.
+    fn from_log(log: &Path) -> anyhow::Result<Self> {
+        let text = fs::read_to_string(log)?;
+        let fields = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["fields"]["message"] == STAGE_TIMES_EVENT)
+            .last()
+            .map(|v| v["fields"].clone())
+            .with_context(|| format!("no {STAGE_TIMES_EVENT:?} line in {}", log.display()))?;
+        let f = |key: &str| -> anyhow::Result<f64> {
+            fields[key]
+                .as_f64()
+                .with_context(|| format!("no {key} in {fields}"))
+        };
+        Ok(Self {
+            wall: f("wall_s")?,
+            network_wait: f("network_wait_s")?,
+            pipeline_wait: f("pipeline_wait_s")?,
+            verify: f("verify_s")?,
+            hash: f("hash_s")?,
+            append: f("append_s")?,
+            sync: f("sync_s")?,
+            syncs: f("syncs")?,
+            commit: f("commit_s")?,
+        })
+    }
+
+    /// One line: the pipeline's wall time, then where it went.
+    fn line(&self, pull: f64) -> String {
+        format!(
+            "receiver: pipeline {:.3} s of the pull's {pull:.3} s (rest: CLI, request, grant, records); \
+             network side waited {:.3} s on the stream, {:.3} s on the pipeline; busy: verify {:.3} s, \
+             hash {:.3} s, append {:.3} s, {} checkpoint fsyncs {:.3} s, commit {:.3} s",
+            self.wall,
+            self.network_wait,
+            self.pipeline_wait,
+            self.verify,
+            self.hash,
+            self.append,
+            self.syncs,
+            self.sync,
+            self.commit,
+        )
+    }
 }
 
 /// What every round uses: the owner with its release, the bare-stream sender, the sshd.
@@ -140,6 +207,7 @@ fn run() -> anyhow::Result<bool> {
             r.pull_cpu,
             r.ceiling_cpu,
         );
+        println!("    {}", r.stages.line(r.pull));
         results.push(r);
     }
     let owner_hwm_kib = setup.owner.peak_rss_kib()?;
@@ -210,7 +278,7 @@ impl<'a> Setup<'a> {
 
     /// One round: the pull, the bare stream, scp, scp + sha256sum.
     fn round(&self, round: u64) -> anyhow::Result<Round> {
-        let (pull, pull_cpu, receiver_hwm_kib) = self.pull(round)?;
+        let (pull, pull_cpu, receiver_hwm_kib, stages) = self.pull(round)?;
 
         recycle_memory(self.root, self.size)?;
         let bare = self.sender.time(self.size)?;
@@ -245,13 +313,14 @@ impl<'a> Setup<'a> {
             scp,
             scp_sha,
             receiver_hwm_kib,
+            stages,
         })
     }
 
     /// `datapact pull` into a fresh receiving node, connected and caught up before the clock
-    /// starts; returns its time, the two daemons' CPU time over it, and the receiver's peak
-    /// RSS in KiB.
-    fn pull(&self, round: u64) -> anyhow::Result<(f64, f64, u64)> {
+    /// starts; returns its time, the two daemons' CPU time over it, the receiver's peak RSS
+    /// in KiB and its account of the pull.
+    fn pull(&self, round: u64) -> anyhow::Result<(f64, f64, u64, Stages)> {
         let recv_dir = self.root.join(format!("receiver-{round}"));
         init_node(&recv_dir, "MMR")?;
         let log = self.root.join(format!("receiver-{round}.log"));
@@ -281,9 +350,10 @@ impl<'a> Setup<'a> {
             bail!("the pull reported a different sha256: {pulled}");
         }
         let hwm_kib = receiver.peak_rss_kib()?;
+        let stages = Stages::from_log(&log)?;
         drop(receiver);
         fs::remove_dir_all(&recv_dir)?;
-        Ok((secs, cpu_secs, hwm_kib))
+        Ok((secs, cpu_secs, hwm_kib, stages))
     }
 }
 

@@ -12,6 +12,7 @@
 //! node holds).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use datapact_protocol::digest::{chunk_count, chunk_len, chunk_root};
 use datapact_protocol::wire::{
@@ -30,6 +31,7 @@ use crate::store::receive::{
     ChunkBuf, PIPELINE_CHUNKS, Piece, ReceiveError, WriteFailure, Writer, Written,
 };
 use crate::store::space::mib;
+use crate::store::stage_times::NetworkWaits;
 use crate::store::{Store, StoreError};
 
 pub use crate::store::receive::CHECKPOINT_CHUNKS;
@@ -208,28 +210,37 @@ async fn receive<P: FnMut(u64, u64)>(
     total: u64,
 ) -> Result<(), FetchError> {
     let mut next = writer.held() / CHUNK_SIZE;
+    let mut waits = NetworkWaits::default();
     (inbox.progress)(writer.held(), inbox.size);
     while next < total {
         inbox.handle_arrived()?;
+        let waiting = Instant::now();
         let Some(mut buf) = inbox.buffer().await? else {
             break;
         };
+        let reading = Instant::now();
+        waits.pipeline += reading - waiting;
         let len = chunk_len(inbox.size, next) as usize;
-        if let Err(e) = read_chunk(stream, buf.first_mut(len)).await {
+        let read = read_chunk(stream, buf.first_mut(len)).await;
+        waits.network += reading.elapsed();
+        if let Err(e) = read {
             // Keep what arrived: the pipeline appends the verified chunks it holds and makes
             // them durable, so a later pull resumes after them.
             writer.close();
             inbox.drain().await;
             return Err(e.into());
         }
-        if !writer.send(Piece { buf, len }).await {
+        let sending = Instant::now();
+        let sent = writer.send(Piece { buf, len }).await;
+        waits.pipeline += sending.elapsed();
+        if !sent {
             // The pipeline stopped; its last report says why.
             break;
         }
         next += 1;
     }
     inbox.until_committed().await?;
-    writer.finish();
+    writer.finish(inbox.size, &waits);
     Ok(())
 }
 

@@ -14,6 +14,7 @@ mod read_ahead;
 pub(crate) mod receive;
 mod records;
 pub mod space;
+pub mod stage_times;
 pub mod structures;
 #[cfg(feature = "tamper")]
 pub mod tamper;

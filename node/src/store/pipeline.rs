@@ -13,7 +13,7 @@
 //! the same way, so every report reaches the network side in chunk order. The pipeline ends
 //! early when its input closes (the transfer broke): the writer appends what reached it and
 //! has the syncer make it durable. A cancelled pipeline (the pull was dropped) stops before
-//! its next write or fsync.
+//! its next write or fsync. Each thread counts its busy time in [`StageTimes`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 
 use super::blobs::{CommitError, ContentCheck, PartialBlob, PartialSync};
 use super::receive::{CHECKPOINT_CHUNKS, Piece, WriteFailure, Written};
+use super::stage_times::{Stage, StageTimes};
 
 /// Verified chunks queued for the hasher.
 pub(super) const VERIFIED_QUEUE: usize = 4;
@@ -62,14 +63,15 @@ pub(super) fn verify(
     mut pieces: mpsc::Receiver<Piece>,
     verified: &std_mpsc::SyncSender<Verified>,
     cancel: &AtomicBool,
+    times: &StageTimes,
 ) {
     while let Some(piece) = pieces.blocking_recv() {
         if cancelled(cancel) {
             return;
         }
-        let matches = chunks
-            .get(next as usize)
-            .is_some_and(|d| Digest::of(piece.buf.first(piece.len)) == *d);
+        let matches = chunks.get(next as usize).is_some_and(|d| {
+            times.time(Stage::Verify, || Digest::of(piece.buf.first(piece.len))) == *d
+        });
         let step = if matches {
             Verified::Chunk(piece)
         } else {
@@ -89,13 +91,16 @@ pub(super) fn hash(
     verified: &std_mpsc::Receiver<Verified>,
     hashed: &std_mpsc::SyncSender<Hashed>,
     cancel: &AtomicBool,
+    times: &StageTimes,
 ) {
     while left > 0 {
         let step = match verified.recv() {
-            Ok(Verified::Chunk(piece)) => match check.update(piece.buf.first(piece.len)) {
-                Ok(()) => Hashed::Chunk(piece),
-                Err(e) => Hashed::Failed(e),
-            },
+            Ok(Verified::Chunk(piece)) => {
+                match times.time(Stage::Hash, || check.update(piece.buf.first(piece.len))) {
+                    Ok(()) => Hashed::Chunk(piece),
+                    Err(e) => Hashed::Failed(e),
+                }
+            }
             Ok(Verified::Mismatch(n)) => Hashed::Mismatch(n),
             // The input closed early, or the verifier stopped: so does the hasher.
             Err(_) => return,
@@ -125,6 +130,8 @@ pub(super) struct Appender {
     pub reports: mpsc::UnboundedSender<Written>,
     /// Set when the pull is abandoned.
     pub cancel: Arc<AtomicBool>,
+    /// Where the appends and the commit count their time.
+    pub times: Arc<StageTimes>,
 }
 
 impl Appender {
@@ -150,7 +157,10 @@ impl Appender {
             if cancelled(&self.cancel) {
                 return;
             }
-            if let Err(e) = self.partial.append(piece.buf.first(piece.len)) {
+            let appended = self.times.time(Stage::Append, || {
+                self.partial.append(piece.buf.first(piece.len))
+            });
+            if let Err(e) = appended {
                 return self.fail(e);
             }
             self.next += 1;
@@ -190,6 +200,7 @@ impl Appender {
             syncer_done,
             reports,
             cancel,
+            times,
             ..
         } = self;
         drop(checkpoints);
@@ -197,7 +208,7 @@ impl Appender {
         if cancelled(&cancel) {
             return;
         }
-        let _ = reports.send(match partial.commit(check) {
+        let _ = reports.send(match times.time(Stage::Commit, || partial.commit(check)) {
             Ok(()) => Written::Committed,
             Err(CommitError::Io(e)) => Written::Failed(WriteFailure::Io(e)),
             Err(e) => Written::Failed(WriteFailure::Content(e)),
@@ -227,6 +238,8 @@ pub(super) struct Syncer {
     pub reports: mpsc::UnboundedSender<Written>,
     /// Set when the pull is abandoned.
     pub cancel: Arc<AtomicBool>,
+    /// Where the fsyncs count their time.
+    pub times: Arc<StageTimes>,
     /// Dropped when the syncer ends (see [`Appender::syncer_done`]).
     pub _done: std_mpsc::Sender<()>,
 }
@@ -241,7 +254,11 @@ impl Syncer {
             if cancelled(&self.cancel) {
                 return;
             }
-            match self.file.sync(self.durable, upto.bytes) {
+            let (file, durable) = (&self.file, self.durable);
+            match self
+                .times
+                .time(Stage::Sync, || file.sync(durable, upto.bytes))
+            {
                 Ok(()) => {
                     self.durable = upto.bytes;
                     if self.reports.send(Written::Synced(upto.chunks)).is_err() {

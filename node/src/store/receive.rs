@@ -11,12 +11,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use datapact_protocol::{CHUNK_SIZE, DatasetId, Digest};
 use tokio::sync::mpsc;
 
 use super::blobs::{CommitError, PartialBlob, PartialKey};
 use super::pipeline;
+use super::stage_times::{NetworkWaits, StageTimes};
 use super::{Store, StoreError};
 
 /// Chunks between two durability checkpoints of a pull (fsync, then record progress).
@@ -143,6 +145,10 @@ pub(crate) struct Writer {
     threads: Vec<JoinHandle<()>>,
     /// Bytes the partial content held when the pull started (the resumed prefix).
     held: u64,
+    /// The threads' busy time, logged when the content is committed.
+    times: Arc<StageTimes>,
+    /// When the pipeline started, for the logged wall time.
+    started: Instant,
 }
 
 impl Writer {
@@ -162,11 +168,14 @@ impl Writer {
         let (checkpoints_tx, checkpoints) = std_mpsc::channel();
         let (synced_all, syncer_done) = std_mpsc::channel();
         let cancel = Arc::new(AtomicBool::new(false));
+        let times = Arc::new(StageTimes::default());
         let mut writer = Self {
             pieces: Some(pieces),
             cancel: cancel.clone(),
             threads: Vec::new(),
             held,
+            times: times.clone(),
+            started: Instant::now(),
         };
         let syncing = pipeline::Syncer {
             file: syncer,
@@ -174,17 +183,18 @@ impl Writer {
             durable: held,
             reports: reports.clone(),
             cancel: cancel.clone(),
+            times: times.clone(),
             _done: synced_all,
         };
         writer.spawn_thread("datapact-pull-sync", move || syncing.run())?;
         let total = chunks.len() as u64;
-        let stop = cancel.clone();
+        let (stop, clock) = (cancel.clone(), times.clone());
         writer.spawn_thread("datapact-pull-verify", move || {
-            pipeline::verify(&chunks, next, received, &verified_tx, &stop);
+            pipeline::verify(&chunks, next, received, &verified_tx, &stop, &clock);
         })?;
-        let stop = cancel.clone();
+        let (stop, clock) = (cancel.clone(), times.clone());
         writer.spawn_thread("datapact-pull-hash", move || {
-            pipeline::hash(check, total - next, &verified, &hashed_tx, &stop);
+            pipeline::hash(check, total - next, &verified, &hashed_tx, &stop, &clock);
         })?;
         let appending = pipeline::Appender {
             partial,
@@ -194,6 +204,7 @@ impl Writer {
             syncer_done,
             reports,
             cancel,
+            times,
         };
         writer.spawn_thread("datapact-pull-write", move || appending.run())?;
         Ok(writer)
@@ -233,13 +244,16 @@ impl Writer {
         self.pieces = None;
     }
 
-    /// Waits for the threads, which have reported that they committed or ended (so this is
-    /// immediate).
-    pub(crate) fn finish(mut self) {
+    /// Waits for the threads, which have reported that they committed (so this is
+    /// immediate), and logs where the pull's time went, with the network side's `waits`,
+    /// for a content of `size` bytes.
+    pub(crate) fn finish(mut self, size: u64, waits: &NetworkWaits) {
         self.pieces = None;
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
+        let received = size.saturating_sub(self.held);
+        self.times.log(received, self.started.elapsed(), waits);
     }
 }
 
@@ -331,7 +345,7 @@ mod tests {
         let (writer, mut reports) = start(&blobs, &sha, &chunks);
         let (held, last) = send_all(&writer, &mut reports, &data, chunks.len()).await;
         assert!(matches!(last, Written::Committed));
-        writer.finish();
+        writer.finish(0, &NetworkWaits::default());
         let one = CHUNK_SIZE;
         assert_eq!(held, vec![one, 2 * one, data.len() as u64]);
         assert!(blobs.contains(&sha));
@@ -448,7 +462,7 @@ mod tests {
                 Written::Failed(_) => panic!("the pipeline failed"),
             }
         }
-        writer.finish();
+        writer.finish(0, &NetworkWaits::default());
         assert_eq!(synced, vec![CHECKPOINT_CHUNKS]);
         assert_eq!(held.len(), chunks_n);
         assert!(blobs.contains(&sha));
@@ -482,7 +496,7 @@ mod tests {
                 "synced 2".to_owned()
             ]
         );
-        writer.finish();
+        writer.finish(0, &NetworkWaits::default());
         assert!(!blobs.contains(&sha));
         let partial = blobs.partial(key(&sha, &chunks), u64::MAX).unwrap();
         assert_eq!(partial.len(), 2 * CHUNK_SIZE);
