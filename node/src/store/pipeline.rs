@@ -28,9 +28,9 @@ use super::stage_times::{Stage, StageTimes};
 
 /// Verified chunks queued for the hasher.
 pub(super) const VERIFIED_QUEUE: usize = 4;
-/// Hashed chunks queued for the writer: room for the disk to fall behind for a moment without
-/// holding up the hashing.
-pub(super) const HASHED_QUEUE: usize = 8;
+/// Hashed chunks queued for the writer: room for the disk to fall behind for a moment (an
+/// append held up by a checkpoint's writeback) without holding up the hashing.
+pub(super) const HASHED_QUEUE: usize = 24;
 
 /// What the verifier passes on, in chunk order.
 pub(super) enum Verified {

@@ -28,8 +28,11 @@ pub const CHECKPOINT_CHUNKS: u64 = 32;
 /// side's hands or on their way through the pipeline: the requester's memory stays bounded
 /// whatever the dataset size. Enough for the network read and each thread to hold one, with
 /// the queues between them ([`super::pipeline::VERIFIED_QUEUE`],
-/// [`super::pipeline::HASHED_QUEUE`]) partly full.
-pub const PIPELINE_CHUNKS: usize = 16;
+/// [`super::pipeline::HASHED_QUEUE`]) partly full. Measured (the pull benchmark's stage
+/// times): with 16, the network side waited 0.6-0.9 s per GiB for a free buffer while the
+/// writer was held up by the disk during checkpoint fsyncs, and a stalled reader stalls the
+/// owner too; 32 (32 MiB) absorbs those stalls.
+pub const PIPELINE_CHUNKS: usize = 32;
 
 /// A chunk-sized buffer, filled by the network side and handed through the pipeline.
 pub(crate) struct ChunkBuf(Vec<u8>);
