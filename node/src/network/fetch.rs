@@ -16,17 +16,17 @@ use std::time::Instant;
 
 use datapact_protocol::digest::{chunk_count, chunk_len, chunk_root};
 use datapact_protocol::wire::{
-    self, MAX_PULL_RESPONSE_LEN, MAX_REASON_LEN, PullRequest, PullResponse,
+    self, MAX_PULL_RESPONSE_LEN, MAX_REASON_LEN, PullRequest, PullResponse, WireError,
 };
 use datapact_protocol::{
-    Announcement, CHUNK_SIZE, DatasetId, Digest, PublicKey, SignedAnnouncement,
+    Announcement, CHUNK_SIZE, DatasetId, Digest, PublicKey, SignedAnnouncement, StatementError,
 };
 use futures::AsyncReadExt;
 use libp2p::{PeerId, Stream};
 use tokio::sync::mpsc;
 
 use super::pull::{StreamError, read_frame, with_timeout, write_frame};
-use crate::store::blobs::PartialKey;
+use crate::store::blobs::{CommitError, PartialKey};
 use crate::store::receive::{
     ChunkBuf, PIPELINE_CHUNKS, Piece, ReceiveError, WriteFailure, Writer, Written,
 };
@@ -55,16 +55,50 @@ pub enum FetchError {
     Stream(#[from] StreamError),
     /// The stream could not be opened.
     #[error("cannot reach the owner: {0}")]
-    Open(String),
+    Open(#[source] libp2p_stream::OpenStreamError),
     /// The owner sent something that does not verify.
     #[error("verification failed: {0}")]
-    Verification(String),
+    Verification(#[from] Unverified),
+    /// The receive pipeline could not start (the same content is being pulled, or the
+    /// partial content is shorter than recorded).
+    #[error(transparent)]
+    Receive(ReceiveError),
     /// Writing the content failed (a full disk, say); its partial file is removed.
     #[error("cannot store the content: {0}; the unfinished pull was removed")]
     Write(std::io::Error),
     /// The local store failed, or the content does not fit on disk.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What the owner sent that does not verify; nothing of it is committed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unverified {
+    /// Its announcement does not decode, or is not signed by the owner's roster key.
+    #[error("{0}")]
+    Announcement(#[source] StatementError),
+    /// It granted another dataset than the one asked for.
+    #[error("the owner sent {sent} instead")]
+    OtherDataset {
+        /// The dataset the owner's announcement is for.
+        sent: DatasetId,
+    },
+    /// Its announcement is not the one we hold for this dataset.
+    #[error("the owner's announcement differs from the one we hold")]
+    DiffersFromHeld,
+    /// Its chunk digest list is malformed.
+    #[error("{0}")]
+    ChunkList(#[source] WireError),
+    /// Its chunk digest list does not fit the announcement's size and chunk root.
+    #[error("chunk digests do not match the signed chunk root")]
+    ChunkRoot,
+    /// This chunk does not match its signed digest; the chunks before it are kept.
+    #[error("chunk {0} does not match its digest")]
+    Chunk(u64),
+    /// Every chunk matched, but the whole content does not hash to the signed digest.
+    #[error("the content is not the one the owner signed: {0}")]
+    Content(#[source] CommitError),
 }
 
 /// The owner's answer, checked.
@@ -98,7 +132,7 @@ pub async fn fetch(
     let mut stream = control
         .open_stream(owner_peer, libp2p::StreamProtocol::new(wire::PULL_PROTOCOL))
         .await
-        .map_err(|e| FetchError::Open(e.to_string()))?;
+        .map_err(FetchError::Open)?;
     write_frame(
         &mut stream,
         &PullRequest {
@@ -126,7 +160,7 @@ pub async fn fetch(
         .receive(id, key, from_chunk, chunks.clone(), written_tx)
         .map_err(|e| match e {
             ReceiveError::Store(e) => FetchError::Store(e),
-            other => FetchError::Verification(other.to_string()),
+            other => FetchError::Receive(other),
         })?;
     let chunk_total = chunks.len() as u64;
     let inbox = Inbox {
@@ -173,30 +207,23 @@ async fn read_grant(
             chunk_digests,
         } => (announcement, chunk_digests),
     };
-    let verify = |why: String| FetchError::Verification(why);
-    let signed = SignedAnnouncement::decode(&announcement).map_err(|e| verify(e.to_string()))?;
+    let signed = SignedAnnouncement::decode(&announcement).map_err(Unverified::Announcement)?;
     signed
         .check_signer(owner_key)
-        .map_err(|e| verify(e.to_string()))?;
+        .map_err(Unverified::Announcement)?;
     if signed.body().id() != *id {
-        return Err(verify(format!(
-            "the owner sent {} instead",
-            signed.body().id()
-        )));
+        let sent = signed.body().id();
+        return Err(Unverified::OtherDataset { sent }.into());
     }
     if let Some(known) = known
         && known.bytes() != signed.bytes()
     {
-        return Err(verify(
-            "the owner's announcement differs from the one we hold".into(),
-        ));
+        return Err(Unverified::DiffersFromHeld.into());
     }
     let a = signed.body();
-    let chunks = wire::split_chunk_digests(&chunks).map_err(|e| verify(e.to_string()))?;
+    let chunks = wire::split_chunk_digests(&chunks).map_err(Unverified::ChunkList)?;
     if chunks.len() as u64 != chunk_count(a.size) || chunk_root(&chunks) != a.chunk_root {
-        return Err(verify(
-            "chunk digests do not match the signed chunk root".into(),
-        ));
+        return Err(Unverified::ChunkRoot.into());
     }
     Ok(Grant::Granted(Box::new(signed), chunks))
 }
@@ -273,20 +300,18 @@ impl<P: FnMut(u64, u64)> Inbox<'_, P> {
                 (self.progress)(held, self.size);
                 self.free.push(buf);
             }
-            // Recorded only once durable: a later pull resumes after these chunks.
-            Written::Synced(n) => self.store.set_transfer(self.id, n)?,
+            // The pipeline recorded it, once durable: a later pull resumes after these chunks.
+            Written::Synced(chunks) => {
+                tracing::debug!(dataset = %self.id, chunks, "pull checkpoint durable");
+            }
             Written::Committed => self.committed = true,
             Written::Failed(WriteFailure::Mismatch(n)) => {
-                return Err(FetchError::Verification(format!(
-                    "chunk {n} does not match its digest"
-                )));
+                return Err(Unverified::Chunk(n).into());
             }
             Written::Failed(WriteFailure::Content(e)) => {
                 // The pipeline removed the partial file: nothing is left to resume.
                 self.store.clear_transfer(self.id)?;
-                return Err(FetchError::Verification(format!(
-                    "the content is not the one the owner signed: {e}"
-                )));
+                return Err(Unverified::Content(e).into());
             }
             Written::Failed(WriteFailure::Io(e)) => {
                 self.store.clear_transfer(self.id)?;

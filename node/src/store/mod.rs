@@ -408,9 +408,7 @@ impl Store {
 
     /// Records progress of a pull; call only after the chunks are fsync'd.
     pub fn set_transfer(&self, id: &DatasetId, verified_chunks: u64) -> Result<(), StoreError> {
-        self.transfers
-            .insert(id.to_string().as_bytes(), &verified_chunks.to_be_bytes())?;
-        Ok(())
+        put_transfer(&self.transfers, id, verified_chunks)
     }
 
     /// Forgets a finished or abandoned pull.
@@ -552,6 +550,17 @@ pub fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// Records in `transfers` that the first `verified_chunks` chunks of the pull of `id` are
+/// durable ([`Store::set_transfer`], and the receive pipeline's syncer).
+fn put_transfer(
+    transfers: &sled::Tree,
+    id: &DatasetId,
+    verified_chunks: u64,
+) -> Result<(), StoreError> {
+    transfers.insert(id.to_string().as_bytes(), &verified_chunks.to_be_bytes())?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -224,11 +224,14 @@ pub(super) struct Checkpoint {
     bytes: u64,
 }
 
-/// The syncer: fsyncs the partial file at each checkpoint the writer asks for, then reports
-/// it.
+/// The syncer: fsyncs the partial file at each checkpoint the writer asks for, records it as
+/// the pull's progress (so a later pull resumes after it), then reports it.
 pub(super) struct Syncer {
     /// A handle on the partial file, only to fsync it.
     pub file: PartialSync,
+    /// Where the progress of this pull is recorded, once durable: on this thread, so the
+    /// network side never writes the store.
+    pub progress: super::receive::Progress,
     /// Checkpoints the writer wants durable.
     pub checkpoints: std_mpsc::Receiver<Checkpoint>,
     /// Bytes already durable and out of the page cache: the resumed prefix, then each
@@ -261,6 +264,10 @@ impl Syncer {
             {
                 Ok(()) => {
                     self.durable = upto.bytes;
+                    if let Err(e) = self.progress.record(upto.chunks) {
+                        tracing::warn!(error = %e, "cannot record a pull's checkpoint");
+                        return;
+                    }
                     if self.reports.send(Written::Synced(upto.chunks)).is_err() {
                         return;
                     }

@@ -67,7 +67,8 @@ pub(crate) enum Written {
     /// A chunk was verified and appended; its buffer comes back for reuse. `held` is the
     /// partial content's length.
     Chunk { buf: ChunkBuf, held: u64 },
-    /// The first this many chunks are durable: a later pull may resume after them.
+    /// The first this many chunks are durable and recorded as the pull's progress: a later
+    /// pull resumes after them.
     Synced(u64),
     /// Every chunk is appended, the whole content hashes to its digest, and it is committed.
     Committed,
@@ -130,7 +131,29 @@ impl Store {
             let _ = self.clear_transfer(id);
             return Err(ReceiveError::Shorter);
         }
-        Ok(Writer::spawn(partial, chunks, from_chunk, reports)?)
+        let progress = Progress {
+            store: self.transfers.clone(),
+            id: id.clone(),
+        };
+        Ok(Writer::spawn(
+            partial, chunks, from_chunk, progress, reports,
+        )?)
+    }
+}
+
+/// Where the receive pipeline records how many chunks of a pull are durable (the store's
+/// transfer record of [`Store::transfer`]).
+pub(super) struct Progress {
+    /// The store's transfers tree.
+    store: sled::Tree,
+    /// The dataset being pulled.
+    id: DatasetId,
+}
+
+impl Progress {
+    /// Records that the first `chunks` chunks are durable; call only after the fsync.
+    pub(super) fn record(&self, chunks: u64) -> Result<(), StoreError> {
+        super::put_transfer(&self.store, &self.id, chunks)
     }
 }
 
@@ -160,6 +183,7 @@ impl Writer {
         partial: PartialBlob,
         chunks: Arc<Vec<Digest>>,
         next: u64,
+        progress: Progress,
         reports: mpsc::UnboundedSender<Written>,
     ) -> Result<Self, StoreError> {
         let held = partial.len();
@@ -182,6 +206,7 @@ impl Writer {
         };
         let syncing = pipeline::Syncer {
             file: syncer,
+            progress,
             checkpoints,
             durable: held,
             reports: reports.clone(),
@@ -298,6 +323,15 @@ mod tests {
         }
     }
 
+    /// Progress records in a temporary sled tree.
+    fn progress() -> Progress {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        Progress {
+            store: db.open_tree("transfers").unwrap(),
+            id: "THA/big@1".parse().unwrap(),
+        }
+    }
+
     fn start(
         blobs: &Blobs,
         sha: &Digest,
@@ -305,7 +339,7 @@ mod tests {
     ) -> (Writer, mpsc::UnboundedReceiver<Written>) {
         let partial = blobs.partial(key(sha, chunks), 0).unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
-        let writer = Writer::spawn(partial, Arc::new(chunks.to_vec()), 0, tx).unwrap();
+        let writer = Writer::spawn(partial, Arc::new(chunks.to_vec()), 0, progress(), tx).unwrap();
         (writer, rx)
     }
 
@@ -397,7 +431,7 @@ mod tests {
         .unwrap();
         let partial = blobs.partial(key(&sha, &chunks), CHUNK_SIZE).unwrap();
         let (tx, mut reports) = mpsc::unbounded_channel();
-        let writer = Writer::spawn(partial, Arc::new(chunks.clone()), 1, tx).unwrap();
+        let writer = Writer::spawn(partial, Arc::new(chunks.clone()), 1, progress(), tx).unwrap();
         for i in 1..chunks.len() {
             assert!(writer.send(piece(&data, i)).await);
         }
