@@ -2,14 +2,16 @@
 
 mod daemon;
 mod demo;
+mod federation;
 mod local;
+mod protection;
 mod remote;
 mod structures;
 mod validate;
 
 use std::process::ExitCode;
 
-use crate::args::{Command, MembersCommand};
+use crate::args::{Command, FederationCommand, MembersCommand};
 use crate::settings::Settings;
 
 /// Runs `command`.
@@ -34,6 +36,7 @@ pub fn dispatch(settings: &Settings, command: Command) -> anyhow::Result<ExitCod
         Command::Members(MembersCommand::List { json }) => {
             remote::members_list(settings, json.json)
         }
+        Command::Federation(command) => federation_command(settings, command),
         Command::Release(args) => remote::release(settings, *args),
         Command::Datasets { json } => remote::datasets(settings, json.json),
         Command::Structures { json } => structures::list(settings, json.json),
@@ -61,5 +64,21 @@ pub fn dispatch(settings: &Settings, command: Command) -> anyhow::Result<ExitCod
         Command::Peers { json } => remote::peers(settings, json.json),
         Command::Demo => demo::run(),
         Command::Completions { shell } => local::completions(shell),
+    }
+}
+
+/// Runs a `federation` subcommand.
+fn federation_command(settings: &Settings, command: FederationCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        FederationCommand::Init {
+            name,
+            threshold,
+            founders,
+            out,
+            json,
+        } => federation::init(settings, &name, threshold, &founders, &out, json.json),
+        FederationCommand::Sign { file, json } => federation::sign(settings, &file, json.json),
+        FederationCommand::Adopt { file, json } => federation::adopt(settings, file, json.json),
+        FederationCommand::Status { json } => federation::status(settings, json.json),
     }
 }
