@@ -107,9 +107,9 @@ impl Stages {
         let text = fs::read_to_string(log)?;
         let fields = text
             .lines()
+            .rev()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|v| v["fields"]["message"] == STAGE_TIMES_EVENT)
-            .last()
+            .find(|v| v["fields"]["message"] == STAGE_TIMES_EVENT)
             .map(|v| v["fields"].clone())
             .with_context(|| format!("no {STAGE_TIMES_EVENT:?} line in {}", log.display()))?;
         let f = |key: &str| -> anyhow::Result<f64> {

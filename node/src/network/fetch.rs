@@ -56,13 +56,13 @@ pub enum FetchError {
     /// The stream could not be opened.
     #[error("cannot reach the owner: {0}")]
     Open(#[source] libp2p_stream::OpenStreamError),
-    /// The owner sent something that does not verify.
+    /// The owner sent something that does not verify (boxed: it holds digests).
     #[error("verification failed: {0}")]
-    Verification(#[from] Unverified),
+    Verification(Box<Unverified>),
     /// The receive pipeline could not start (the same content is being pulled, or the
     /// partial content is shorter than recorded).
     #[error(transparent)]
-    Receive(ReceiveError),
+    Receive(Box<ReceiveError>),
     /// Writing the content failed (a full disk, say); its partial file is removed.
     #[error("cannot store the content: {0}; the unfinished pull was removed")]
     Write(std::io::Error),
@@ -99,6 +99,12 @@ pub enum Unverified {
     /// Every chunk matched, but the whole content does not hash to the signed digest.
     #[error("the content is not the one the owner signed: {0}")]
     Content(#[source] CommitError),
+}
+
+impl From<Unverified> for FetchError {
+    fn from(e: Unverified) -> Self {
+        FetchError::Verification(Box::new(e))
+    }
 }
 
 /// The owner's answer, checked.
@@ -160,7 +166,7 @@ pub async fn fetch(
         .receive(id, key, from_chunk, chunks.clone(), written_tx)
         .map_err(|e| match e {
             ReceiveError::Store(e) => FetchError::Store(e),
-            other => FetchError::Receive(other),
+            other => FetchError::Receive(Box::new(other)),
         })?;
     let chunk_total = chunks.len() as u64;
     let inbox = Inbox {
