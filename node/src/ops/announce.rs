@@ -114,7 +114,7 @@ fn deliver(ctx: &Context, peer: PeerId, addrs: Vec<Multiaddr>, statements: Vec<S
 /// Delivers one statement, retrying; returns false if shutdown stopped it.
 async fn deliver_one(
     network: &crate::network::Client,
-    store: &crate::store::Store,
+    store: &std::sync::Arc<crate::store::Store>,
     tasks: &crate::tasks::Tasks,
     peer: PeerId,
     addrs: &[Multiaddr],
@@ -124,7 +124,7 @@ async fn deliver_one(
     for _ in 0..MAX_ATTEMPTS {
         // The roster may have changed since the release: a removed member gets nothing more,
         // except the revocation of what it pulled.
-        if !federation::may_receive(store, &peer, &statement) {
+        if !still_receives(store, tasks, peer, &statement).await {
             tracing::debug!(%peer, "no longer in the audience; delivery dropped");
             return true;
         }
@@ -153,4 +153,19 @@ async fn deliver_one(
         }
     }
     true
+}
+
+/// [`federation::may_receive`] on the blocking pool, since it reads the store; a check that
+/// could not run counts as "no", so nothing goes out that the roster might forbid.
+async fn still_receives(
+    store: &std::sync::Arc<crate::store::Store>,
+    tasks: &crate::tasks::Tasks,
+    peer: PeerId,
+    statement: &SignedStatement,
+) -> bool {
+    let (store, statement) = (store.clone(), statement.clone());
+    tasks
+        .spawn_blocking(move || federation::may_receive(&store, &peer, &statement))
+        .await
+        .unwrap_or(false)
 }

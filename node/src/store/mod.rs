@@ -271,16 +271,7 @@ impl Store {
     ) -> Result<Vec<(DatasetId, DatasetRecord)>, StoreError> {
         // Names are `a-z 0-9 -`, so this prefix matches no other name.
         let prefix = format!("{owner}/{name}@");
-        let mut out = Vec::new();
-        for kv in self.datasets.scan_prefix(prefix.as_bytes()) {
-            let (k, v) = kv?;
-            let key = String::from_utf8_lossy(&k);
-            let id: DatasetId = key.parse().map_err(|_| StoreError::BadKey {
-                tree: "dataset",
-                key: key.to_string(),
-            })?;
-            out.push((id, records::decode(&v, MAX_RECORD_LEN)?));
-        }
+        let mut out = decode_datasets(self.datasets.scan_prefix(prefix.as_bytes()))?;
         out.sort_by_key(|(id, _)| id.version);
         Ok(out)
     }
@@ -354,16 +345,7 @@ impl Store {
 
     /// Every dataset record, own and received.
     pub fn datasets(&self) -> Result<Vec<(DatasetId, DatasetRecord)>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.datasets.iter() {
-            let (k, v) = kv?;
-            let key = String::from_utf8_lossy(&k);
-            let id: DatasetId = key.parse().map_err(|_| StoreError::BadKey {
-                tree: "dataset",
-                key: key.to_string(),
-            })?;
-            out.push((id, records::decode(&v, MAX_RECORD_LEN)?));
-        }
+        let out = decode_datasets(self.datasets.iter())?;
         self.count_records_read(out.len() as u64);
         Ok(out)
     }
@@ -533,6 +515,23 @@ fn put_transfer(
 ) -> Result<(), StoreError> {
     transfers.insert(id.to_string().as_bytes(), &verified_chunks.to_be_bytes())?;
     Ok(())
+}
+
+/// Decodes entries of the `datasets` tree: the key is the dataset id, the value its record.
+fn decode_datasets(
+    entries: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+) -> Result<Vec<(DatasetId, DatasetRecord)>, StoreError> {
+    entries
+        .map(|kv| {
+            let (k, v) = kv?;
+            let key = String::from_utf8_lossy(&k);
+            let id: DatasetId = key.parse().map_err(|_| StoreError::BadKey {
+                tree: "dataset",
+                key: key.to_string(),
+            })?;
+            Ok((id, records::decode(&v, MAX_RECORD_LEN)?))
+        })
+        .collect()
 }
 
 #[cfg(test)]
