@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::store::LogEvent;
 pub use request::{
-    Audit, Call, Catalog, Datasets, Export, Id, Log, MembersAdd, MembersList, MembersRemove, Peers,
+    Audit, Call, Catalog, Compare, Datasets, Export, Id, Log, MembersAdd, MembersList, MembersRemove, Peers,
     Pull, ReleaseRequest, Request, Revoke, Structures,
 };
 pub use response::{

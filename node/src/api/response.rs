@@ -43,6 +43,8 @@ pub enum Response {
     Peers(Vec<PeerInfo>),
     /// [`super::Structures`].
     Structures(Vec<StructureEntry>),
+    /// [`super::Compare`].
+    Compare(Box<datapact_protocol::compare::Comparison>),
 }
 
 /// `datapact id`.

@@ -6,6 +6,7 @@
 
 pub mod announce;
 pub mod audit;
+pub mod compare;
 pub mod datasets;
 pub mod log;
 pub mod members;
@@ -112,6 +113,9 @@ pub async fn handle(ctx: &Context, request: Request, progress: &Progress) -> Rep
         Request::Log(r) => answer(ctx, r, progress, Response::Log).await,
         Request::Peers(r) => answer(ctx, r, progress, Response::Peers).await,
         Request::Structures(r) => answer(ctx, r, progress, Response::Structures).await,
+        Request::Compare(r) => {
+            answer(ctx, r, progress, |c| Response::Compare(Box::new(c))).await
+        }
     }
 }
 
