@@ -17,8 +17,12 @@ const DSD: &str = "BPX:DSD_MIG_STOCK(1.0.0)";
 const HEADER: &str = "STRUCTURE,STRUCTURE_ID,ACTION,FREQ,REF_AREA,COUNTERPART_AREA,SEX,AGE,TIME_PERIOD,OBS_VALUE,UNIT_MEASURE,OBS_STATUS,CONF_STATUS\n";
 
 fn sample(name: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../cli/samples").join(name))
-        .unwrap()
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../cli/samples")
+            .join(name),
+    )
+    .unwrap()
 }
 
 fn structure() -> (StructureSet, Digest) {
@@ -75,7 +79,10 @@ fn try_run(
     datasets: Vec<(Candidate, Vec<u8>)>,
 ) -> Result<Comparison, datapact_protocol::compare::CompareError> {
     let (set, digest) = structure();
-    let borrowed = datasets.iter().map(|(c, b)| (c.clone(), b.as_slice())).collect();
+    let borrowed = datasets
+        .iter()
+        .map(|(c, b)| (c.clone(), b.as_slice()))
+        .collect();
     compare(&set, FLOW, digest, options, borrowed)
 }
 
@@ -86,10 +93,7 @@ fn mirror() -> Vec<(Candidate, Vec<u8>)> {
     vec![
         (
             validated("THA/stock@1", 100, FLOW, digest),
-            csv(&[
-                "THA,MMR,_T,2015,1910000,E,F",
-                "THA,MMR,_T,2017,1965000,E,",
-            ]),
+            csv(&["THA,MMR,_T,2015,1910000,E,F", "THA,MMR,_T,2017,1965000,E,"]),
         ),
         (
             validated("MMR/stock@2", 200, FLOW, digest),
@@ -165,9 +169,15 @@ fn mirror_statistics_line_up_by_key_with_their_spread() {
     assert!(c.left_out.is_empty(), "{:?}", c.left_out);
 
     // Labels from the codelists, the name of the dataflow, units from the data.
-    assert_eq!(c.name, "International migrant stock by destination, origin and sex");
+    assert_eq!(
+        c.name,
+        "International migrant stock by destination, origin and sex"
+    );
     let origins = c.labels.get("COUNTERPART_AREA").unwrap();
-    assert_eq!(origins.codes.get("MMR").map(String::as_str), Some("Myanmar"));
+    assert_eq!(
+        origins.codes.get("MMR").map(String::as_str),
+        Some("Myanmar")
+    );
     let areas = c.labels.get("REF_AREA").unwrap();
     assert_eq!(areas.codes.get("THA").map(String::as_str), Some("Thailand"));
     assert_eq!(c.unit.as_deref(), Some("PS (Persons)"));
@@ -194,7 +204,11 @@ fn other_versions_and_unvalidated_data_are_left_out_with_the_reason() {
         datasets.push((candidate, csv(&["THA,MMR,_T,2017,1,,"])));
     }
     let c = run(&Options::default(), datasets);
-    assert_eq!(c.columns, ["IOM", "MMR", "THA"], "nothing left out is mixed in");
+    assert_eq!(
+        c.columns,
+        ["IOM", "MMR", "THA"],
+        "nothing left out is mixed in"
+    );
     let reasons: Vec<(&str, &str)> = c
         .left_out
         .iter()
@@ -219,7 +233,11 @@ fn other_versions_and_unvalidated_data_are_left_out_with_the_reason() {
         )
     );
     assert_eq!(reasons[3].0, "PHL/stock@1");
-    assert!(reasons[3].1.contains("another structure message"), "{}", reasons[3].1);
+    assert!(
+        reasons[3].1.contains("another structure message"),
+        "{}",
+        reasons[3].1
+    );
 }
 
 #[test]
@@ -230,7 +248,10 @@ fn asking_for_the_data_structure_definition_takes_its_dataflows_too() {
         validated("NZL/stock@1", 400, DSD, digest),
         csv(&["THA,MMR,_T,2017,1800000,,"]),
     ));
-    let borrowed = datasets.iter().map(|(c, b)| (c.clone(), b.as_slice())).collect();
+    let borrowed = datasets
+        .iter()
+        .map(|(c, b)| (c.clone(), b.as_slice()))
+        .collect();
     let c = compare(&set, DSD, digest, &Options::default(), borrowed).unwrap();
     assert_eq!(c.columns, ["IOM", "MMR", "NZL", "THA"]);
     assert_eq!(c.name, "International migrant stock");
@@ -271,10 +292,17 @@ fn one_owner_speaks_once_per_key_and_only_its_newest_versions_count() {
             (cell.value, cell.obs_status.as_deref())
         })
         .collect();
-    assert_eq!(values, [(Some(1_910_000.0), None), (Some(1_970_000.0), Some("P"))]);
+    assert_eq!(
+        values,
+        [(Some(1_910_000.0), None), (Some(1_970_000.0), Some("P"))]
+    );
     assert_eq!(c.left_out.len(), 1);
     assert_eq!(c.left_out[0].dataset, "THA/stock@2");
-    assert!(c.left_out[0].reason.contains("THA/stock-revised@1"), "{:?}", c.left_out);
+    assert!(
+        c.left_out[0].reason.contains("THA/stock-revised@1"),
+        "{:?}",
+        c.left_out
+    );
     assert_eq!(c.methodology.len(), 2);
 }
 

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::store::LogEvent;
 pub use request::{
-    Audit, Call, Catalog, Compare, Datasets, Export, Id, Log, MembersAdd, MembersList, MembersRemove, Peers,
-    Pull, ReleaseRequest, Request, Revoke, Structures,
+    Audit, Call, Catalog, Compare, Datasets, Export, Id, Log, MembersAdd, MembersList,
+    MembersRemove, Peers, Pull, ReleaseRequest, Request, Revoke, Structures,
 };
 pub use response::{
     AuditFailure, AuditReport, CatalogEntry, DatasetInfo, DatasetStatus, ExportResult, IdInfo,

@@ -113,9 +113,7 @@ pub async fn handle(ctx: &Context, request: Request, progress: &Progress) -> Rep
         Request::Log(r) => answer(ctx, r, progress, Response::Log).await,
         Request::Peers(r) => answer(ctx, r, progress, Response::Peers).await,
         Request::Structures(r) => answer(ctx, r, progress, Response::Structures).await,
-        Request::Compare(r) => {
-            answer(ctx, r, progress, |c| Response::Compare(Box::new(c))).await
-        }
+        Request::Compare(r) => answer(ctx, r, progress, |c| Response::Compare(Box::new(c))).await,
     }
 }
 

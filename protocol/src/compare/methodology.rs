@@ -22,14 +22,11 @@ pub(super) fn of(structure: &Structure<'_>, dataset: &Compared) -> Methodology {
             .collect();
         (!units.is_empty()).then(|| units.join(", "))
     });
-    let period = meta
-        .period
-        .clone()
-        .or_else(|| match &observations.periods {
-            Some((first, last)) if first == last => Some(first.clone()),
-            Some((first, last)) => Some(format!("{first} to {last}")),
-            None => None,
-        });
+    let period = meta.period.clone().or_else(|| match &observations.periods {
+        Some((first, last)) if first == last => Some(first.clone()),
+        Some((first, last)) => Some(format!("{first} to {last}")),
+        None => None,
+    });
     Methodology {
         owner: candidate.dataset.owner.to_string(),
         dataset: candidate.dataset.to_string(),

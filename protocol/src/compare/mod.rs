@@ -30,9 +30,7 @@ pub use select::{Candidate, Selection, Target};
 pub use table::spread;
 
 use crate::Digest;
-use crate::sdmx::model::{
-    ArtefactRef, Attribute, Component, Dsd, Representation, StructureSet,
-};
+use crate::sdmx::model::{ArtefactRef, Attribute, Component, Dsd, Representation, StructureSet};
 use observations::Codes;
 use table::Compared;
 
@@ -174,8 +172,12 @@ impl<'s> Comparer<'s> {
         candidate: Candidate,
         fill: impl FnOnce(&mut DatasetReader<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut reader =
-            DatasetReader::new(&self.plan, self.structure.dsd, &mut self.codes, &mut self.kept);
+        let mut reader = DatasetReader::new(
+            &self.plan,
+            self.structure.dsd,
+            &mut self.codes,
+            &mut self.kept,
+        );
         fill(&mut reader)?;
         match reader.finish() {
             ReadOutcome::Read(observations) => self.datasets.push(Compared {
@@ -277,11 +279,12 @@ pub fn compare(
             .get(&candidate.dataset.to_string())
             .copied()
             .unwrap_or_default();
-        comparer.read(candidate, |reader| {
-            reader.feed(bytes);
-            Ok::<(), std::convert::Infallible>(())
-        })
-        .unwrap_or(());
+        comparer
+            .read(candidate, |reader| {
+                reader.feed(bytes);
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .unwrap_or(());
         if comparer.is_full() {
             break;
         }

@@ -154,7 +154,12 @@ pub struct DatasetReader<'c> {
 }
 
 impl<'c> DatasetReader<'c> {
-    pub(super) fn new(plan: &'c Plan, dsd: &'c Dsd, codes: &'c mut Codes, kept: &'c mut usize) -> Self {
+    pub(super) fn new(
+        plan: &'c Plan,
+        dsd: &'c Dsd,
+        codes: &'c mut Codes,
+        kept: &'c mut usize,
+    ) -> Self {
         let measure = dsd
             .measures
             .first()
@@ -224,10 +229,14 @@ impl<'c> DatasetReader<'c> {
         let ids: Vec<&str> = record.fields().map(crate::sdmx::column_id).collect();
         let find = |name: &str| ids.iter().position(|id| *id == name);
         let mut dimensions = Vec::new();
-        for name in self.plan.dimensions.iter().take(self.plan.structure_dimensions()) {
-            let at = find(name).ok_or_else(|| {
-                Stop::Unreadable(format!("its content has no column {name}"))
-            })?;
+        for name in self
+            .plan
+            .dimensions
+            .iter()
+            .take(self.plan.structure_dimensions())
+        {
+            let at = find(name)
+                .ok_or_else(|| Stop::Unreadable(format!("its content has no column {name}")))?;
             dimensions.push(at);
         }
         Ok(Layout {
@@ -251,10 +260,10 @@ impl<'c> DatasetReader<'c> {
         self.key.clear();
         for (dimension, &at) in layout.dimensions.iter().enumerate() {
             let code = record.get(at).unwrap_or("");
-            if let Some(Some(keep)) = self.plan.keep.get(dimension) {
-                if !keep.contains(code) {
-                    return Ok(());
-                }
+            if let Some(Some(keep)) = self.plan.keep.get(dimension)
+                && !keep.contains(code)
+            {
+                return Ok(());
             }
             let Some(interner) = self.codes.dimensions.get_mut(dimension) else {
                 return Ok(());
@@ -298,10 +307,11 @@ impl<'c> DatasetReader<'c> {
 
     /// Remembers the unit and the time period of an observation, for its methodology.
     fn note_context(&mut self, record: &Record<'_>, unit: Option<usize>) {
-        if let Some(unit) = unit.and_then(|at| record.get(at)) {
-            if !unit.is_empty() && self.out.units.len() < MAX_UNITS_SHOWN {
-                self.out.units.insert(unit.to_owned());
-            }
+        if let Some(unit) = unit.and_then(|at| record.get(at))
+            && !unit.is_empty()
+            && self.out.units.len() < MAX_UNITS_SHOWN
+        {
+            self.out.units.insert(unit.to_owned());
         }
         if !self.plan.has_time {
             return;

@@ -80,13 +80,12 @@ impl Plan {
         let mut dimensions: Vec<String> = components.iter().map(|c| c.id.clone()).collect();
         dimensions.push(OWNER.to_owned());
         let index = |name: &str| -> Result<usize, OptionsError> {
-            dimensions
-                .iter()
-                .position(|d| d == name)
-                .ok_or_else(|| OptionsError::UnknownDimension {
+            dimensions.iter().position(|d| d == name).ok_or_else(|| {
+                OptionsError::UnknownDimension {
                     dimension: crate::sdmx::shown(name),
                     known: dimensions.join(", "),
-                })
+                }
+            })
         };
         let mut keep: Vec<Option<HashSet<String>>> = vec![None; components.len()];
         let mut owners: Option<HashSet<String>> = None;

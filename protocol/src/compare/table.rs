@@ -151,7 +151,11 @@ pub(super) struct Shape {
     pub fixed: Vec<(usize, u32)>,
 }
 
-pub(super) fn shape(plan: &Plan, axes: &Axes, datasets: &[Compared]) -> Result<Shape, OptionsError> {
+pub(super) fn shape(
+    plan: &Plan,
+    axes: &Axes,
+    datasets: &[Compared],
+) -> Result<Shape, OptionsError> {
     let dimensions = plan.dimensions.len();
     let mut used: Vec<HashSet<u32>> = vec![HashSet::new(); dimensions];
     for (at, dataset) in datasets.iter().enumerate() {
@@ -184,7 +188,11 @@ pub(super) fn shape(plan: &Plan, axes: &Axes, datasets: &[Compared]) -> Result<S
                     .take(CODES_NAMED)
                     .map(|&c| axes.text(d, c))
                     .collect();
-                let more = if several.len() > CODES_NAMED { ", ..." } else { "" };
+                let more = if several.len() > CODES_NAMED {
+                    ", ..."
+                } else {
+                    ""
+                };
                 return Err(OptionsError::Varies {
                     dimension: plan.dimensions.get(d).cloned().unwrap_or_default(),
                     codes: format!("{}{more}", named.join(", ")),
@@ -387,7 +395,11 @@ pub fn spread<'a>(cells: impl Iterator<Item = &'a Cell>) -> Option<f64> {
 
 /// Labels of every structure dimension: its concept name and the names of its codes that
 /// occur.
-pub(super) fn labels(structure: &Structure<'_>, plan: &Plan, axes: &Axes) -> Ordered<DimensionLabels> {
+pub(super) fn labels(
+    structure: &Structure<'_>,
+    plan: &Plan,
+    axes: &Axes,
+) -> Ordered<DimensionLabels> {
     let mut out = Vec::new();
     for d in 0..plan.structure_dimensions() {
         let codes = axes
