@@ -318,7 +318,7 @@ fn rows_out(
     axes: &Axes,
     shape: &Shape,
     columns: &[String],
-    grid: Grid,
+    mut grid: Grid,
     codes: &Codes,
 ) -> Vec<Row> {
     let mut order: Vec<usize> = (0..grid.keys.len()).collect();
@@ -347,9 +347,15 @@ fn rows_out(
             .map(|(&d, &c)| (dimension_name(plan, d), axes.text(d, c).to_owned()))
             .collect();
         entries.extend(fixed.iter().cloned());
+        // Each row's slots are freed as soon as its cells are made: the peak stays lower.
+        let slots = grid
+            .cells
+            .get_mut(r)
+            .map(std::mem::take)
+            .unwrap_or_default();
         let values: Vec<(String, Cell)> = columns
             .iter()
-            .zip(grid.cells.get(r).map(Vec::as_slice).unwrap_or_default())
+            .zip(slots)
             .map(|(column, observed)| (column.clone(), cell(observed.as_ref(), codes)))
             .collect();
         let spread = if spread_by_owner {
