@@ -75,9 +75,15 @@ pub enum Command {
         after_help = "Example:\n  datapact members add MMR 12D3KooW... --addr /ip4/192.0.2.10/tcp/7470"
     )]
     Members(MembersCommand),
+    /// The federation charter: the membership list that a quorum of members signs
+    #[command(
+        subcommand,
+        after_help = "Example:\n  datapact federation init bali-process --threshold 2 --founder MMR=12D3KooW...@/ip4/192.0.2.10/tcp/7470 \\\n    --founder KHM=12D3KooW... --out charter.cose\n  datapact federation sign charter.cose   # each founder, in turn\n  datapact federation adopt charter.cose  # each founder's node"
+    )]
+    Federation(FederationCommand),
     /// Store, sign and announce a file as a dataset
     #[command(
-        after_help = "Examples:\n  datapact release trafficking_victims_tha_2017.csv --name trafficking-victims \\\n    --title \"Identified victims of trafficking, Thailand 2017\" --policy only:MMR,KHM \\\n    --embargo-until 2027-01-01T00:00:00Z --purpose \"Victim return assistance\" --licence CC-BY-4.0\n  # version 2 to all members: refused unless --widen, since MMR and KHM alone had version 1\n  datapact release trafficking_victims_tha_2017_rev.csv --name trafficking-victims \\\n    --title \"Identified victims of trafficking, Thailand 2017 (revised)\" --policy members --widen"
+        after_help = "Examples:\n  datapact release trafficking_victims_tha_2017.csv --name trafficking-victims \\\n    --title \"Identified victims of trafficking, Thailand 2017\" --policy only:MMR,KHM \\\n    --embargo-until 2027-01-01T00:00:00Z --purpose \"Victim return assistance\" --licence CC-BY-4.0\n  # version 2 to all members: refused unless --widen, since MMR and KHM alone had version 1\n  datapact release trafficking_victims_tha_2017_rev.csv --name trafficking-victims \\\n    --title \"Identified victims of trafficking, Thailand 2017 (revised)\" --policy members --widen\n  # small counts never leave this node: see what would be published, then release it\n  datapact release trafficking_victims_tha_2017.csv --name trafficking-victims --title \"Victims 2017\" \\\n    --policy only:MMR,KHM,LAO,VNM --suppress-below 5 --dry-run"
     )]
     Release(Box<ReleaseArgs>),
     /// List own and received datasets
@@ -240,6 +246,53 @@ pub enum MembersCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum FederationCommand {
+    /// Write an unsigned version 1 listing this node (with the addresses `id` reports) and the
+    /// founders
+    #[command(
+        after_help = "Example:\n  datapact federation init bali-process --threshold 2 --founder MMR=12D3KooW...@/ip4/192.0.2.10/tcp/7470 --founder KHM=12D3KooW... --out charter.cose"
+    )]
+    Init {
+        /// The federation's name
+        name: String,
+        /// How many members must sign each change: more than half, at most all
+        #[arg(long, value_name = "K")]
+        threshold: u64,
+        /// A founding member other than this node (repeatable)
+        #[arg(long = "founder", value_name = "CODE=PEER_ID[@MULTIADDR]")]
+        founders: Vec<String>,
+        /// Where to write the charter (an existing file is kept)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Add this node's signature to a charter file, in place (no daemon needed)
+    #[command(after_help = "Example:\n  datapact federation sign charter.cose")]
+    Sign {
+        /// The charter file
+        file: PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Check a charter file and adopt it: a version 1 signed by every founder, or one of the two
+    /// versions of a fork; exit 1 if it is not valid, with the reason
+    #[command(after_help = "Example:\n  datapact federation adopt charter.cose")]
+    Adopt {
+        /// The charter file
+        file: PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Show the adopted charter, pending proposals and any fork
+    #[command(after_help = "Example:\n  datapact federation status --json")]
+    Status {
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
 #[derive(Debug, Args)]
 pub struct ReleaseArgs {
     /// The file to release
@@ -261,6 +314,13 @@ pub struct ReleaseArgs {
     /// syntax only (the config's require_structure = true does the same)
     #[arg(long)]
     pub require_structure: bool,
+    /// Protect an SDMX-CSV table of counts: every count from 1 to N-1, and the cells that would
+    /// give one away by subtraction, are published empty with CONF_STATUS C (N >= 2)
+    #[arg(long, value_name = "N")]
+    pub suppress_below: Option<u64>,
+    /// With --suppress-below: print the protected table and what it suppresses; store nothing
+    #[arg(long, requires = "suppress_below")]
+    pub dry_run: bool,
     /// Nobody may pull before this time (RFC 3339)
     #[arg(long, value_name = "RFC3339")]
     pub embargo_until: Option<String>,

@@ -1,6 +1,7 @@
 //! `datapact demo` is the README's first command: it must run start to finish, tell the story
 //! (agreed structures first, data checked against them, a refused draft with its line-numbered
-//! errors), and leave nothing behind.
+//! errors, the trafficking table protected at release and its confidential cells at the
+//! receiver), and leave nothing behind.
 
 use std::process::Command;
 
@@ -28,6 +29,9 @@ fn demo_runs_a_federation_and_cleans_up() {
         "checked against BPX:DF_TIP_VICTIMS(1.0.0)",
         "line 3, column SEX: code \"T\" is not in codelist BPX:CL_SEX(1.0.0) (expected one of F, M, _T)",
         "line 5, column TIME_PERIOD: time period \"2017-Q5\" is not valid",
+        "protected: counts below 5 suppressed (7 small counts,",
+        "protected at release: counts below 5,",
+        "C = confidential: suppressed at release",
         "validated against its structure",
         "refused: denied: embargoed until",
         "(the same answer as for a dataset that does not exist)",

@@ -10,7 +10,7 @@ pub mod backoff;
 pub mod control;
 pub mod daemon;
 pub mod federation;
-mod fsutil;
+pub mod fsutil;
 pub mod home;
 pub mod network;
 pub mod ops;

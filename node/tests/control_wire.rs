@@ -6,10 +6,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use datapact_node::api::{
-    Audit, AuditFailure, AuditReport, Call, Catalog, CatalogEntry, DatasetInfo, DatasetStatus,
-    Datasets, ErrorKind, Export, Id, IdInfo, Log, LogEvent, LogLine, MemberInfo, MembersAdd,
-    MembersList, MembersRemove, Outcome, PeerInfo, Peers, Pull, PullResult, ReleaseRequest, Reply,
-    Request, Response, Revoke, StructureCheck, StructureEntry, StructureUsed, Structures,
+    Audit, AuditFailure, AuditReport, Call, Catalog, CatalogEntry, CharterAdopted, CharterFork,
+    CharterMemberInfo, CharterStatus, DatasetInfo, DatasetStatus, Datasets, DisclosureInfo,
+    DryRunResult, ErrorKind, Export, FederationAdopt, FederationStatus, Id, IdInfo, Log, LogEvent,
+    LogLine, MemberInfo, MembersAdd, MembersList, MembersRemove, Outcome, PeerInfo, Peers,
+    PendingProposal, ProtectionReport, Pull, PullResult, ReleaseDryRun, ReleaseRequest, Reply,
+    Request, Response, Revoke, RosterSource, StructureCheck, StructureEntry, StructureUsed,
+    Structures,
 };
 use datapact_protocol::sdmx::StructureKind;
 use datapact_protocol::{Identity, MemberCode};
@@ -168,6 +171,7 @@ fn member_info() -> MemberInfo {
         peer_id: peer(),
         public_key: "ab".repeat(32),
         addrs: vec![],
+        source: RosterSource::Local,
     }
 }
 
@@ -197,6 +201,7 @@ fn results_travel_as_the_result_itself() {
         "peer_id": peer.to_string(),
         "public_key": "ab".repeat(32),
         "addrs": [],
+        "source": "local",
     });
     reply_is::<MembersAdd>(
         Response::MembersAdd(member_info()),
@@ -241,6 +246,8 @@ fn datasets_and_catalogue_entries_name_their_status_and_audience() {
         rows: Some(3),
         structure: None,
         structures: vec![],
+        disclosure: None,
+        protection: None,
         note: None,
     };
     reply_is::<Revoke>(
@@ -279,6 +286,7 @@ fn datasets_and_catalogue_entries_name_their_status_and_audience() {
         status: DatasetStatus::Expired,
         structure: None,
         structures: vec![],
+        disclosure: None,
     };
     reply_is::<Catalog>(
         Response::Catalog(vec![entry.clone()]),
@@ -466,6 +474,7 @@ fn structures_and_the_structure_of_data_travel_as_the_contract_words_them() {
             sha256: "22".repeat(32),
         }),
         structures: vec![],
+        disclosure: None,
     };
     reply_is::<Catalog>(
         Response::Catalog(vec![entry.clone()]),
@@ -498,5 +507,145 @@ fn structures_and_the_structure_of_data_travel_as_the_contract_words_them() {
         pulled,
         json!({"id": "THA/tip@1", "size": 5, "sha256": "11".repeat(32), "out": null,
                "structure_check": "not_held", "note": "structure BPX:DF_TIP(1.0) is not held here"}),
+    );
+}
+
+#[test]
+fn protection_travels_as_the_contract_words_it() {
+    let release = ReleaseRequest {
+        path: "/data/tip.csv".into(),
+        name: "tip".into(),
+        title: "Victims".into(),
+        suppress_below: Some(5),
+        ..ReleaseRequest::default()
+    };
+    let mut sent = serde_json::to_value(Request::from(release.clone())).unwrap();
+    assert_eq!(sent["suppress_below"], 5);
+    request_is(release.clone(), sent.clone());
+    sent.as_object_mut().unwrap().remove("op");
+    request_is(
+        ReleaseDryRun {
+            release: release.clone(),
+        },
+        json!({"op": "release_dry_run", "release": sent}),
+    );
+    let protection = ProtectionReport {
+        threshold: 5,
+        primary: 1,
+        secondary: 1,
+        already_confidential: 0,
+        suppressed_cells: 2,
+        suppressed_value: 10,
+        dimensions: vec!["SEX".into()],
+        primary_cells: vec![[("SEX".to_owned(), "F".to_owned())].into_iter().collect()],
+    };
+    let report = json!({"threshold": 5, "primary": 1, "secondary": 1, "already_confidential": 0,
+                        "suppressed_cells": 2, "suppressed_value": 10, "dimensions": ["SEX"],
+                        "primary_cells": [{"SEX": "F"}]});
+    let dry = DryRunResult {
+        table: "SEX,OBS_VALUE,CONF_STATUS\nF,,C\n".into(),
+        protection,
+        structure: None,
+        note: None,
+    };
+    reply_is::<ReleaseDryRun>(
+        Response::ReleaseDryRun(dry.clone()),
+        dry,
+        json!({"table": "SEX,OBS_VALUE,CONF_STATUS\nF,,C\n", "protection": report}),
+    );
+    let entry = CatalogEntry {
+        id: "THA/tip@1".into(),
+        title: "Victims".into(),
+        owner: code("THA"),
+        policy: "members".parse().unwrap(),
+        size: 5,
+        pullable: true,
+        reason: None,
+        pulled: false,
+        purpose: None,
+        licence: None,
+        status: DatasetStatus::Received,
+        structure: None,
+        structures: vec![],
+        disclosure: Some(DisclosureInfo {
+            rule: "min-count".into(),
+            threshold: 5,
+            suppressed: 2,
+        }),
+    };
+    reply_is::<Catalog>(
+        Response::Catalog(vec![entry.clone()]),
+        vec![entry],
+        json!([{
+            "id": "THA/tip@1", "title": "Victims", "owner": "THA", "policy": "members", "size": 5,
+            "pullable": true, "reason": null, "pulled": false, "purpose": null, "licence": null,
+            "status": "received",
+            "disclosure": {"rule": "min-count", "threshold": 5, "suppressed": 2},
+        }]),
+    );
+}
+
+#[test]
+fn federation_requests_and_the_charter_status_travel_as_the_contract_words_them() {
+    request_is(FederationStatus, json!({"op": "federation_status"}));
+    request_is(
+        FederationAdopt {
+            path: "/tmp/charter.cose".into(),
+        },
+        json!({"op": "federation_adopt", "path": "/tmp/charter.cose"}),
+    );
+    let adopted = CharterAdopted {
+        federation: "bali-process".into(),
+        version: 1,
+        id: "ab".repeat(32),
+        changed: true,
+    };
+    reply_is::<FederationAdopt>(
+        Response::FederationAdopt(adopted.clone()),
+        adopted,
+        json!({"federation": "bali-process", "version": 1, "id": "ab".repeat(32), "changed": true}),
+    );
+    let status = CharterStatus {
+        federation: Some("bali-process".into()),
+        version: Some(2),
+        threshold: Some(2),
+        members: vec![CharterMemberInfo {
+            code: code("MMR"),
+            peer_id: peer(),
+            addrs: vec!["/ip4/127.0.0.1/tcp/7470".into()],
+        }],
+        pending: vec![PendingProposal {
+            id: "cd".repeat(32),
+            version: 3,
+            change: "add VNM".into(),
+            signatures: 1,
+            needed: 2,
+        }],
+        fork: Some(CharterFork {
+            version: 2,
+            ids: vec!["ab".repeat(32), "ef".repeat(32)],
+        }),
+    };
+    reply_is::<FederationStatus>(
+        Response::FederationStatus(status.clone()),
+        status,
+        json!({
+            "federation": "bali-process",
+            "version": 2,
+            "threshold": 2,
+            "members": [{
+                "code": "MMR",
+                "peer_id": peer().to_string(),
+                "addrs": ["/ip4/127.0.0.1/tcp/7470"],
+            }],
+            "pending": [{
+                "id": "cd".repeat(32),
+                "version": 3,
+                "change": "add VNM",
+                "signatures": 1,
+                "needed": 2,
+            }],
+            "fork": {"version": 2, "ids": ["ab".repeat(32), "ef".repeat(32)]},
+        }),
     );
 }

@@ -16,7 +16,8 @@ use crate::digest::{CHUNK_SIZE, Digest, MAX_CONTENT_SIZE, chunk_count};
 use crate::identity::{Identity, PublicKey};
 use crate::ids::{DatasetId, DatasetName, IdError, MemberCode};
 pub use crate::meta::{
-    MAX_META_COLUMNS, MAX_META_STRUCTURES, MAX_META_TEXT_LEN, Meta, StructureRef,
+    DisclosureRef, MAX_META_COLUMNS, MAX_META_STRUCTURES, MAX_META_TEXT_LEN, MIN_COUNT_RULE, Meta,
+    StructureRef,
 };
 use crate::meta::{check_text, meta_from_value, meta_to_value, opt_text_value, validate_meta};
 use crate::policy::{Audience, Policy, PolicyError};

@@ -65,8 +65,8 @@ pub mod versions;
 pub mod wire;
 
 pub use announcement::{
-    Announcement, Meta, Receipt, Revocation, Signed, SignedAnnouncement, SignedReceipt,
-    SignedRevocation, Statement, StatementError, StructureRef,
+    Announcement, DisclosureRef, Meta, Receipt, Revocation, Signed, SignedAnnouncement,
+    SignedReceipt, SignedRevocation, Statement, StatementError, StructureRef,
 };
 pub use cbor::CborError;
 pub use digest::{CHUNK_SIZE, ContentDigest, ContentHasher, Digest};

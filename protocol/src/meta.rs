@@ -6,6 +6,10 @@
 //! Two entries describe SDMX structures (docs/design.md section 8): `structures`, the ids a
 //! structure message defines, and `structure`, the structure SDMX-CSV data were checked
 //! against at release ([`StructureRef`]).
+//!
+//! One entry describes disclosure control (docs/design.md section 10): `disclosure`, the rule a
+//! protected table was released under and how many cells it published empty
+//! ([`DisclosureRef`]). Which of those cells were small counts is never written here.
 
 use ciborium::value::Value;
 
@@ -51,6 +55,24 @@ pub struct Meta {
     /// Where the content is SDMX-CSV data validated against a structure at release: which
     /// structure, so that a receiver checks it against the very same one.
     pub structure: Option<StructureRef>,
+    /// Where the content is a table of counts protected at release: the rule, so that a
+    /// receiver knows that empty cells are confidential, not zero or unknown.
+    pub disclosure: Option<DisclosureRef>,
+}
+
+/// The only disclosure-control rule: cells with 0 < count < threshold are suppressed.
+pub const MIN_COUNT_RULE: &str = "min-count";
+
+/// How a table of counts was protected at release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisclosureRef {
+    /// The rule, [`MIN_COUNT_RULE`]: kept as text so a later rule stays readable.
+    pub rule: String,
+    /// N of `--suppress-below N`.
+    pub threshold: u64,
+    /// How many observations were published empty with CONF_STATUS `C`, small counts and
+    /// their partners alike (which were which is not said).
+    pub suppressed: u64,
 }
 
 /// The structure SDMX-CSV data were validated against when released.
@@ -130,6 +152,9 @@ pub(crate) fn validate_meta(meta: &Meta) -> Result<(), StatementError> {
         check_text("structure", Some(&structure.id))?;
         check_text("structure", Some(&structure.dsd))?;
     }
+    if let Some(disclosure) = &meta.disclosure {
+        check_text("disclosure", Some(&disclosure.rule))?;
+    }
     Ok(())
 }
 
@@ -158,6 +183,16 @@ pub(crate) fn meta_to_value(m: &Meta) -> Value {
                 ("id", Value::Text(s.id.clone())),
                 ("dsd", Value::Text(s.dsd.clone())),
                 ("sha256", Value::Bytes(s.sha256.0.to_vec())),
+            ]),
+        ));
+    }
+    if let Some(d) = &m.disclosure {
+        entries.push((
+            "disclosure",
+            text_map(vec![
+                ("rule", Value::Text(d.rule.clone())),
+                ("threshold", uint(d.threshold)),
+                ("suppressed", uint(d.suppressed)),
             ]),
         ));
     }
@@ -191,6 +226,15 @@ fn structure_from_value(value: Value) -> Result<StructureRef, StatementError> {
     Ok(StructureRef { id, dsd, sha256 })
 }
 
+fn disclosure_from_value(value: Value) -> Result<DisclosureRef, StatementError> {
+    let mut map = TextMap::new(value, "meta disclosure")?;
+    Ok(DisclosureRef {
+        rule: map.text("rule")?,
+        threshold: map.uint("threshold")?,
+        suppressed: map.uint("suppressed")?,
+    })
+}
+
 pub(crate) fn meta_from_value(value: Value) -> Result<Meta, StatementError> {
     let mut map = TextMap::new(value, "meta")?;
     let columns = opt_text_array(&mut map, "columns")?;
@@ -198,6 +242,10 @@ pub(crate) fn meta_from_value(value: Value) -> Result<Meta, StatementError> {
     let structure = map
         .take("structure")
         .map(structure_from_value)
+        .transpose()?;
+    let disclosure = map
+        .take("disclosure")
+        .map(disclosure_from_value)
         .transpose()?;
     Ok(Meta {
         title: map.text("title")?,
@@ -212,6 +260,7 @@ pub(crate) fn meta_from_value(value: Value) -> Result<Meta, StatementError> {
         columns,
         structures,
         structure,
+        disclosure,
     })
 }
 
@@ -257,6 +306,31 @@ mod tests {
         let signed = SignedAnnouncement::sign(announcement(meta.clone()), &identity).unwrap();
         let decoded = SignedAnnouncement::decode(signed.bytes()).unwrap();
         assert_eq!(decoded.body().meta, meta);
+    }
+
+    #[test]
+    fn the_disclosure_entry_survives_signing_and_decoding() {
+        let meta = Meta {
+            title: "Victims".into(),
+            disclosure: Some(DisclosureRef {
+                rule: MIN_COUNT_RULE.into(),
+                threshold: 5,
+                suppressed: 12,
+            }),
+            ..Meta::default()
+        };
+        let identity = Identity::from_seed(&[3; 32]);
+        let signed = SignedAnnouncement::sign(announcement(meta.clone()), &identity).unwrap();
+        let decoded = SignedAnnouncement::decode(signed.bytes()).unwrap();
+        assert_eq!(decoded.body().meta, meta);
+        let no_threshold = text_map(vec![
+            ("title", Value::Text("x".into())),
+            (
+                "disclosure",
+                text_map(vec![("rule", Value::Text(MIN_COUNT_RULE.into()))]),
+            ),
+        ]);
+        assert!(meta_from_value(no_threshold).is_err());
     }
 
     #[test]

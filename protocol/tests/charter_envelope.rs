@@ -370,3 +370,36 @@ fn a_chain_decodes_as_each_of_its_messages_does() {
         ))
     );
 }
+
+#[test]
+fn a_chain_reports_its_earliest_bad_signature_however_its_checks_are_shared_out() {
+    let pool = nodes(4);
+    let v1 = founded(&pool[..3], 2);
+    let change = datapact_protocol::charter::Change::Add {
+        code: pool[3].code.clone(),
+        public_key: pool[3].identity.public_key(),
+        addrs: Vec::new(),
+    };
+    let v2 = common::next_signed(&v1, change, &[&pool[0], &pool[1], &pool[3]]);
+    // Enough messages that the checks are split between threads.
+    let messages: Vec<Vec<u8>> = (0..9)
+        .map(|i| if i % 2 == 0 { v1.signed() } else { &v2 }.bytes().to_vec())
+        .collect();
+    // The last 64 bytes of a message are its last signature's.
+    let spoil = |message: &mut Vec<u8>| {
+        if let Some(byte) = message.last_mut() {
+            *byte ^= 1;
+        }
+    };
+    for bad in [[7, 8], [2, 7], [0, 8]] {
+        let mut broken = messages.clone();
+        bad.iter().for_each(|&i| spoil(&mut broken[i]));
+        let alone = SignedCharter::decode(&broken[bad[0]]).err();
+        assert!(matches!(alone, Some(CharterError::BadSignature { .. })));
+        assert_eq!(
+            SignedCharter::decode_chain(&broken).err(),
+            alone,
+            "spoilt {bad:?}"
+        );
+    }
+}

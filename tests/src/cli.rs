@@ -11,8 +11,10 @@
 //! ```
 //!
 //! [`peers`] has what tests of several such nodes need: rosters filled with the addresses the
-//! daemons actually bound, and polling for what travels between them.
+//! daemons actually bound, and polling for what travels between them; [`charter`] founds a
+//! federation of such nodes through a charter file.
 
+pub mod charter;
 pub mod peers;
 
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use datapact_node::api::{
     Audit, Call, Catalog, DatasetStatus, Datasets, ErrorKind, Id, IdInfo, Log, LogEvent,
-    MembersAdd, Outcome, Peers, Pull, ReleaseRequest, Revoke, StructureCheck,
+    MembersAdd, Outcome, Peers, ProtectionReport, Pull, ReleaseRequest, Revoke, StructureCheck,
 };
 use datapact_node::control::{Client, ClientError};
 use datapact_protocol::MemberCode;
@@ -91,6 +91,35 @@ fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// The threshold the trafficking table is protected with: counts of 1 to 4 victims are not
+/// released, nor anything that would give them away.
+const TIP_SUPPRESS_BELOW: u64 = 5;
+
+/// Prints what protecting the trafficking table cost THA (only THA knows which cells were
+/// small counts).
+fn say_protection(report: &ProtectionReport) {
+    say(&format!(
+        "   {:<30} protected: counts below {} suppressed ({} small counts, {} more so that no",
+        "", report.threshold, report.primary, report.secondary
+    ));
+    say(&format!(
+        "   {:<30} total gives one away): {} cells published empty, total value {}",
+        "", report.suppressed_cells, report.suppressed_value
+    ));
+}
+
+/// Prints the protected table as the receiver holds it: suppressed cells read confidential.
+fn say_receiver_view(copy: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(copy)?;
+    let grid = super::protection::grid(&text, "CITIZENSHIP", "EXPLOITATION")?;
+    say("   MMR's copy, victims by citizenship and form of exploitation:");
+    for line in grid.lines() {
+        say(&format!("     {line}"));
+    }
+    say(&format!("     {}", super::protection::LEGEND));
+    Ok(())
 }
 
 /// Runs the demo.
@@ -254,6 +283,7 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
             "public",
             None,
             None,
+            None,
         ),
         (
             "mgi_2016.csv",
@@ -261,6 +291,7 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
             "mgi-2016",
             "Migration Governance Index 2016",
             "members",
+            None,
             None,
             None,
         ),
@@ -272,10 +303,11 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
             "only:MMR",
             Some("Victim identification and return assistance"),
             Some(embargo_until),
+            Some(TIP_SUPPRESS_BELOW),
         ),
     ];
     let mut ids = Vec::new();
-    for (file, bytes, name, title, policy, purpose, embargo) in releases {
+    for (file, bytes, name, title, policy, purpose, embargo, suppress_below) in releases {
         let path = data_dir.join(file);
         std::fs::write(&path, bytes)?;
         let info = tha.call(ReleaseRequest {
@@ -288,6 +320,7 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
             licence: Some("CC-BY-4.0".into()),
             source: Some("datapact sample data".into()),
             require_structure: true,
+            suppress_below,
             ..ReleaseRequest::default()
         })?;
         let mut line = format!("   {:<30} {:<9}", info.id, info.policy.to_string());
@@ -304,6 +337,9 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
         }
         if !details.is_empty() {
             say(&format!("   {:<30} {}", "", details.join(", ")));
+        }
+        if let Some(report) = &info.protection {
+            say_protection(report);
         }
         ids.push(info.id);
     }
@@ -354,6 +390,12 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
                 c.id,
                 c.policy.to_string()
             ));
+            if let Some(d) = &c.disclosure {
+                say(&format!(
+                    "     {:<30} protected at release: counts below {}, {} cells confidential",
+                    "", d.threshold, d.suppressed
+                ));
+            }
         }
     }
     say("   AUS never learns that the only:MMR release exists.");
@@ -406,13 +448,14 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e.into()),
     }
     say("   ... waiting for the embargo to lift ...");
+    let tip_copy = workspace.join("MMR-received-trafficking-victims.csv");
     let r = wait_for("the embargo to lift", || {
         if unix_now() < embargo_until {
             return None;
         }
         mmr.call(Pull {
             id: tip.clone(),
-            out: None,
+            out: Some(tip_copy.display().to_string()),
         })
         .ok()
     })?;
@@ -420,6 +463,7 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
         "   MMR pulls {:<30} granted, {} bytes, sha256 verified",
         r.id, r.size
     ));
+    say_receiver_view(&tip_copy)?;
 
     say("\n7. THA revokes the MGI release; the revocation reaches the members that hold it:");
     tha.call(Revoke {

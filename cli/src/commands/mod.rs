@@ -4,14 +4,16 @@ pub(crate) mod compare;
 mod daemon;
 mod demo;
 mod demo_compare;
+mod federation;
 mod local;
+mod protection;
 mod remote;
 mod structures;
 mod validate;
 
 use std::process::ExitCode;
 
-use crate::args::{Command, MembersCommand};
+use crate::args::{Command, FederationCommand, MembersCommand};
 use crate::settings::Settings;
 
 /// Runs `command`.
@@ -36,6 +38,7 @@ pub fn dispatch(settings: &Settings, command: Command) -> anyhow::Result<ExitCod
         Command::Members(MembersCommand::List { json }) => {
             remote::members_list(settings, json.json)
         }
+        Command::Federation(command) => federation_command(settings, command),
         Command::Release(args) => remote::release(settings, *args),
         Command::Datasets { json } => remote::datasets(settings, json.json),
         Command::Structures { json } => structures::list(settings, json.json),
@@ -64,5 +67,21 @@ pub fn dispatch(settings: &Settings, command: Command) -> anyhow::Result<ExitCod
         Command::Peers { json } => remote::peers(settings, json.json),
         Command::Demo => demo::run(),
         Command::Completions { shell } => local::completions(shell),
+    }
+}
+
+/// Runs a `federation` subcommand.
+fn federation_command(settings: &Settings, command: FederationCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        FederationCommand::Init {
+            name,
+            threshold,
+            founders,
+            out,
+            json,
+        } => federation::init(settings, &name, threshold, &founders, &out, json.json),
+        FederationCommand::Sign { file, json } => federation::sign(settings, &file, json.json),
+        FederationCommand::Adopt { file, json } => federation::adopt(settings, file, json.json),
+        FederationCommand::Status { json } => federation::status(settings, json.json),
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use datapact_node::api::{
     Audit, Call, Catalog, Datasets, Export, Id, IdInfo, Log, MemberInfo, MembersAdd, MembersList,
-    MembersRemove, Peers, Pull, ReleaseRequest, Revoke,
+    MembersRemove, Peers, Pull, ReleaseRequest, Revoke, RosterSource,
 };
 use datapact_node::control::{Client, ClientError};
 use datapact_protocol::time::parse_rfc3339;
@@ -37,25 +37,7 @@ fn parse_id(id: &str) -> anyhow::Result<DatasetId> {
 /// `datapact id`: from the daemon when it runs (`running`, and the addresses it actually
 /// bound), else from DIR (the configured addresses).
 pub fn id(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
-    let info = match call(settings, Id) {
-        Ok(info) => info,
-        Err(e)
-            if matches!(
-                e.downcast_ref::<ClientError>(),
-                Some(ClientError::NotRunning(_))
-            ) =>
-        {
-            let home = datapact_node::home::load(&settings.dir)?;
-            IdInfo {
-                member: home.member.clone(),
-                peer_id: home.identity.peer_id(),
-                public_key: home.identity.public_key().to_string(),
-                running: false,
-                listen: home.listen,
-            }
-        }
-        Err(e) => return Err(e),
-    };
+    let info = id_info(settings)?;
     if json {
         output::json(&info)?;
     } else {
@@ -78,6 +60,37 @@ pub fn id(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `id` shows: from the daemon when it runs, else from DIR.
+pub(super) fn id_info(settings: &Settings) -> anyhow::Result<IdInfo> {
+    Ok(match call(settings, Id) {
+        Ok(info) => info,
+        Err(e)
+            if matches!(
+                e.downcast_ref::<ClientError>(),
+                Some(ClientError::NotRunning(_))
+            ) =>
+        {
+            let home = datapact_node::home::load(&settings.dir)?;
+            IdInfo {
+                member: home.member.clone(),
+                peer_id: home.identity.peer_id(),
+                public_key: home.identity.public_key().to_string(),
+                running: false,
+                listen: home.listen,
+            }
+        }
+        Err(e) => return Err(e),
+    })
+}
+
+/// `charter` or `local`, as `members list` shows an entry's source.
+fn source_text(source: RosterSource) -> &'static str {
+    match source {
+        RosterSource::Charter => "charter",
+        RosterSource::Local => "local",
+    }
+}
+
 fn print_members(members: &[MemberInfo]) -> anyhow::Result<()> {
     let rows: Vec<Vec<String>> = members
         .iter()
@@ -85,12 +98,13 @@ fn print_members(members: &[MemberInfo]) -> anyhow::Result<()> {
             vec![
                 m.member.to_string(),
                 m.peer_id.to_string(),
+                source_text(m.source).to_owned(),
                 m.addrs.join(" "),
             ]
         })
         .collect();
     output::table(
-        &["MEMBER", "PEER_ID", "ADDRESSES"],
+        &["MEMBER", "PEER_ID", "SOURCE", "ADDRESSES"],
         &rows,
         "no members in the roster",
     )
@@ -195,7 +209,12 @@ pub fn release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<ExitCod
         source: args.source,
         widen: args.widen,
         require_structure: args.require_structure,
+        suppress_below: args.suppress_below,
     };
+    super::protection::check_threshold(args.suppress_below)?;
+    if args.dry_run {
+        return super::protection::dry_run(settings, request, args.json.json);
+    }
     let info = call(settings, request)?;
     if let Some(note) = &info.note {
         eprintln!("note: {note}");
@@ -204,6 +223,9 @@ pub fn release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<ExitCod
         output::json(&info)?;
     } else {
         output::lines(&info.id)?;
+        if let Some(report) = &info.protection {
+            output::lines(&super::protection::summary(report))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -232,6 +254,8 @@ pub fn datasets(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
             &rows,
             "no datasets",
         )?;
+        let protected = list.iter().map(|d| (d.id.as_str(), d.disclosure.as_ref()));
+        super::protection::print_listing_notes(protected)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -263,6 +287,8 @@ pub fn catalog(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
             &rows,
             "the catalogue is empty",
         )?;
+        let protected = list.iter().map(|c| (c.id.as_str(), c.disclosure.as_ref()));
+        super::protection::print_listing_notes(protected)?;
     }
     Ok(ExitCode::SUCCESS)
 }

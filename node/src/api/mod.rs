@@ -7,13 +7,20 @@
 //! [`Request`], tagged by `op`; the daemon answers zero or more [`Reply::Progress`] lines, then
 //! exactly one [`Reply::Ok`] or [`Reply::Error`].
 
+pub mod charter;
+pub mod disclosure;
 pub mod request;
 pub mod response;
 pub mod structures;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::store::LogEvent;
+pub use crate::store::{LogEvent, RosterSource};
+pub use charter::{
+    CharterAdopted, CharterFork, CharterMemberInfo, CharterStatus, FederationAdopt,
+    FederationStatus, PendingProposal,
+};
+pub use disclosure::{DisclosureInfo, DryRunResult, ProtectionReport, ReleaseDryRun};
 pub use request::{
     Audit, Call, Catalog, Compare, Datasets, Export, Id, Log, MembersAdd, MembersList,
     MembersRemove, Peers, Pull, ReleaseRequest, Request, Revoke, Structures,

@@ -6,6 +6,8 @@ use libp2p::PeerId;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::charter::{CharterAdopted, CharterStatus, FederationAdopt, FederationStatus};
+use super::disclosure::{DryRunResult, ReleaseDryRun};
 use super::response::{
     AuditReport, CatalogEntry, DatasetInfo, ExportResult, IdInfo, LogLine, MemberInfo, PeerInfo,
     PullResult,
@@ -52,6 +54,12 @@ pub enum Request {
     Peers(Peers),
     /// [`Structures`].
     Structures(Structures),
+    /// [`ReleaseDryRun`] (boxed, as a release).
+    ReleaseDryRun(Box<ReleaseDryRun>),
+    /// [`FederationAdopt`].
+    FederationAdopt(FederationAdopt),
+    /// [`FederationStatus`].
+    FederationStatus(FederationStatus),
     /// [`Compare`].
     Compare(Compare),
 }
@@ -120,6 +128,10 @@ pub struct ReleaseRequest {
     /// only (`--require-structure`; the config's `require_structure` does the same).
     #[serde(default)]
     pub require_structure: bool,
+    /// Protect a table of counts before it is stored: N of `--suppress-below N` (N >= 2;
+    /// docs/design.md section 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppress_below: Option<u64>,
 }
 
 /// Own and received datasets.
@@ -220,5 +232,8 @@ call! {
     Log => Log, Vec<LogLine>;
     Peers => Peers, Vec<PeerInfo>;
     Structures => Structures, Vec<StructureEntry>;
+    ReleaseDryRun => ReleaseDryRun, DryRunResult;
+    FederationAdopt => FederationAdopt, CharterAdopted;
+    FederationStatus => FederationStatus, CharterStatus;
     Compare => Compare, Comparison;
 }

@@ -6,8 +6,10 @@ use datapact_protocol::{Audience, MemberCode};
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
+use super::charter::{CharterAdopted, CharterStatus};
+use super::disclosure::{DisclosureInfo, DryRunResult, ProtectionReport};
 use super::structures::{StructureCheck, StructureEntry, StructureUsed};
-use crate::store::LogEvent;
+use crate::store::{LogEvent, RosterSource};
 
 /// The result of any request, as the daemon writes it in [`super::Reply::Ok`]. Each variant is
 /// named after the request it answers.
@@ -43,6 +45,12 @@ pub enum Response {
     Peers(Vec<PeerInfo>),
     /// [`super::Structures`].
     Structures(Vec<StructureEntry>),
+    /// [`super::ReleaseDryRun`].
+    ReleaseDryRun(DryRunResult),
+    /// [`super::FederationAdopt`].
+    FederationAdopt(CharterAdopted),
+    /// [`super::FederationStatus`].
+    FederationStatus(CharterStatus),
     /// [`super::Compare`].
     Compare(Box<datapact_protocol::compare::Comparison>),
 }
@@ -77,6 +85,9 @@ pub struct MemberInfo {
     pub public_key: String,
     /// Addresses.
     pub addrs: Vec<String>,
+    /// `charter` when the adopted federation charter lists the member, `local` when the
+    /// operator added it.
+    pub source: RosterSource,
 }
 
 /// A dataset as `datasets` and `release` show it.
@@ -121,6 +132,13 @@ pub struct DatasetInfo {
     /// For a structure release: the ids of the structures it defines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub structures: Vec<String>,
+    /// How the table was protected at release, when the announcement records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disclosure: Option<DisclosureInfo>,
+    /// For our own protected release only: the information lost and which cells were primary
+    /// (never announced, never served).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protection: Option<ProtectionReport>,
     /// What the user should know about this release (from `release` only): that only the
     /// SDMX-CSV syntax was checked, say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -159,6 +177,9 @@ pub struct CatalogEntry {
     /// For a structure release: the ids of the structures it defines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub structures: Vec<String>,
+    /// How the table was protected at release, when the announcement records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disclosure: Option<DisclosureInfo>,
 }
 
 /// An access-log line.

@@ -1,7 +1,7 @@
 //! `datapact audit`: re-verifies everything the node holds, without trusting its own earlier
 //! conclusions: every announcement's signature against the owner's roster key (our own key for
 //! our releases), every stored content against its signed digest, every revocation, expiry,
-//! and the access log's hash chain.
+//! the access log's hash chain, and that no charter fork waits for the operator.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -82,6 +82,7 @@ pub fn run(
         notes.extend(found.notes.into_iter().map(finding));
     }
     check_log(store, &mut failures)?;
+    check_charter(store, &mut failures)?;
     if strict {
         failures.append(&mut notes);
     }
@@ -91,6 +92,21 @@ pub fn run(
         failures,
         notes,
     })
+}
+
+/// A recorded charter fork fails the audit until the operator adopts one of its versions.
+fn check_charter(store: &Store, failures: &mut Vec<AuditFailure>) -> Result<(), StoreError> {
+    if let Some(fork) = store.charter_fork()? {
+        failures.push(AuditFailure {
+            id: format!("charter version {}", fork.version),
+            problem: format!(
+                "fork: two valid charters of version {} ({}), a member signed twice; adopt one with `datapact federation adopt FILE`",
+                fork.version,
+                fork.ids().join(", ")
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// What the audit found about one stored dataset.

@@ -110,6 +110,8 @@ pub fn info(signed: &SignedAnnouncement, record: &DatasetRecord, now: u64) -> Da
         rows: a.meta.rows,
         structure: a.meta.structure.as_ref().map(super::structures::used),
         structures: a.meta.structures.clone(),
+        disclosure: a.meta.disclosure.as_ref().map(super::protected::info),
+        protection: None,
         note: None,
     }
 }
@@ -130,7 +132,14 @@ fn held(store: &Store) -> Result<Vec<DatasetInfo>, DatasetError> {
         let signed = record
             .announcement()
             .map_err(|e| DatasetError::Damaged(id.clone(), e))?;
-        out.push(info(&signed, &record, now));
+        let mut listed = info(&signed, &record, now);
+        if record.origin == Origin::Own {
+            listed.protection = store
+                .protection(&id)?
+                .as_ref()
+                .map(super::protected::report_of);
+        }
+        out.push(listed);
     }
     Ok(out)
 }

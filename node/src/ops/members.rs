@@ -6,7 +6,7 @@ use tokio::task::JoinError;
 
 use super::{Context, OpError, Operation, Progress, blocking};
 use crate::api::{ErrorKind, Id, IdInfo, MemberInfo, MembersAdd, MembersList, MembersRemove};
-use crate::store::{LogEntry, LogEvent, RosterEntry, Store, StoreError, now};
+use crate::store::{LogEntry, LogEvent, RosterEntry, RosterSource, Store, StoreError, now};
 
 /// Why a roster change failed.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +38,16 @@ pub enum MembersError {
     /// Removing a member that is not there.
     #[error("{0} is not in the roster")]
     NotInRoster(MemberCode),
+    /// Adding a local entry for a member the adopted charter lists: the charter's entry wins.
+    #[error(
+        "{0} is a member in the federation charter, whose entry wins over a local one; change it with `datapact federation propose`"
+    )]
+    CharterMemberAdd(MemberCode),
+    /// Removing a member the adopted charter lists: only a new charter version removes it.
+    #[error(
+        "{0} is a member in the federation charter; propose its removal with `datapact federation propose remove {0}`"
+    )]
+    CharterMemberRemove(MemberCode),
     /// The store failed.
     #[error("{0}")]
     Store(#[from] StoreError),
@@ -76,7 +86,8 @@ pub fn id(ctx: &Context) -> IdInfo {
     }
 }
 
-fn info(entry: &RosterEntry) -> MemberInfo {
+/// How the API shows a roster entry that comes from `source`.
+pub(crate) fn info(entry: &RosterEntry, source: RosterSource) -> MemberInfo {
     MemberInfo {
         member: entry.member.clone(),
         peer_id: entry.peer_id,
@@ -84,6 +95,7 @@ fn info(entry: &RosterEntry) -> MemberInfo {
             .map(|k| k.to_string())
             .unwrap_or_default(),
         addrs: entry.addrs.clone(),
+        source,
     }
 }
 
@@ -122,11 +134,14 @@ pub async fn add(ctx: &Context, request: MembersAdd) -> Result<MemberInfo, Membe
         Ok::<_, MembersError>(())
     })
     .await?;
-    Ok(info(&entry))
+    Ok(info(&entry, RosterSource::Local))
 }
 
 /// Puts `entry` in the roster and logs it, unless its PeerId is listed under another code.
 fn put_member(store: &Store, entry: RosterEntry) -> Result<RosterEntry, MembersError> {
+    if store.roster_source(&entry.member)? == Some(RosterSource::Charter) {
+        return Err(MembersError::CharterMemberAdd(entry.member));
+    }
     if let Some(other) = store.roster_by_peer(&entry.peer_id)?
         && other.member != entry.member
     {
@@ -146,9 +161,12 @@ fn put_member(store: &Store, entry: RosterEntry) -> Result<RosterEntry, MembersE
 /// `datapact members remove CODE`.
 pub async fn remove(ctx: &Context, member: MemberCode) -> Result<MemberInfo, MembersError> {
     let entry = blocking(ctx, move |ctx| {
+        if ctx.store.roster_source(&member)? == Some(RosterSource::Charter) {
+            return Err(MembersError::CharterMemberRemove(member));
+        }
         let entry = ctx
             .store
-            .roster_get(&member)?
+            .roster_local_get(&member)?
             .ok_or_else(|| MembersError::NotInRoster(member.clone()))?;
         ctx.store.roster_remove(&member)?;
         let mut log = LogEntry::new(LogEvent::MemberRemoved, now());
@@ -160,13 +178,18 @@ pub async fn remove(ctx: &Context, member: MemberCode) -> Result<MemberInfo, Mem
     .await?;
     ctx.store.flush().await?;
     let _ = ctx.network.roster_changed().await;
-    Ok(info(&entry))
+    Ok(info(&entry, RosterSource::Local))
 }
 
 /// `datapact members list`.
 pub async fn list(ctx: &Context) -> Result<Vec<MemberInfo>, MembersError> {
     blocking(ctx, |ctx| {
-        Ok(ctx.store.roster()?.iter().map(info).collect())
+        Ok(ctx
+            .store
+            .roster_with_sources()?
+            .iter()
+            .map(|(entry, source)| info(entry, *source))
+            .collect())
     })
     .await
 }

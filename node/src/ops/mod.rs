@@ -6,10 +6,14 @@
 
 pub mod announce;
 pub mod audit;
+pub mod charter;
+mod charter_status;
 pub mod compare;
 pub mod datasets;
+pub mod disclosure;
 pub mod log;
 pub mod members;
+pub mod protected;
 pub mod pull;
 pub mod release;
 pub mod structures;
@@ -113,6 +117,9 @@ pub async fn handle(ctx: &Context, request: Request, progress: &Progress) -> Rep
         Request::Log(r) => answer(ctx, r, progress, Response::Log).await,
         Request::Peers(r) => answer(ctx, r, progress, Response::Peers).await,
         Request::Structures(r) => answer(ctx, r, progress, Response::Structures).await,
+        Request::ReleaseDryRun(r) => answer(ctx, *r, progress, Response::ReleaseDryRun).await,
+        Request::FederationAdopt(r) => answer(ctx, r, progress, Response::FederationAdopt).await,
+        Request::FederationStatus(r) => answer(ctx, r, progress, Response::FederationStatus).await,
         Request::Compare(r) => answer(ctx, r, progress, |c| Response::Compare(Box::new(c))).await,
     }
 }

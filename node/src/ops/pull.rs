@@ -344,6 +344,7 @@ fn catalog_entry(me: &MemberCode, record: &DatasetRecord, now: u64) -> Option<Ca
         status,
         structure: a.meta.structure.as_ref().map(super::structures::used),
         structures: a.meta.structures.clone(),
+        disclosure: a.meta.disclosure.as_ref().map(super::protected::info),
     })
 }
 

@@ -1,6 +1,7 @@
 //! `datapact release`: import a file into the blob store (checking a structure message, or
 //! SDMX-CSV data against their structure, on the way: `store::content_check`), sign its
-//! announcement and record it, durably, before saying it is done.
+//! announcement and record it, durably, before saying it is done. With `--suppress-below N`
+//! the table is protected first and only the protected table is stored (`disclosure`).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use datapact_protocol::{
 use datapact_protocol::time::format_unix;
 use tokio::task::JoinError;
 
+use super::disclosure::{ProtectError, Protected, Protecting};
 use super::{Context, OpError, Operation, Progress, blocking};
 use crate::api::{DatasetInfo, ErrorKind, ReleaseRequest};
 use crate::store::blobs::ImportError;
@@ -76,6 +78,12 @@ pub enum ReleaseError {
         /// The earlier versions it would reveal.
         versions: Vec<u64>,
     },
+    /// `--dry-run` without `--suppress-below`: there is nothing to try.
+    #[error("--dry-run shows what --suppress-below would publish; give --suppress-below N")]
+    DryRunNeedsThreshold,
+    /// `--suppress-below`: the table could not be protected.
+    #[error("{0}")]
+    Protect(#[from] ProtectError),
     /// The store failed.
     #[error("{0}")]
     Store(#[from] StoreError),
@@ -88,6 +96,7 @@ impl OpError for ReleaseError {
     fn kind(&self) -> ErrorKind {
         match self {
             ReleaseError::Store(_) | ReleaseError::Interrupted(_) => ErrorKind::Failed,
+            ReleaseError::Protect(e) if e.is_failure() => ErrorKind::Failed,
             ReleaseError::Import(ImportError::Store(_) | ImportError::NoSpace(_)) => {
                 ErrorKind::Failed
             }
@@ -106,15 +115,15 @@ fn non_empty(value: Option<String>) -> Option<String> {
 }
 
 /// A release request whose fields were checked, before any content is copied.
-struct Checked {
-    name: DatasetName,
+pub(super) struct Checked {
+    pub(super) name: DatasetName,
     policy: Policy,
-    path: PathBuf,
+    pub(super) path: PathBuf,
     /// The source's file name, which the announcement carries and `export` writes.
     file_name: String,
 }
 
-fn check_request(req: &ReleaseRequest) -> Result<Checked, ReleaseError> {
+pub(super) fn check_request(req: &ReleaseRequest) -> Result<Checked, ReleaseError> {
     let name = DatasetName::new(&req.name)?;
     let policy = Policy {
         audience: req.policy.clone(),
@@ -155,7 +164,7 @@ fn check_request(req: &ReleaseRequest) -> Result<Checked, ReleaseError> {
 
 /// Refuses, unless `widen`, a new version of `name` for `audience` that would reveal earlier
 /// versions (`earlier`, every version of the name held so far) to members they did not reach.
-fn check_versions(
+pub(super) fn check_versions(
     store: &Store,
     earlier: &[(DatasetId, DatasetRecord)],
     name: &DatasetName,
@@ -201,24 +210,43 @@ pub async fn release(ctx: &Context, req: ReleaseRequest) -> Result<DatasetInfo, 
     let require_structure = req.require_structure || ctx.home.require_structure;
     // Checked before any content is copied, and again when the version is recorded, in case
     // the roster or the name's versions changed meanwhile.
-    let (digest, content) = blocking(ctx, move |ctx| {
+    let threshold = req.suppress_below;
+    let (digest, content, protected) = blocking(ctx, move |ctx| {
         let earlier = ctx.store.versions(&owner, name.as_str())?;
         check_versions(&ctx.store, &earlier, &name, &audience, widen)?;
+        if let Some(threshold) = threshold {
+            let how = Protecting {
+                owner: &owner,
+                name: &name,
+                threshold,
+                require_structure,
+            };
+            let protected = super::disclosure::protect_file(&ctx.store, &path, &how)?;
+            let (digest, content) = super::disclosure::import_bytes(
+                &ctx.store,
+                &path,
+                &protected.table,
+                require_structure,
+            )
+            .map_err(ReleaseError::Import)?;
+            return Ok((digest, content, Some(protected)));
+        }
         let mut check = ReleaseCheck::new(&ctx.store, require_structure);
         let digest = ctx
             .store
             .blobs()
             .import(&path, &mut check)
             .map_err(ReleaseError::Import)?;
-        Ok::<_, ReleaseError>((digest, check.into_checked()))
+        Ok::<_, ReleaseError>((digest, check.into_checked(), None))
     })
     .await?;
     let note = match &content {
         CheckedContent::Syntax { note, .. } => note.clone(),
         _ => None,
     };
+    let report = protected.as_ref().map(super::protected::report);
     let (record, signed) = blocking(ctx, move |ctx| {
-        record(ctx, &req, &checked, digest, &content)
+        record(ctx, &req, &checked, digest, &content, protected.as_ref())
     })
     .await?;
     ctx.store.flush().await?;
@@ -232,6 +260,7 @@ pub async fn release(ctx: &Context, req: ReleaseRequest) -> Result<DatasetInfo, 
         );
         let mut info = super::datasets::info(&signed, &record, now());
         info.note = note;
+        info.protection = report;
         Ok(info)
     })
     .await
@@ -245,8 +274,10 @@ fn record(
     checked: &Checked,
     digest: ContentDigest,
     content: &CheckedContent,
+    protected: Option<&Protected>,
 ) -> Result<(DatasetRecord, SignedAnnouncement), ReleaseError> {
-    let meta = meta(req, &checked.file_name, content);
+    let mut meta = meta(req, &checked.file_name, content);
+    meta.disclosure = protected.map(super::protected::announced);
     let issued_at = now();
     // A refusal here (the roster or the name's versions changed during the import) leaves the
     // imported blob unreferenced; the store removes such blobs when it opens.
@@ -255,6 +286,9 @@ fn record(
             .put_next_version(&ctx.home.member, &checked.name, |earlier, id| {
                 let audience = &checked.policy.audience;
                 check_versions(&ctx.store, earlier, &id.name, audience, req.widen)?;
+                if let Some(protected) = protected {
+                    super::protected::record(&ctx.store, protected, earlier, id)?;
+                }
                 super::structures::record_release(&ctx.store, content, id, &digest.sha256)
                     .map_err(|source| {
                         ReleaseError::Import(ImportError::Check {
@@ -337,6 +371,7 @@ fn meta(req: &ReleaseRequest, file_name: &str, content: &CheckedContent) -> Meta
             .unwrap_or_default(),
         structures,
         structure,
+        disclosure: None,
     }
 }
 

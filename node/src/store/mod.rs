@@ -1,31 +1,35 @@
 //! The node's store: the only code that touches the state database and the blob directory.
 //!
-//! sled (0.34) holds the state: the roster, every announcement and revocation the node made or
-//! received, the latest known version of each dataset name, and the access log. Content lives
+//! sled (0.34) holds the state: the roster, the adopted federation charter, every announcement
+//! and revocation the node made or received, the latest known version of each dataset name,
+//! and the access log. Content lives
 //! in [`blobs::Blobs`]. Callers see operations on datasets, roster and log; never a sled tree
 //! or a file path. Every mutating operation is followed by [`Store::flush`] before anyone is
 //! told that it happened.
 
 pub mod blobs;
+mod charter;
 mod chunks;
+mod disclosure;
 mod own;
 pub(crate) mod receive;
 mod records;
+mod roster;
 pub mod space;
 pub mod structures;
 #[cfg(feature = "tamper")]
 pub mod tamper;
 mod usage;
 
-use std::collections::HashSet;
-use std::io;
-use std::sync::Mutex;
-use std::sync::atomic::AtomicU64;
+use std::sync::{Mutex, atomic::AtomicU64};
+use std::{collections::HashSet, io};
 
 use datapact_protocol::wire::WireError;
-use datapact_protocol::{DatasetId, DatasetName, Digest, MemberCode, PeerId, StatementError};
+use datapact_protocol::{DatasetId, DatasetName, Digest, MemberCode, StatementError};
 use sha2::{Digest as _, Sha256};
 
+pub use charter::{Adoption, ForkRecord, RosterSource};
+pub use disclosure::ProtectionRecord;
 pub use records::{DatasetRecord, LogEntry, LogEvent, Origin, PullerRecord, RosterEntry};
 pub use space::{NoSpace, STATE_HEADROOM};
 pub use usage::{Admission, Usage};
@@ -102,7 +106,7 @@ pub enum StoreError {
 /// The node's store.
 pub struct Store {
     db: sled::Db,
-    /// member code -> [`RosterEntry`].
+    /// member code -> [`RosterEntry`]: the operator's own entries (`roster.rs`).
     roster: sled::Tree,
     /// dataset id text -> [`DatasetRecord`].
     datasets: sled::Tree,
@@ -135,6 +139,8 @@ pub struct Store {
     pulled: sled::Tree,
     /// dataset id text -> a structure release's digest and definitions (`structures.rs`).
     structures: sled::Tree,
+    /// The adopted federation charter, which the roster starts from (`charter.rs`).
+    charter: charter::CharterState,
     /// Dataset records read so far (see [`Store::dataset_records_read`]).
     records_read: AtomicU64,
     blobs: Blobs,
@@ -187,6 +193,7 @@ impl Store {
             pullers: db.open_tree("pullers")?,
             pulled: db.open_tree("pulled")?,
             structures: db.open_tree("structures")?,
+            charter: charter::CharterState::open(&db)?,
             records_read: AtomicU64::new(0),
             blobs: Blobs::open(&layout.blobs())?,
             db,
@@ -253,41 +260,6 @@ impl Store {
             }
         }
         Ok(())
-    }
-
-    // ----- roster -----
-
-    /// Adds or replaces a roster entry.
-    pub fn roster_put(&self, entry: &RosterEntry) -> Result<(), StoreError> {
-        self.roster
-            .insert(entry.member.as_str().as_bytes(), records::encode(entry))?;
-        Ok(())
-    }
-
-    /// Removes a member; returns whether it was there.
-    pub fn roster_remove(&self, member: &MemberCode) -> Result<bool, StoreError> {
-        Ok(self.roster.remove(member.as_str().as_bytes())?.is_some())
-    }
-
-    /// The roster entry of `member`.
-    pub fn roster_get(&self, member: &MemberCode) -> Result<Option<RosterEntry>, StoreError> {
-        self.roster
-            .get(member.as_str().as_bytes())?
-            .map(|v| records::decode(&v, MAX_RECORD_LEN))
-            .transpose()
-    }
-
-    /// The whole roster, ordered by member code.
-    pub fn roster(&self) -> Result<Vec<RosterEntry>, StoreError> {
-        self.roster
-            .iter()
-            .map(|kv| records::decode(&kv?.1, MAX_RECORD_LEN))
-            .collect()
-    }
-
-    /// The roster entry whose PeerId is `peer`, if any.
-    pub fn roster_by_peer(&self, peer: &PeerId) -> Result<Option<RosterEntry>, StoreError> {
-        Ok(self.roster()?.into_iter().find(|e| e.peer_id == *peer))
     }
 
     // ----- datasets -----
