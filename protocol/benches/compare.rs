@@ -137,7 +137,7 @@ fn member(m: u64, observations: u64, areas: &[String], digest: Digest) -> (Candi
                     }
                     k += 1;
                     written += 1;
-                    if (k + m) % 17 == 0 {
+                    if (k + m).is_multiple_of(17) {
                         continue;
                     }
                     let (value, status, conf) = match (k * 31 + m) % 23 {

@@ -2,7 +2,7 @@
 //! (one legend entry per owner), broken where a period is not reported; a confidential
 //! period is a crossed box on the axis marked `c`. The end of each line names its key.
 
-use datapact_protocol::compare::{Comparison, OWNER};
+use datapact_protocol::compare::{Comparison, OWNER, Row};
 use plotters::prelude::*;
 
 use super::{
@@ -58,42 +58,10 @@ pub fn draw(c: &Comparison, out: &mut String) -> Result<(), ChartError> {
             .label_style((FONT, 13))
             .draw(),
     )?;
-    let marker = (top - bottom) * CONFIDENTIAL_HEIGHT;
     for row in &c.rows {
         let owner = row.key.get(OWNER).cloned().unwrap_or_default();
         let hue = colour(owners.iter().position(|o| *o == owner).unwrap_or(0));
-        let points: Vec<Option<(f64, f64)>> = c
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(x, period)| Some((x as f64, row.values.get(period)?.comparable()?)))
-            .collect();
-        for run in points.split(|p| p.is_none()).filter(|run| !run.is_empty()) {
-            let run: Vec<(f64, f64)> = run.iter().flatten().copied().collect();
-            drawn(chart.draw_series(LineSeries::new(run.clone(), hue.stroke_width(2))))?;
-            drawn(chart.draw_series(run.iter().map(|&p| Circle::new(p, 4, hue.filled()))))?;
-        }
-        for (x, period) in c.columns.iter().enumerate() {
-            let Some(cell) = row.values.get(period) else {
-                continue;
-            };
-            let x = x as f64;
-            if cell.confidential {
-                confidential_marker(
-                    &mut chart,
-                    (x - MARKER_HALF_WIDTH, x + MARKER_HALF_WIDTH),
-                    marker,
-                    hue,
-                )?;
-            } else if let (Some(value), Some(status)) = (cell.value, &cell.obs_status) {
-                flag(&mut chart, status, (x, value + (top - bottom) * 0.015))?;
-            }
-        }
-        if let Some(&Some((x, y))) = points.iter().rev().find(|p| p.is_some()) {
-            let style = TextStyle::from((FONT, 12).into_font()).color(&hue);
-            let label = format!(" {}", row_label(c, row, Some(OWNER)));
-            drawn(chart.draw_series([Text::new(label, (x + 0.05, y), style)]))?;
-        }
+        draw_row(&mut chart, c, row, hue, (bottom, top))?;
     }
     let entries: Vec<(String, RGBColor)> = owners
         .iter()
@@ -109,4 +77,49 @@ pub fn draw(c: &Comparison, out: &mut String) -> Result<(), ChartError> {
         .collect();
     key_labels(&root, &chart, &ticks, bottom)?;
     drawn(root.present())
+}
+
+/// Draws one row: its line (broken where a period is missing), its points, its flags, its
+/// confidential markers and the label at its end.
+fn draw_row<DB: DrawingBackend>(
+    chart: &mut super::Plot<'_, DB>,
+    c: &Comparison,
+    row: &Row,
+    hue: RGBColor,
+    (bottom, top): (f64, f64),
+) -> Result<(), ChartError> {
+    let marker = (top - bottom) * CONFIDENTIAL_HEIGHT;
+    let points: Vec<Option<(f64, f64)>> = c
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(x, period)| Some((x as f64, row.values.get(period)?.comparable()?)))
+        .collect();
+    for run in points.split(|p| p.is_none()).filter(|run| !run.is_empty()) {
+        let run: Vec<(f64, f64)> = run.iter().flatten().copied().collect();
+        drawn(chart.draw_series(LineSeries::new(run.clone(), hue.stroke_width(2))))?;
+        drawn(chart.draw_series(run.iter().map(|&p| Circle::new(p, 4, hue.filled()))))?;
+    }
+    for (x, period) in c.columns.iter().enumerate() {
+        let Some(cell) = row.values.get(period) else {
+            continue;
+        };
+        let x = x as f64;
+        if cell.confidential {
+            confidential_marker(
+                chart,
+                (x - MARKER_HALF_WIDTH, x + MARKER_HALF_WIDTH),
+                marker,
+                hue,
+            )?;
+        } else if let (Some(value), Some(status)) = (cell.value, &cell.obs_status) {
+            flag(chart, status, (x, value + (top - bottom) * 0.015))?;
+        }
+    }
+    if let Some(&Some((x, y))) = points.iter().rev().find(|p| p.is_some()) {
+        let style = TextStyle::from((FONT, 12).into_font()).color(&hue);
+        let label = format!(" {}", row_label(c, row, Some(OWNER)));
+        drawn(chart.draw_series([Text::new(label, (x + 0.05, y), style)]))?;
+    }
+    Ok(())
 }
