@@ -87,6 +87,7 @@ mod tests {
         };
         assert_eq!(text(&secret, true), "c");
         assert_eq!(text(&Cell::default(), true), "-");
-        assert_eq!(percent(0.2875), "28.8 %");
+        assert_eq!(percent(0.2876), "28.8 %");
+        assert_eq!(percent(0.186), "18.6 %");
     }
 }
