@@ -10,8 +10,9 @@
 //! real daemon starts and `datapact audit --json` is timed, best of three; each run must
 //! report `ok: true` and `checked` = the number of datasets. Afterwards, with the daemon
 //! stopped, the audit's phases are timed in-process on the same store, to show where the time
-//! goes: reading the records, verifying the announcement signatures, hashing the contents,
-//! the access log, and `ops::audit::run` as a whole.
+//! goes: reading the records, decoding the announcements as every other command reads them
+//! (their signatures were verified when they were stored), verifying the signatures again as
+//! the audit does, hashing the contents, the access log, and `ops::audit::run` as a whole.
 //!
 //! `cargo bench -p datapact --bench audit`; `DATAPACT_BENCH_DATASETS` sets the number of
 //! datasets (default 10000). Exits 1 when the target is missed, 2 when the benchmark cannot
@@ -23,7 +24,7 @@ mod support;
 use std::fs;
 use std::io::Read;
 use std::path::Path;
-use std::process::ExitCode;
+use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -113,6 +114,7 @@ fn run() -> anyhow::Result<bool> {
         }
         report_len = out.stdout.len();
     }
+    let catalog_runs = time_catalog(&dir, count)?;
     drop(daemon);
 
     let best_secs = best(&runs);
@@ -121,6 +123,13 @@ fn run() -> anyhow::Result<bool> {
         "  datapact audit --json: best {best_secs:.3} s, runs (s) {}; {:.1} µs per dataset; report {report_len} bytes",
         list(&runs),
         best_secs * 1e6 / count.max(1) as f64
+    );
+
+    let catalog_best = best(&catalog_runs);
+    println!(
+        "  datapact catalog --json: best {catalog_best:.3} s, runs (s) {}; {:.1} µs per dataset",
+        list(&catalog_runs),
+        catalog_best * 1e6 / count.max(1) as f64
     );
 
     println!();
@@ -134,6 +143,27 @@ fn run() -> anyhow::Result<bool> {
         &format!("audit of {count} received datasets < {LIMIT_SECS} s"),
         &format!("{best_secs:.3} s"),
     ))
+}
+
+/// Times `datapact catalog --json` [`RUNS`] times; each run must list `count` datasets.
+fn time_catalog(dir: &Path, count: u64) -> anyhow::Result<Vec<f64>> {
+    let mut runs = Vec::new();
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        let out = datapact(dir)
+            .args(["catalog", "--json"])
+            .stdin(Stdio::null())
+            .output()
+            .context("running datapact catalog")?;
+        runs.push(start.elapsed().as_secs_f64());
+        check(&out, "datapact catalog --json")?;
+        let listed: Value = serde_json::from_slice(&out.stdout)?;
+        let n = listed.as_array().map_or(0, Vec::len) as u64;
+        if n != count {
+            bail!("catalog --json listed {n} of {count} datasets");
+        }
+    }
+    Ok(runs)
 }
 
 /// Builds the node directory; returns the total content size.
@@ -234,9 +264,15 @@ fn phases(dir: &Path, count: u64) -> anyhow::Result<()> {
     let read = t.elapsed();
 
     let t = Instant::now();
+    for (_, record) in &records {
+        record.announcement()?;
+    }
+    let decode = t.elapsed();
+
+    let t = Instant::now();
     let mut signed = Vec::with_capacity(records.len());
     for (_, record) in &records {
-        signed.push(record.announcement()?);
+        signed.push(record.verified_announcement()?);
     }
     let verify = t.elapsed();
 
@@ -278,6 +314,7 @@ fn phases(dir: &Path, count: u64) -> anyhow::Result<()> {
         );
     };
     row("read and decode the dataset records", read);
+    row("decode the announcements (catalog, pulls)", decode);
     row("decode + verify the announcement signatures", verify);
     row("roster key lookups", keys);
     row("open, read and hash the contents", hash);

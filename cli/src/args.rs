@@ -291,6 +291,93 @@ pub enum FederationCommand {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// Draft the next charter version with one change, sign it and keep it as pending; prints
+    /// its id
+    #[command(subcommand)]
+    Propose(ProposeCommand),
+    /// Add this node's signature to a pending proposal (adopted once it has enough)
+    #[command(after_help = "Example:\n  datapact federation approve 3f2a...")]
+    Approve {
+        /// The proposal's id, as `federation status` lists it
+        id: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Merge the signatures of a proposal file into the pending copy (adopted once it has
+    /// enough); a file that is not the next version is adopted as `federation adopt` does
+    #[command(after_help = "Example:\n  datapact federation import proposal.cose")]
+    Import {
+        /// The proposal file (from `federation export`)
+        file: PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Write a pending proposal (or the version just adopted), with every signature it has, to a
+    /// file
+    #[command(after_help = "Example:\n  datapact federation export 3f2a... --out proposal.cose")]
+    Export {
+        /// The proposal's id
+        id: String,
+        /// Where to write it (replaced if it exists)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+/// The one change a proposal makes.
+#[derive(Debug, Subcommand)]
+pub enum ProposeCommand {
+    /// Admit a member (k rises if it would no longer be more than half)
+    #[command(
+        after_help = "Example:\n  datapact federation propose add IDN 12D3KooW... --addr /ip4/192.0.2.30/tcp/7470"
+    )]
+    Add {
+        /// The new member's code
+        code: String,
+        /// Its node's PeerId (`datapact id` on its node)
+        peer_id: String,
+        /// Where its node listens (repeatable)
+        #[arg(long = "addr", value_name = "MULTIADDR")]
+        addrs: Vec<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Remove a member (k falls if it would exceed the members left)
+    #[command(after_help = "Example:\n  datapact federation propose remove KHM")]
+    Remove {
+        /// The member's code
+        code: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Set how many members must sign each change: more than half, at most all
+    #[command(after_help = "Example:\n  datapact federation propose threshold 3")]
+    Threshold {
+        /// The new k
+        k: u64,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Give a member a new key, retiring the old one (the new key's holder co-signs)
+    #[command(
+        after_help = "Example:\n  datapact federation propose rotate KHM 12D3KooW... --keep kept.txt"
+    )]
+    Rotate {
+        /// The member's code
+        code: String,
+        /// The PeerId of its new key
+        new_peer_id: String,
+        /// Its new addresses (repeatable; none keeps the ones it has)
+        #[arg(long = "addr", value_name = "MULTIADDR")]
+        addrs: Vec<String>,
+        /// File of sha256 hex digests of the old key's statements that still stand, one a line
+        #[arg(long, value_name = "FILE")]
+        keep: Option<PathBuf>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
 }
 
 #[derive(Debug, Args)]

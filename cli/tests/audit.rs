@@ -424,7 +424,7 @@ fn a_received_announcement_signed_by_another_key_fails() {
             .expect("read the store")
             .expect("record of the pulled dataset");
         let genuine = record
-            .announcement()
+            .verified_announcement()
             .expect("the genuine announcement verifies");
         // Same owner, name, version, digest and policy; signed by a key that is not THA's.
         let stranger = Identity::from_seed(&[7u8; 32]);

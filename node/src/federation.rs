@@ -149,13 +149,7 @@ fn accept_announcement(
     {
         return Ok(Verdict::Rejected(Rejection::Replayed { id, latest }));
     }
-    let record = DatasetRecord {
-        origin: Origin::Received,
-        announcement: bytes.to_vec(),
-        revocation: None,
-        has_content: false,
-        recorded_at: now(),
-    };
+    let record = DatasetRecord::new(Origin::Received, &signed, false, now());
     match store.insert_received(&id, &record, &me.limits)? {
         Admission::Stored => {}
         // Stored a moment ago by a concurrent receiver of the same statement.

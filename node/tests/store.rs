@@ -214,6 +214,29 @@ fn an_own_record_whose_announcement_does_not_verify_is_refused() {
     assert_eq!(store.own_visible_ids(None).unwrap(), vec![]);
 }
 
+#[test]
+fn a_stored_announcement_is_read_without_checking_its_signature_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let id = id("MMR/counts@1");
+    // Bytes that never passed the federation rules (a damaged or edited store): a received
+    // record is stored as given, so the flipped signature byte gets in.
+    let mut bytes = announcement(&id, 2, b"x");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    store
+        .put_dataset(&id, &record(Origin::Received, bytes))
+        .unwrap();
+    let stored = store.dataset(&id).unwrap().expect("stored");
+    // Every read but the audit's trusts what the store holds: it was verified on the way in.
+    let read = stored.announcement().expect("reads only decode");
+    assert_eq!(read.body().id(), id);
+    assert!(
+        stored.verified_announcement().is_err(),
+        "the audit's read checks the signature"
+    );
+}
+
 // ----- our own releases -----
 
 #[test]

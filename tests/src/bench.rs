@@ -1,7 +1,8 @@
 //! What the benchmark programs share: the measuring of [`measure`] (re-exported here), a temp
 //! dir per run, generated input files, and the page-cache preparation before each timed
-//! command. Their daemons are [`crate::daemon::Daemon`]s, their commands [`crate::cli::Cli`]'s.
+//! command; the pull benchmark's bare-stream ceiling in [`ceiling`]. Their daemons are [`crate::daemon::Daemon`]s, their commands [`crate::cli::Cli`]'s.
 
+pub mod ceiling;
 pub mod measure;
 
 use std::fs::{self, File};

@@ -6,6 +6,7 @@ mod demo;
 mod demo_compare;
 mod federation;
 mod local;
+mod proposal;
 mod protection;
 mod remote;
 mod structures;
@@ -83,5 +84,11 @@ fn federation_command(settings: &Settings, command: FederationCommand) -> anyhow
         FederationCommand::Sign { file, json } => federation::sign(settings, &file, json.json),
         FederationCommand::Adopt { file, json } => federation::adopt(settings, file, json.json),
         FederationCommand::Status { json } => federation::status(settings, json.json),
+        FederationCommand::Propose(change) => proposal::propose(settings, change),
+        FederationCommand::Approve { id, json } => proposal::approve(settings, id, json.json),
+        FederationCommand::Import { file, json } => proposal::import(settings, &file, json.json),
+        FederationCommand::Export { id, out, json } => {
+            proposal::export(settings, id, &out, json.json)
+        }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod charter;
 pub mod disclosure;
+pub mod proposal;
 pub mod request;
 pub mod response;
 pub mod structures;
@@ -21,6 +22,10 @@ pub use charter::{
     FederationStatus, PendingProposal,
 };
 pub use disclosure::{DisclosureInfo, DryRunResult, ProtectionReport, ReleaseDryRun};
+pub use proposal::{
+    FederationApprove, FederationExport, FederationImport, FederationPropose, ProposalMade,
+    ProposalState, ProposedChange,
+};
 pub use request::{
     Audit, Call, Catalog, Compare, Datasets, Export, Id, Log, MembersAdd, MembersList,
     MembersRemove, Peers, Pull, ReleaseRequest, Request, Revoke, Structures,

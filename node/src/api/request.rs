@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::charter::{CharterAdopted, CharterStatus, FederationAdopt, FederationStatus};
 use super::disclosure::{DryRunResult, ReleaseDryRun};
+use super::proposal::{
+    FederationApprove, FederationExport, FederationImport, FederationPropose, ProposalMade,
+    ProposalState,
+};
 use super::response::{
     AuditReport, CatalogEntry, DatasetInfo, ExportResult, IdInfo, LogLine, MemberInfo, PeerInfo,
     PullResult,
@@ -60,6 +64,14 @@ pub enum Request {
     FederationAdopt(FederationAdopt),
     /// [`FederationStatus`].
     FederationStatus(FederationStatus),
+    /// [`FederationPropose`].
+    FederationPropose(FederationPropose),
+    /// [`FederationApprove`].
+    FederationApprove(FederationApprove),
+    /// [`FederationImport`].
+    FederationImport(FederationImport),
+    /// [`FederationExport`].
+    FederationExport(FederationExport),
     /// [`Compare`].
     Compare(Compare),
 }
@@ -235,5 +247,9 @@ call! {
     ReleaseDryRun => ReleaseDryRun, DryRunResult;
     FederationAdopt => FederationAdopt, CharterAdopted;
     FederationStatus => FederationStatus, CharterStatus;
+    FederationPropose => FederationPropose, ProposalMade;
+    FederationApprove => FederationApprove, ProposalState;
+    FederationImport => FederationImport, ProposalState;
+    FederationExport => FederationExport, ProposalState;
     Compare => Compare, Comparison;
 }

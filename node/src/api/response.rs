@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::charter::{CharterAdopted, CharterStatus};
 use super::disclosure::{DisclosureInfo, DryRunResult, ProtectionReport};
+use super::proposal::{ProposalMade, ProposalState};
 use super::structures::{StructureCheck, StructureEntry, StructureUsed};
 use crate::store::{LogEvent, RosterSource};
 
@@ -51,6 +52,14 @@ pub enum Response {
     FederationAdopt(CharterAdopted),
     /// [`super::FederationStatus`].
     FederationStatus(CharterStatus),
+    /// [`super::FederationPropose`].
+    FederationPropose(ProposalMade),
+    /// [`super::FederationApprove`].
+    FederationApprove(ProposalState),
+    /// [`super::FederationImport`].
+    FederationImport(ProposalState),
+    /// [`super::FederationExport`].
+    FederationExport(ProposalState),
     /// [`super::Compare`].
     Compare(Box<datapact_protocol::compare::Comparison>),
 }

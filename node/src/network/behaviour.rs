@@ -25,6 +25,19 @@ pub const MAX_INCOMING_CONNECTIONS: u32 = 256;
 /// Incoming connections still in their handshake at once.
 pub const MAX_PENDING_INCOMING: u32 = 64;
 
+/// The TCP settings of every connection: Nagle off, so small frames (requests, grants) are not
+/// held back behind a full segment.
+pub fn tcp_config() -> tcp::Config {
+    tcp::Config::default().nodelay(true)
+}
+
+/// The Yamux settings of every connection: libp2p's defaults (a receive window auto-tuned up
+/// to 1 GiB per connection, 16 KiB data frames), which libp2p 0.57 does not let us change
+/// beyond the stream count. The pull benchmark's bare-stream ceiling uses this too.
+pub fn yamux_config() -> yamux::Config {
+    yamux::Config::default()
+}
+
 /// Every behaviour of a datapact node.
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
@@ -63,11 +76,7 @@ pub(crate) fn build_swarm(
         .map_err(SwarmBuildError::Key)?;
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )
+        .with_tcp(tcp_config(), noise::Config::new, yamux_config)
         .map_err(SwarmBuildError::Transport)?
         .with_behaviour(|key| {
             let gossip_config = gossipsub::ConfigBuilder::default()

@@ -12,22 +12,26 @@
 //! node holds).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use datapact_protocol::digest::{chunk_count, chunk_len, chunk_root};
 use datapact_protocol::wire::{
-    self, MAX_PULL_RESPONSE_LEN, MAX_REASON_LEN, PullRequest, PullResponse,
+    self, MAX_PULL_RESPONSE_LEN, MAX_REASON_LEN, PullRequest, PullResponse, WireError,
 };
 use datapact_protocol::{
-    Announcement, CHUNK_SIZE, DatasetId, Digest, PublicKey, SignedAnnouncement,
+    Announcement, CHUNK_SIZE, DatasetId, Digest, PublicKey, SignedAnnouncement, StatementError,
 };
 use futures::AsyncReadExt;
 use libp2p::{PeerId, Stream};
 use tokio::sync::mpsc;
 
 use super::pull::{StreamError, read_frame, with_timeout, write_frame};
-use crate::store::blobs::PartialKey;
-use crate::store::receive::{PIPELINE_CHUNKS, Piece, ReceiveError, WriteFailure, Writer, Written};
+use crate::store::blobs::{CommitError, PartialKey};
+use crate::store::receive::{
+    ChunkBuf, PIPELINE_CHUNKS, Piece, ReceiveError, WriteFailure, Writer, Written,
+};
 use crate::store::space::mib;
+use crate::store::stage_times::NetworkWaits;
 use crate::store::{Store, StoreError};
 
 pub use crate::store::receive::CHECKPOINT_CHUNKS;
@@ -51,16 +55,56 @@ pub enum FetchError {
     Stream(#[from] StreamError),
     /// The stream could not be opened.
     #[error("cannot reach the owner: {0}")]
-    Open(String),
-    /// The owner sent something that does not verify.
+    Open(#[source] libp2p_stream::OpenStreamError),
+    /// The owner sent something that does not verify (boxed: it holds digests).
     #[error("verification failed: {0}")]
-    Verification(String),
+    Verification(Box<Unverified>),
+    /// The receive pipeline could not start (the same content is being pulled, or the
+    /// partial content is shorter than recorded).
+    #[error(transparent)]
+    Receive(Box<ReceiveError>),
     /// Writing the content failed (a full disk, say); its partial file is removed.
     #[error("cannot store the content: {0}; the unfinished pull was removed")]
     Write(std::io::Error),
     /// The local store failed, or the content does not fit on disk.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What the owner sent that does not verify; nothing of it is committed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unverified {
+    /// Its announcement does not decode, or is not signed by the owner's roster key.
+    #[error("{0}")]
+    Announcement(#[source] StatementError),
+    /// It granted another dataset than the one asked for.
+    #[error("the owner sent {sent} instead")]
+    OtherDataset {
+        /// The dataset the owner's announcement is for.
+        sent: DatasetId,
+    },
+    /// Its announcement is not the one we hold for this dataset.
+    #[error("the owner's announcement differs from the one we hold")]
+    DiffersFromHeld,
+    /// Its chunk digest list is malformed.
+    #[error("{0}")]
+    ChunkList(#[source] WireError),
+    /// Its chunk digest list does not fit the announcement's size and chunk root.
+    #[error("chunk digests do not match the signed chunk root")]
+    ChunkRoot,
+    /// This chunk does not match its signed digest; the chunks before it are kept.
+    #[error("chunk {0} does not match its digest")]
+    Chunk(u64),
+    /// Every chunk matched, but the whole content does not hash to the signed digest.
+    #[error("the content is not the one the owner signed: {0}")]
+    Content(#[source] CommitError),
+}
+
+impl From<Unverified> for FetchError {
+    fn from(e: Unverified) -> Self {
+        FetchError::Verification(Box::new(e))
+    }
 }
 
 /// The owner's answer, checked.
@@ -94,7 +138,7 @@ pub async fn fetch(
     let mut stream = control
         .open_stream(owner_peer, libp2p::StreamProtocol::new(wire::PULL_PROTOCOL))
         .await
-        .map_err(|e| FetchError::Open(e.to_string()))?;
+        .map_err(FetchError::Open)?;
     write_frame(
         &mut stream,
         &PullRequest {
@@ -122,16 +166,20 @@ pub async fn fetch(
         .receive(id, key, from_chunk, chunks.clone(), written_tx)
         .map_err(|e| match e {
             ReceiveError::Store(e) => FetchError::Store(e),
-            other => FetchError::Verification(other.to_string()),
+            other => FetchError::Receive(Box::new(other)),
         })?;
     let chunk_total = chunks.len() as u64;
-    let reports = Reports {
+    let inbox = Inbox {
+        written,
         store,
         id,
         size: a.size,
         progress: &mut progress,
+        free: Vec::new(),
+        allocated: 0,
+        committed: false,
     };
-    receive(&mut stream, writer, written, chunk_total, reports).await?;
+    receive(&mut stream, writer, inbox, chunk_total).await?;
     // Recorded once the content is committed, so every entry describes a blob that hashed to
     // its digest; a crash before this leaves an orphan blob, removed when the store opens.
     store.put_chunks(&a.sha256, &chunks)?;
@@ -165,91 +213,67 @@ async fn read_grant(
             chunk_digests,
         } => (announcement, chunk_digests),
     };
-    let verify = |why: String| FetchError::Verification(why);
-    let signed = SignedAnnouncement::decode(&announcement).map_err(|e| verify(e.to_string()))?;
+    let signed = SignedAnnouncement::decode(&announcement).map_err(Unverified::Announcement)?;
     signed
         .check_signer(owner_key)
-        .map_err(|e| verify(e.to_string()))?;
+        .map_err(Unverified::Announcement)?;
     if signed.body().id() != *id {
-        return Err(verify(format!(
-            "the owner sent {} instead",
-            signed.body().id()
-        )));
+        let sent = signed.body().id();
+        return Err(Unverified::OtherDataset { sent }.into());
     }
     if let Some(known) = known
         && known.bytes() != signed.bytes()
     {
-        return Err(verify(
-            "the owner's announcement differs from the one we hold".into(),
-        ));
+        return Err(Unverified::DiffersFromHeld.into());
     }
     let a = signed.body();
-    let chunks = wire::split_chunk_digests(&chunks).map_err(|e| verify(e.to_string()))?;
+    let chunks = wire::split_chunk_digests(&chunks).map_err(Unverified::ChunkList)?;
     if chunks.len() as u64 != chunk_count(a.size) || chunk_root(&chunks) != a.chunk_root {
-        return Err(verify(
-            "chunk digests do not match the signed chunk root".into(),
-        ));
+        return Err(Unverified::ChunkRoot.into());
     }
     Ok(Grant::Granted(Box::new(signed), chunks))
 }
 
-/// Reads every chunk from the stream and hands it to a writer thread, with at most
-/// [`PIPELINE_CHUNKS`] chunks in between, until the writer has committed the content.
+/// Reads every chunk from the stream and hands it to the receive pipeline, with at most
+/// [`PIPELINE_CHUNKS`] chunk buffers in use, until the pipeline has committed the content.
 async fn receive<P: FnMut(u64, u64)>(
     stream: &mut Stream,
-    writer: Writer,
-    mut written: mpsc::UnboundedReceiver<Written>,
+    mut writer: Writer,
+    mut inbox: Inbox<'_, P>,
     total: u64,
-    mut reports: Reports<'_, P>,
 ) -> Result<(), FetchError> {
-    let size = reports.size;
     let mut next = writer.held() / CHUNK_SIZE;
-    (reports.progress)(writer.held(), size);
-    let mut committed = false;
-    let mut free: Vec<Vec<u8>> = Vec::new();
-    let mut allocated = 0;
-    while next < total && !committed {
-        while let Ok(report) = written.try_recv() {
-            match reports.on(report)? {
-                Some(buf) => free.push(buf),
-                None => committed = true,
-            }
-        }
-        let mut buf = match free.pop() {
-            Some(buf) => buf,
-            None if allocated < PIPELINE_CHUNKS => {
-                allocated += 1;
-                vec![0u8; CHUNK_SIZE as usize]
-            }
-            None => match written.recv().await {
-                Some(report) => match reports.on(report)? {
-                    Some(buf) => buf,
-                    None => {
-                        committed = true;
-                        break;
-                    }
-                },
-                None => break,
-            },
+    let mut waits = NetworkWaits::default();
+    (inbox.progress)(writer.held(), inbox.size);
+    while next < total {
+        inbox.handle_arrived()?;
+        let waiting = Instant::now();
+        let Some(mut buf) = inbox.buffer().await? else {
+            break;
         };
-        let len = chunk_len(size, next) as usize;
-        read_chunk(stream, &mut buf[..len]).await?;
-        if !writer.send(Piece { buf, len }).await {
-            // The writer stopped; its last report says why.
+        let reading = Instant::now();
+        waits.pipeline += reading - waiting;
+        let len = chunk_len(inbox.size, next) as usize;
+        let read = read_chunk(stream, buf.first_mut(len)).await;
+        waits.network += reading.elapsed();
+        if let Err(e) = read {
+            // Keep what arrived: the pipeline appends the verified chunks it holds and makes
+            // them durable, so a later pull resumes after them.
+            writer.close();
+            inbox.drain().await;
+            return Err(e.into());
+        }
+        let sending = Instant::now();
+        let sent = writer.send(Piece { buf, len }).await;
+        waits.pipeline += sending.elapsed();
+        if !sent {
+            // The pipeline stopped; its last report says why.
             break;
         }
         next += 1;
     }
-    while !committed {
-        let Some(report) = written.recv().await else {
-            return Err(StoreError::Io(std::io::Error::other(
-                "the pull's disk writer stopped unexpectedly",
-            ))
-            .into());
-        };
-        committed = reports.on(report)?.is_none();
-    }
-    writer.finish();
+    inbox.until_committed().await?;
+    writer.finish(inbox.size, &waits);
     Ok(())
 }
 
@@ -258,40 +282,97 @@ async fn read_chunk(stream: &mut Stream, buf: &mut [u8]) -> Result<(), StreamErr
     Ok(with_timeout(stream.read_exact(buf)).await?)
 }
 
-/// Turns the writer's reports into progress, checkpoints and errors.
-struct Reports<'a, P> {
+/// The network side's end of the receive pipeline: its reports, turned into progress,
+/// checkpoints and errors, and the chunk buffers they hand back.
+struct Inbox<'a, P> {
+    written: mpsc::UnboundedReceiver<Written>,
     store: &'a Store,
     id: &'a DatasetId,
     size: u64,
     progress: P,
+    /// Buffers handed back, to fill again.
+    free: Vec<ChunkBuf>,
+    /// Buffers made so far, at most [`PIPELINE_CHUNKS`].
+    allocated: usize,
+    /// Whether the pipeline reported the commit.
+    committed: bool,
 }
 
-impl<P: FnMut(u64, u64)> Reports<'_, P> {
-    /// Handles one report: a buffer to reuse, `None` once committed, or why the pull failed.
-    /// A checkpoint is recorded before the progress that passes it.
-    fn on(&mut self, report: Written) -> Result<Option<Vec<u8>>, FetchError> {
+impl<P: FnMut(u64, u64)> Inbox<'_, P> {
+    /// Handles one report, or says why the pull failed.
+    fn handle(&mut self, report: Written) -> Result<(), FetchError> {
         match report {
-            Written::Chunk { buf, held, synced } => {
-                if let Some(n) = synced {
-                    self.store.set_transfer(self.id, n)?;
-                }
+            Written::Chunk { buf, held } => {
                 (self.progress)(held, self.size);
-                Ok(Some(buf))
+                self.free.push(buf);
             }
-            Written::Committed => Ok(None),
-            Written::Failed(WriteFailure::Mismatch(n)) => Err(FetchError::Verification(format!(
-                "chunk {n} does not match its digest"
-            ))),
+            // The pipeline recorded it, once durable: a later pull resumes after these chunks.
+            Written::Synced(chunks) => {
+                tracing::debug!(dataset = %self.id, chunks, "pull checkpoint durable");
+            }
+            Written::Committed => self.committed = true,
+            Written::Failed(WriteFailure::Mismatch(n)) => {
+                return Err(Unverified::Chunk(n).into());
+            }
             Written::Failed(WriteFailure::Content(e)) => {
-                // The writer removed the partial file: nothing is left to resume.
+                // The pipeline removed the partial file: nothing is left to resume.
                 self.store.clear_transfer(self.id)?;
-                Err(FetchError::Verification(format!(
-                    "the content is not the one the owner signed: {e}"
-                )))
+                return Err(Unverified::Content(e).into());
             }
             Written::Failed(WriteFailure::Io(e)) => {
                 self.store.clear_transfer(self.id)?;
-                Err(FetchError::Write(e))
+                return Err(FetchError::Write(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles the reports that have arrived, without waiting.
+    fn handle_arrived(&mut self) -> Result<(), FetchError> {
+        while let Ok(report) = self.written.try_recv() {
+            self.handle(report)?;
+        }
+        Ok(())
+    }
+
+    /// A buffer for the next chunk: one handed back, a new one while fewer than
+    /// [`PIPELINE_CHUNKS`] exist, or else the next one handed back; `None` once the pipeline
+    /// has ended.
+    async fn buffer(&mut self) -> Result<Option<ChunkBuf>, FetchError> {
+        loop {
+            if let Some(buf) = self.free.pop() {
+                return Ok(Some(buf));
+            }
+            if self.allocated < PIPELINE_CHUNKS {
+                self.allocated += 1;
+                return Ok(Some(ChunkBuf::new()));
+            }
+            match self.written.recv().await {
+                Some(report) => self.handle(report)?,
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// Waits for the commit.
+    async fn until_committed(&mut self) -> Result<(), FetchError> {
+        while !self.committed {
+            let Some(report) = self.written.recv().await else {
+                return Err(StoreError::Io(std::io::Error::other(
+                    "the pull's receive pipeline stopped unexpectedly",
+                ))
+                .into());
+            };
+            self.handle(report)?;
+        }
+        Ok(())
+    }
+
+    /// After the transfer broke: handles the reports until the pipeline has ended.
+    async fn drain(&mut self) {
+        while let Some(report) = self.written.recv().await {
+            if self.handle(report).is_err() {
+                return;
             }
         }
     }

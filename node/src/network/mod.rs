@@ -30,7 +30,7 @@ use datapact_protocol::wire::{DirectRequest, DirectResponse, SignedStatement};
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-pub use behaviour::SwarmBuildError;
+pub use behaviour::{IDLE_CONNECTION_TIMEOUT, SwarmBuildError, tcp_config, yamux_config};
 pub use event_loop::start;
 
 /// How long a direct request may take before it counts as failed.

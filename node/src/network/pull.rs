@@ -1,5 +1,6 @@
 //! The content stream, `/datapact/pull/1`: its framing. The owner's side is [`super::serve`];
-//! the requester's side is [`super::fetch`], with its disk writer in [`super::writer`].
+//! the requester's side is [`super::fetch`], which hands the chunks to the store's receive
+//! pipeline.
 
 use std::time::Duration;
 

@@ -43,6 +43,7 @@ pub(crate) async fn serve(
                 Some((peer, stream)) => tasks.spawn(handle_stream(
                     home.clone(),
                     store.clone(),
+                    tasks.clone(),
                     admission.clone(),
                     Requester::of(&roster, peer),
                     stream,
@@ -56,18 +57,25 @@ pub(crate) async fn serve(
     write_summaries(&tasks, &store, &admission);
 }
 
-/// Writes the refusals counted so far to the access log, off the accept loop.
+/// Writes the refusals counted so far to the access log, off the accept loop and on the
+/// blocking pool (a store write may wait for the disk).
 fn write_summaries(tasks: &Tasks, store: &Arc<Store>, admission: &Admission) {
     let entries = admission.take_summaries();
     if entries.is_empty() {
         return;
     }
-    let store = store.clone();
+    let (store, blocking) = (store.clone(), tasks.clone());
     tasks.spawn(async move {
-        for entry in entries {
-            if let Err(e) = store.append_log(entry) {
-                tracing::warn!(error = %e, "cannot write a refusal summary to the access log");
+        let writer = store.clone();
+        let appended = blocking.spawn_blocking(move || {
+            for entry in entries {
+                if let Err(e) = writer.append_log(entry) {
+                    tracing::warn!(error = %e, "cannot write a refusal summary to the access log");
+                }
             }
+        });
+        if appended.await.is_err() {
+            tracing::warn!("the refusal summaries' write did not finish");
         }
         if let Err(e) = store.flush().await {
             tracing::warn!(error = %e, "cannot flush the access log");
@@ -79,6 +87,7 @@ fn write_summaries(tasks: &Tasks, store: &Arc<Store>, admission: &Admission) {
 async fn handle_stream(
     home: Arc<Home>,
     store: Arc<Store>,
+    tasks: Tasks,
     admission: Arc<Admission>,
     requester: Requester,
     mut stream: Stream,
@@ -106,7 +115,10 @@ async fn handle_stream(
     };
     drop(waiting);
     let result = match admission.admit(&requester, Instant::now()) {
-        Some(_slot) => serve_one(&home, &store, &requester, &request, &mut stream).await,
+        Some(_slot) => {
+            let decided = decide_off_runtime(&tasks, &home, &store, &requester, &request);
+            serve_one(decided, &store, &requester, &request, &mut stream).await
+        }
         None => refuse_busy(&mut stream).await,
     };
     if let Err(e) = result {
@@ -115,19 +127,37 @@ async fn handle_stream(
 }
 
 async fn refuse_busy(stream: &mut Stream) -> Result<(), StreamError> {
-    write_frame(
-        stream,
-        &PullResponse::Denied {
-            reason: "denied: the owner is busy; try again later".into(),
-        },
-    )
-    .await
+    deny(stream, &Refusal::Busy).await
+}
+
+/// Sends `refusal` as the answer to a pull.
+async fn deny(stream: &mut Stream, refusal: &Refusal) -> Result<(), StreamError> {
+    let reason = refusal.to_string().chars().take(MAX_REASON_LEN).collect();
+    write_frame(stream, &PullResponse::Denied { reason }).await
+}
+
+/// Why the owner refuses a pull it does not answer with "not found"; the text is the reason
+/// the requester is sent.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    /// The policy refuses this requester now (embargoed, expired, revoked, ...).
+    #[error("{0}")]
+    Policy(DenyReason),
+    /// The owner's store failed while deciding.
+    #[error("denied: owner store error: {0}")]
+    Store(StoreError),
+    /// Every serving slot this requester may use is taken.
+    #[error("denied: the owner is busy; try again later")]
+    Busy,
+    /// The decision could not be written to the access log, so nothing is served.
+    #[error("denied: the owner cannot log the request")]
+    Unlogged,
 }
 
 /// The owner's decision on one request, before anything is sent.
 enum Answer {
     NotFound,
-    Denied(String),
+    Denied(Refusal),
     Granted {
         announcement: Box<SignedAnnouncement>,
         chunks: Vec<Digest>,
@@ -173,8 +203,8 @@ fn decide(
         // index.
         Decision::Denied(reason) if reason.answers_not_found() => not_found(&reason.to_string()),
         Decision::Denied(reason) => {
-            let reason = reason.to_string();
-            Ok((Answer::Denied(reason.clone()), Some(reason)))
+            let logged = reason.to_string();
+            Ok((Answer::Denied(Refusal::Policy(reason)), Some(logged)))
         }
         Decision::Granted => {
             let body = announcement.body();
@@ -213,8 +243,9 @@ fn log_entry(requester: &Requester, request: &PullRequest, granted: bool) -> Log
     entry
 }
 
-/// Logs the decision (and, for a grant, who pulled, so a revocation can reach it) durably.
-async fn record(
+/// Logs the decision (and, for a grant, who pulled, so a revocation can reach it); the
+/// caller flushes it.
+fn record(
     store: &Store,
     requester: &Requester,
     request: &PullRequest,
@@ -233,39 +264,56 @@ async fn record(
         };
         store.record_puller(&announcement.body().id(), &puller)?;
     }
-    store.append_log(entry)?;
-    // Durable before the requester hears anything.
-    store.flush().await
+    store.append_log(entry).map(drop)
+}
+
+/// Decides `request` and logs the decision, on the blocking pool: both read or write the
+/// store, which may wait for the disk. `Err` means the decision could not be logged.
+fn decide_off_runtime(
+    tasks: &Tasks,
+    home: &Arc<Home>,
+    store: &Arc<Store>,
+    requester: &Requester,
+    request: &PullRequest,
+) -> tokio::task::JoinHandle<Result<Answer, StoreError>> {
+    let (home, store) = (home.clone(), store.clone());
+    let (requester, request) = (requester.clone(), request.clone());
+    tasks.spawn_blocking(move || {
+        let member = requester.member.as_ref();
+        let (answer, reason) = decide(&home, &store, member, &request, now())
+            .unwrap_or_else(|e| (Answer::Denied(Refusal::Store(e)), None));
+        record(&store, &requester, &request, &answer, reason)?;
+        Ok(answer)
+    })
 }
 
 async fn serve_one(
-    home: &Home,
+    decided: tokio::task::JoinHandle<Result<Answer, StoreError>>,
     store: &Store,
     requester: &Requester,
     request: &PullRequest,
     stream: &mut Stream,
 ) -> Result<(), StreamError> {
+    let logged = match decided.await {
+        // Durable before the requester hears anything.
+        Ok(Ok(answer)) => store.flush().await.map(|()| answer),
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(StoreError::Io(std::io::Error::other(e))),
+    };
+    let answer = match logged {
+        Ok(answer) => answer,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot write the access log; refusing the pull");
+            return deny(stream, &Refusal::Unlogged).await;
+        }
+    };
     let member = requester.member.as_ref();
-    let (answer, reason) = decide(home, store, member, request, now()).unwrap_or_else(|e| {
-        (
-            Answer::Denied(format!("denied: owner store error: {e}")),
-            None,
-        )
-    });
-    if let Err(e) = record(store, requester, request, &answer, reason).await {
-        tracing::warn!(error = %e, "cannot write the access log; refusing the pull");
-        let reason = "denied: the owner cannot log the request".into();
-        return write_frame(stream, &PullResponse::Denied { reason }).await;
-    }
     let granted = matches!(answer, Answer::Granted { .. });
     let dataset = asked(request);
     tracing::info!(peer = %requester.peer, ?member, %dataset, granted, "pull request");
     match answer {
         Answer::NotFound => write_frame(stream, &PullResponse::NotFound).await,
-        Answer::Denied(reason) => {
-            let reason = reason.chars().take(MAX_REASON_LEN).collect();
-            write_frame(stream, &PullResponse::Denied { reason }).await
-        }
+        Answer::Denied(refusal) => deny(stream, &refusal).await,
         Answer::Granted {
             announcement,
             chunks,
@@ -292,14 +340,10 @@ async fn send_chunks(
     from_chunk: u64,
 ) -> Result<(), StreamError> {
     let offset = from_chunk.saturating_mul(CHUNK_SIZE).min(size);
-    let mut content = store.read_content_at(sha256, offset)?;
-    let mut remaining = size - offset;
-    let mut buf = vec![0u8; CHUNK_SIZE as usize];
-    while remaining > 0 {
-        let want = remaining.min(CHUNK_SIZE) as usize;
-        content.read_exact(&mut buf[..want]).await?;
-        with_timeout(stream.write_all(&buf[..want])).await?;
-        remaining -= want as u64;
+    // Read ahead: the next piece comes off the disk while this one is sent.
+    let mut content = store.read_content_at(sha256, offset, size)?;
+    while let Some(piece) = content.next().await? {
+        with_timeout(stream.write_all(piece)).await?;
     }
     with_timeout(stream.flush()).await?;
     with_timeout(stream.close()).await?;

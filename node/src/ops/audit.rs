@@ -132,7 +132,7 @@ fn check_dataset(
         problems: Vec::new(),
         notes: Vec::new(),
     };
-    let signed = match record.announcement() {
+    let signed = match record.verified_announcement() {
         Ok(s) => s,
         Err(e) => {
             found
@@ -216,7 +216,7 @@ fn check_revocation(
     signed: &SignedAnnouncement,
     keys: &HashMap<MemberCode, Option<PublicKey>>,
 ) -> Option<String> {
-    let revocation = match record.revocation()? {
+    let revocation = match record.verified_revocation()? {
         Ok(r) => r,
         Err(e) => return Some(format!("revocation does not verify: {e}")),
     };

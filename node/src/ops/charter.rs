@@ -130,7 +130,7 @@ impl Operation for FederationStatus {
 }
 
 /// Reads a charter file of at most [`MAX_CHARTER_LEN`] bytes.
-fn read_charter_file(path: &Path) -> Result<Vec<u8>, CharterOpError> {
+pub(super) fn read_charter_file(path: &Path) -> Result<Vec<u8>, CharterOpError> {
     if !path.is_absolute() {
         return Err(CharterOpError::RelativePath(path.to_owned()));
     }
@@ -151,16 +151,26 @@ fn read_charter_file(path: &Path) -> Result<Vec<u8>, CharterOpError> {
 
 /// Who this node is, so that the roster built from a charter leaves it out.
 #[derive(Debug, Clone, Copy)]
-struct Me<'a> {
+pub(super) struct Me<'a> {
     /// Our member code.
     code: &'a MemberCode,
     /// Our key.
     key: PublicKey,
 }
 
+impl<'a> Me<'a> {
+    /// This node, as the context knows it.
+    pub(super) fn of(ctx: &'a Context) -> Self {
+        Me {
+            code: &ctx.home.member,
+            key: ctx.home.identity.public_key(),
+        }
+    }
+}
+
 /// What an adoption changed in the roster.
 #[derive(Debug, Default)]
-struct RosterChange {
+pub(super) struct RosterChange {
     /// Entries that are new (a new member, or a member's new key), to hand our backlog to.
     added: Vec<(MemberCode, PeerId)>,
     /// Whether the roster changed at all.
@@ -171,13 +181,19 @@ struct RosterChange {
 pub async fn adopt(ctx: &Context, path: PathBuf) -> Result<CharterAdopted, CharterOpError> {
     let bytes = tokio::task::spawn_blocking(move || read_charter_file(&path)).await??;
     let (adopted, change) = blocking(ctx, move |ctx| {
-        let me = Me {
-            code: &ctx.home.member,
-            key: ctx.home.identity.public_key(),
-        };
-        adopt_message(&ctx.store, me, &bytes)
+        adopt_message(&ctx.store, Me::of(ctx), &bytes)
     })
     .await?;
+    after_adoption(ctx, change).await?;
+    Ok(adopted)
+}
+
+/// What follows an adoption, once it is written: the store flushed, the network told of a
+/// changed roster, and our backlog handed to every member the charter added.
+pub(super) async fn after_adoption(
+    ctx: &Context,
+    change: RosterChange,
+) -> Result<(), CharterOpError> {
     ctx.store.flush().await?;
     if change.changed {
         let _ = ctx.network.roster_changed().await;
@@ -191,11 +207,11 @@ pub async fn adopt(ctx: &Context, path: PathBuf) -> Result<CharterAdopted, Chart
         })
         .await?;
     }
-    Ok(adopted)
+    Ok(())
 }
 
 /// Checks `bytes` against the charter held in `store` and adopts it (see the module comment).
-fn adopt_message(
+pub(super) fn adopt_message(
     store: &Store,
     me: Me<'_>,
     bytes: &[u8],
@@ -351,7 +367,7 @@ fn charter_roster(store: &Store, me: Me<'_>, charter: &Charter) -> Vec<RosterEnt
 
 /// Stores `head` (the chain below it is held already) as the adopted head with its roster, logs
 /// the members it adds and removes, and says what changed.
-fn write_adoption(
+pub(super) fn write_adoption(
     store: &Store,
     me: Me<'_>,
     head: &VerifiedCharter,

@@ -13,6 +13,7 @@ pub mod datasets;
 pub mod disclosure;
 pub mod log;
 pub mod members;
+pub mod proposal;
 pub mod protected;
 pub mod pull;
 pub mod release;
@@ -120,6 +121,14 @@ pub async fn handle(ctx: &Context, request: Request, progress: &Progress) -> Rep
         Request::ReleaseDryRun(r) => answer(ctx, *r, progress, Response::ReleaseDryRun).await,
         Request::FederationAdopt(r) => answer(ctx, r, progress, Response::FederationAdopt).await,
         Request::FederationStatus(r) => answer(ctx, r, progress, Response::FederationStatus).await,
+        Request::FederationPropose(r) => {
+            answer(ctx, r, progress, Response::FederationPropose).await
+        }
+        Request::FederationApprove(r) => {
+            answer(ctx, r, progress, Response::FederationApprove).await
+        }
+        Request::FederationImport(r) => answer(ctx, r, progress, Response::FederationImport).await,
+        Request::FederationExport(r) => answer(ctx, r, progress, Response::FederationExport).await,
         Request::Compare(r) => answer(ctx, r, progress, |c| Response::Compare(Box::new(c))).await,
     }
 }

@@ -333,13 +333,7 @@ fn own_record(
     recorded_at: u64,
 ) -> Result<(DatasetRecord, SignedAnnouncement), ReleaseError> {
     let signed = SignedAnnouncement::sign(announcement, &ctx.home.identity)?;
-    let record = DatasetRecord {
-        origin: Origin::Own,
-        announcement: signed.bytes().to_vec(),
-        revocation: None,
-        has_content: true,
-        recorded_at,
-    };
+    let record = DatasetRecord::new(Origin::Own, &signed, true, recorded_at);
     Ok((record, signed))
 }
 

@@ -6,7 +6,8 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
+use std::num::NonZeroU64;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -153,13 +154,6 @@ impl Blobs {
         File::open(self.path_of(digest))
     }
 
-    /// Opens a blob for reading from `offset`.
-    pub fn open_read_at(&self, digest: &Digest, offset: u64) -> io::Result<File> {
-        let mut f = self.open_read(digest)?;
-        f.seek(SeekFrom::Start(offset))?;
-        Ok(f)
-    }
-
     /// Deletes a blob (after the last record that referenced it is gone).
     pub fn remove(&self, digest: &Digest) -> io::Result<()> {
         match fs::remove_file(self.path_of(digest)) {
@@ -218,16 +212,12 @@ impl Blobs {
         let len = file.metadata()?.len();
         let keep = keep.min(len);
         file.set_len(keep)?;
-        let mut file = file;
-        file.seek(SeekFrom::Start(keep))?;
         Ok(PartialBlob {
             file,
             path,
             len: keep,
             root: self.root.clone(),
             target: key.sha256,
-            hasher: Sha256::new(),
-            hashed: 0,
             _claim: claim,
         })
     }
@@ -385,10 +375,30 @@ impl Drop for PartialClaim {
     }
 }
 
+/// A handle on a [`PartialBlob`]'s file that only makes it durable ([`PartialBlob::sync_handle`]).
+#[derive(Debug)]
+pub struct PartialSync(File);
+
+impl PartialSync {
+    /// Makes every byte appended before this call durable, then drops the bytes from `from`
+    /// to `to`, durable now, from the page cache. A pull's content is not read again soon,
+    /// and the pages freed this way are the ones the next appends write into: on a VM that
+    /// hands free memory back to its host, writing into pages freed a moment ago cost less
+    /// than half the system time of writing into fresh ones (1 GiB in 32 MiB steps: 0.6 s
+    /// against 1.4-1.6 s), and the wall time dropped about as much.
+    pub fn sync(&self, from: u64, to: u64) -> io::Result<()> {
+        self.0.sync_data()?;
+        if let Some(len) = to.checked_sub(from).and_then(NonZeroU64::new) {
+            // Advice only: if refused, the pages stay cached, which is harmless.
+            let _ = rustix::fs::fadvise(&self.0, from, Some(len), rustix::fs::Advice::DontNeed);
+        }
+        Ok(())
+    }
+}
+
 /// The content of an unfinished pull: verified chunks appended in order, kept across restarts
-/// (unlike temp files) so a later pull resumes from them. It hashes the whole content as it
-/// grows (a resumed file's earlier bytes once, on the first append) and is committed under
-/// its digest only when the bytes hash to it.
+/// (unlike temp files) so a later pull resumes from them. It is committed under its digest
+/// only with a [`ContentCheck`] that found the bytes hash to it.
 #[derive(Debug)]
 pub struct PartialBlob {
     file: File,
@@ -397,13 +407,51 @@ pub struct PartialBlob {
     root: PathBuf,
     /// The signed whole-content digest: the name it is committed under, if its bytes match.
     target: Digest,
-    /// SHA-256 of the first `hashed` bytes.
-    hasher: Sha256,
-    /// How many of the `len` bytes the hasher has seen; less than `len` only for a resumed
-    /// file before its first append.
-    hashed: u64,
     /// Held while this partial file is open.
     _claim: PartialClaim,
+}
+
+/// The SHA-256 of a [`PartialBlob`]'s whole content, computed apart from its writes so that a
+/// pipeline can hash on one thread while another writes: it is fed every byte appended after
+/// it was made, and hashes the bytes the file held before that (a resumed pull's verified
+/// prefix) from the file itself, first.
+#[derive(Debug)]
+pub struct ContentCheck {
+    /// A handle on the partial file, to read the held prefix from.
+    file: File,
+    /// Length of the held prefix.
+    prefix: u64,
+    /// How much of the prefix is hashed.
+    hashed: u64,
+    hasher: Sha256,
+}
+
+impl ContentCheck {
+    /// Hashes the held prefix, if not done yet.
+    fn hash_prefix(&mut self) -> io::Result<()> {
+        let mut buf = Vec::new();
+        while self.hashed < self.prefix {
+            let want = (self.prefix - self.hashed).min(COPY_BUFFER as u64) as usize;
+            buf.resize(want, 0);
+            self.file.read_exact_at(&mut buf, self.hashed)?;
+            self.hasher.update(&buf);
+            self.hashed += want as u64;
+        }
+        Ok(())
+    }
+
+    /// Feeds the next appended bytes.
+    pub fn update(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.hash_prefix()?;
+        self.hasher.update(bytes);
+        Ok(())
+    }
+
+    /// The digest of the prefix and of everything fed.
+    fn finish(mut self) -> io::Result<Digest> {
+        self.hash_prefix()?;
+        Ok(Digest(self.hasher.finalize().into()))
+    }
 }
 
 impl PartialBlob {
@@ -417,42 +465,44 @@ impl PartialBlob {
         self.len == 0
     }
 
-    /// Feeds the hasher the bytes held but not yet hashed (a resumed pull's verified prefix).
-    fn hash_held(&mut self) -> io::Result<()> {
-        let mut buf = vec![0u8; COPY_BUFFER];
-        while self.hashed < self.len {
-            let want = (self.len - self.hashed).min(COPY_BUFFER as u64) as usize;
-            self.file.read_exact_at(&mut buf[..want], self.hashed)?;
-            self.hasher.update(&buf[..want]);
-            self.hashed += want as u64;
-        }
-        Ok(())
+    /// The check of the whole content, to be fed every byte appended from now on.
+    pub fn content_check(&self) -> io::Result<ContentCheck> {
+        Ok(ContentCheck {
+            file: self.file.try_clone()?,
+            prefix: self.len,
+            hashed: 0,
+            hasher: Sha256::new(),
+        })
     }
 
-    /// Appends verified bytes.
+    /// Appends verified bytes (the [`ContentCheck`] is fed them apart).
     pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.hash_held()?;
-        self.file.write_all(bytes)?;
-        self.hasher.update(bytes);
+        self.file.write_all_at(bytes, self.len)?;
         self.len += bytes.len() as u64;
-        self.hashed = self.len;
         Ok(())
     }
 
-    /// Makes what was appended durable.
-    pub fn sync(&self) -> io::Result<()> {
-        self.file.sync_data()
+    /// A second handle on the partial file, to make what was appended durable from another
+    /// thread while appends go on: a pull's receive pipeline fsyncs its checkpoints this way,
+    /// so the disk's writeback overlaps the transfer instead of stalling it.
+    pub fn sync_handle(&self) -> io::Result<PartialSync> {
+        Ok(PartialSync(self.file.try_clone()?))
     }
 
-    /// Checks that the content hashes to its signed digest, fsyncs it and moves it into the
-    /// store under that digest. On any failure the partial file is removed.
-    pub fn commit(mut self) -> Result<(), CommitError> {
-        let checked = self.hash_held().and_then(|()| self.file.sync_all());
-        if let Err(e) = checked {
-            let _ = self.discard();
-            return Err(e.into());
-        }
-        let found = Digest(std::mem::take(&mut self.hasher).finalize().into());
+    /// Moves the content into the store under its signed digest, if `check` (fed every byte
+    /// appended since it was made) found that the content hashes to it; fsyncs it first. On
+    /// any failure the partial file is removed.
+    pub fn commit(self, check: ContentCheck) -> Result<(), CommitError> {
+        let checked = check
+            .finish()
+            .and_then(|found| self.file.sync_all().map(|()| found));
+        let found = match checked {
+            Ok(found) => found,
+            Err(e) => {
+                let _ = self.discard();
+                return Err(e.into());
+            }
+        };
         if found != self.target {
             let expected = self.target;
             let _ = self.discard();

@@ -215,6 +215,12 @@ impl Store {
         Ok(())
     }
 
+    /// The pending proposal `id`'s message, if it is held.
+    pub fn charter_proposal(&self, id: CharterId) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = [PENDING_PREFIX, &id.0.0].concat();
+        Ok(self.charter.tree.get(key)?.map(|v| v.to_vec()))
+    }
+
     /// Every pending proposal's message, in id order.
     pub fn charter_proposals(&self) -> Result<Vec<Vec<u8>>, StoreError> {
         self.charter
@@ -384,6 +390,8 @@ mod tests {
             store.charter_proposals().unwrap(),
             vec![b"other".to_vec(), b"more".to_vec()]
         );
+        assert_eq!(store.charter_proposal(id(2)).unwrap().unwrap(), b"more");
+        assert_eq!(store.charter_proposal(id(3)).unwrap(), None);
         store.remove_charter_proposal(id(1)).unwrap();
         assert_eq!(store.charter_proposals().unwrap(), vec![b"more".to_vec()]);
     }

@@ -12,10 +12,13 @@ mod charter;
 mod chunks;
 mod disclosure;
 mod own;
+mod pipeline;
+mod read_ahead;
 pub(crate) mod receive;
 mod records;
 mod roster;
 pub mod space;
+pub mod stage_times;
 pub mod structures;
 #[cfg(feature = "tamper")]
 pub mod tamper;
@@ -30,6 +33,7 @@ use sha2::{Digest as _, Sha256};
 
 pub use charter::{Adoption, ForkRecord, RosterSource};
 pub use disclosure::ProtectionRecord;
+pub use read_ahead::ContentReader;
 pub use records::{DatasetRecord, LogEntry, LogEvent, Origin, PullerRecord, RosterEntry};
 pub use space::{NoSpace, STATE_HEADROOM};
 pub use usage::{Admission, Usage};
@@ -44,18 +48,6 @@ const LOG_HEAD_KEY: &[u8] = b"log_head";
 
 /// Largest stored record decoded; a larger one means the state is damaged.
 const MAX_RECORD_LEN: usize = 1 << 20;
-
-/// A stored content being read in order, for serving it to a puller.
-#[derive(Debug)]
-pub struct ContentReader(tokio::fs::File);
-
-impl ContentReader {
-    /// Fills `buf` with the next bytes of the content.
-    pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        use tokio::io::AsyncReadExt as _;
-        self.0.read_exact(buf).await.map(|_| ())
-    }
-}
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -236,12 +228,6 @@ impl Store {
         self.blobs.ensure_room(what, needed)
     }
 
-    /// Opens the content `digest` for streaming from byte `offset`.
-    pub fn read_content_at(&self, digest: &Digest, offset: u64) -> io::Result<ContentReader> {
-        let file = self.blobs.open_read_at(digest, offset)?;
-        Ok(ContentReader(tokio::fs::File::from_std(file)))
-    }
-
     /// Deletes blobs that no record references: a crash between writing a blob and recording
     /// its dataset leaves one behind.
     fn remove_orphan_blobs(&self) -> Result<(), StoreError> {
@@ -331,7 +317,7 @@ impl Store {
     pub fn put_dataset(&self, id: &DatasetId, record: &DatasetRecord) -> Result<(), StoreError> {
         if record.origin == Origin::Own {
             let signed = record
-                .announcement()
+                .verified_announcement()
                 .map_err(|e| StoreError::OwnReleaseUnverifiable(id.clone(), e))?;
             self.index_own(id, &signed.body().policy.audience)?;
         }
@@ -394,9 +380,7 @@ impl Store {
 
     /// Records progress of a pull; call only after the chunks are fsync'd.
     pub fn set_transfer(&self, id: &DatasetId, verified_chunks: u64) -> Result<(), StoreError> {
-        self.transfers
-            .insert(id.to_string().as_bytes(), &verified_chunks.to_be_bytes())?;
-        Ok(())
+        put_transfer(&self.transfers, id, verified_chunks)
     }
 
     /// Forgets a finished or abandoned pull.
@@ -538,6 +522,17 @@ pub fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// Records in `transfers` that the first `verified_chunks` chunks of the pull of `id` are
+/// durable ([`Store::set_transfer`], and the receive pipeline's syncer).
+fn put_transfer(
+    transfers: &sled::Tree,
+    id: &DatasetId,
+    verified_chunks: u64,
+) -> Result<(), StoreError> {
+    transfers.insert(id.to_string().as_bytes(), &verified_chunks.to_be_bytes())?;
+    Ok(())
 }
 
 #[cfg(test)]

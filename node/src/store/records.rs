@@ -17,14 +17,20 @@ pub enum Origin {
 }
 
 /// One dataset version, own or received.
+///
+/// Its statements were verified once, when they entered the store: signed here (a release, a
+/// revocation) or accepted by the federation rules (gossip, catch-up, direct delivery, a
+/// pull), which decode and verify every statement before anything is written. Reading a
+/// record back therefore only decodes them ([`DatasetRecord::announcement`]); `audit`, whose
+/// job is to distrust the store, verifies them again ([`DatasetRecord::verified_announcement`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatasetRecord {
     /// Released here or received.
     pub origin: Origin,
-    /// The signed announcement, exactly as signed.
+    /// The signed announcement, exactly as signed, verified before it was stored.
     #[serde(with = "serde_bytes")]
     pub announcement: Vec<u8>,
-    /// The signed revocation, once the owner revoked it.
+    /// The signed revocation, once the owner revoked it, verified before it was stored.
     #[serde(default, with = "serde_bytes")]
     pub revocation: Option<Vec<u8>>,
     /// Whether the content is in the blob store (always for own; after a pull for received).
@@ -34,13 +40,44 @@ pub struct DatasetRecord {
 }
 
 impl DatasetRecord {
-    /// Decodes and verifies the stored announcement.
+    /// A new record of `announcement`, which the caller verified (or signed): the only bytes
+    /// a record may hold.
+    pub fn new(
+        origin: Origin,
+        announcement: &SignedAnnouncement,
+        has_content: bool,
+        recorded_at: u64,
+    ) -> Self {
+        Self {
+            origin,
+            announcement: announcement.bytes().to_vec(),
+            revocation: None,
+            has_content,
+            recorded_at,
+        }
+    }
+
+    /// Decodes the stored announcement, without checking its signature again: it was
+    /// verified before it was stored (see [`DatasetRecord`]).
     pub fn announcement(&self) -> Result<SignedAnnouncement, StatementError> {
+        SignedAnnouncement::decode_trusted(&self.announcement)
+    }
+
+    /// Decodes the stored revocation, if any, without checking its signature again.
+    pub fn revocation(&self) -> Option<Result<SignedRevocation, StatementError>> {
+        self.revocation
+            .as_deref()
+            .map(SignedRevocation::decode_trusted)
+    }
+
+    /// Decodes the stored announcement and verifies its signature again, as if it came from
+    /// a peer: for `audit`, which checks that the store holds what was verified.
+    pub fn verified_announcement(&self) -> Result<SignedAnnouncement, StatementError> {
         SignedAnnouncement::decode(&self.announcement)
     }
 
-    /// Decodes and verifies the stored revocation, if any.
-    pub fn revocation(&self) -> Option<Result<SignedRevocation, StatementError>> {
+    /// Decodes the stored revocation, if any, and verifies its signature again (for `audit`).
+    pub fn verified_revocation(&self) -> Option<Result<SignedRevocation, StatementError>> {
         self.revocation.as_deref().map(SignedRevocation::decode)
     }
 }

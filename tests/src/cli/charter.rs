@@ -63,3 +63,35 @@ pub fn found(nodes: &[&Node], name: &str, threshold: u64) -> PathBuf {
     }
     file
 }
+
+/// `federation propose ARGS...` by `node` (e.g. `["add", "IDN", PEER_ID]`); must succeed.
+/// Returns the proposal id (stdout) and what was said on stderr.
+pub fn propose(node: &Node, args: &[&str]) -> (String, String) {
+    let mut all = vec!["federation", "propose"];
+    all.extend_from_slice(args);
+    let out = node.run(&all);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "propose {args:?}: {stderr}");
+    (
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        stderr,
+    )
+}
+
+/// `federation approve ID --json` by `node`; must succeed. Where the proposal stands.
+pub fn approve(node: &Node, id: &str) -> Value {
+    node.json(&["federation", "approve", id])
+}
+
+/// `federation export ID --out FILE` by `node` into its temp directory; must succeed.
+pub fn export(node: &Node, id: &str, name: &str) -> PathBuf {
+    let file = node.path(name);
+    let out = file.to_str().expect("utf-8 path");
+    node.run_ok(&["federation", "export", id, "--out", out]);
+    file
+}
+
+/// `federation import FILE --json` by `node`; must succeed. Where the proposal stands.
+pub fn import(node: &Node, file: &Path) -> Value {
+    node.json(&["federation", "import", file.to_str().expect("utf-8 path")])
+}
