@@ -99,6 +99,12 @@ pub enum Command {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// Line up one indicator across the federation: the datasets held here that follow a
+    /// structure, one column per member, with the spread where members report the same key
+    #[command(
+        after_help = "Examples:\n  datapact compare 'BPX:DF_MIG_STOCK(1.0.0)' --filter COUNTERPART_AREA=MMR --filter SEX=_T\n  datapact compare 'BPX:DF_MIG_STOCK(1.0.0)' --columns TIME_PERIOD --rows OWNER,REF_AREA --chart stock.svg\n  datapact compare 'BPX:DF_MIG_STOCK(1.0.0)' --json --csv stock.csv"
+    )]
+    Compare(Box<crate::commands::compare::CompareArgs>),
     /// Check an SDMX-CSV file against a structure message, offline (no daemon): exit 0 valid,
     /// 1 invalid (with the report), 2 unreadable input
     #[command(

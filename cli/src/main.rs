@@ -2,6 +2,7 @@
 //! turns failures into one `error: ` line and the contract's exit code (1 failed, 2 bad input).
 
 mod args;
+mod chart;
 mod commands;
 mod failure;
 mod output;

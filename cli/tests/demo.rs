@@ -8,8 +8,11 @@ use std::process::Command;
 #[test]
 fn demo_runs_a_federation_and_cleans_up() {
     let tmp = tempfile::tempdir().expect("temp dir");
+    // The demo writes its comparison chart into the current directory: this test's own.
+    let cwd = tempfile::tempdir().expect("temp dir");
     let output = Command::new(env!("CARGO_BIN_EXE_datapact"))
         .arg("demo")
+        .current_dir(cwd.path())
         // The demo's workspace goes under TMPDIR: keep it inside this test's own directory.
         .env("TMPDIR", tmp.path())
         .output()
@@ -39,12 +42,18 @@ fn demo_runs_a_federation_and_cleans_up() {
         "MMR: ok",
         "AUS: ok",
         "all audits clean",
+        "Mirror statistics",
+        "largest disagreement: REF_AREA=THA SEX=F TIME_PERIOD=2015 20.5 %",
+        "chart written to",
     ] {
         assert!(
             stdout.contains(expected),
             "missing {expected:?} in:\n{stdout}"
         );
     }
+    let chart = std::fs::read_to_string(cwd.path().join("datapact-demo-migrant-stock.svg"))
+        .expect("the demo's chart");
+    assert!(chart.starts_with("<svg"), "not an SVG document");
     let left: Vec<_> = std::fs::read_dir(tmp.path())
         .expect("read temp dir")
         .collect();

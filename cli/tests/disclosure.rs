@@ -337,12 +337,17 @@ fn bad_tables_and_thresholds_are_refused_and_store_nothing() {
 #[test]
 fn data_whose_structure_has_no_conf_status_are_refused() {
     let tha = Node::running(DATAPACT, "THA");
-    release(
-        &tha,
-        &tha.copy_sample("structure_mig_stock.json"),
-        "stock-structure",
-        &[],
-    );
+    // The migrant stock sample's structure without its CONF_STATUS attribute.
+    let sample = fs::read(tha.copy_sample("structure_mig_stock.json")).unwrap();
+    let mut structure: Value = serde_json::from_slice(&sample).unwrap();
+    let attributes = structure["data"]["dataStructures"][0]["dataStructureComponents"]
+        ["attributeList"]["attributes"]
+        .as_array_mut()
+        .unwrap();
+    attributes.retain(|a| a["id"] != "CONF_STATUS");
+    let without = tha.path("structure_without_conf_status.json");
+    fs::write(&without, serde_json::to_vec(&structure).unwrap()).unwrap();
+    release(&tha, &without, "stock-structure", &[]);
     let (datasets, blobs) = (tha.datasets(), tha.blob_names());
     let stock = tha.copy_sample("migrant_stock_2015_2017.csv");
     let message = refused(&tha, &stock, "stock", &["--suppress-below", N]);

@@ -51,6 +51,7 @@ pub mod announcement;
 pub mod bundle;
 mod cbor;
 pub mod charter;
+pub mod compare;
 pub mod cose;
 pub mod digest;
 pub mod disclosure;

@@ -25,6 +25,12 @@ fn each_sample_validates_against_its_structure() {
             24,
         ),
         (
+            "structure_mig_stock.json",
+            "migrant_stock_mmr_2015_2017.csv",
+            "BPX:DSD_MIG_STOCK(1.0.0)",
+            9,
+        ),
+        (
             "structure_mgi.json",
             "mgi_2016.csv",
             "BPX:DSD_MGI(1.0.0)",
@@ -69,7 +75,7 @@ fn sample_structures_have_what_the_samples_need() {
         .iter()
         .map(|a| a.component.id.as_str())
         .collect();
-    assert_eq!(attributes, ["UNIT_MEASURE", "OBS_STATUS"]);
+    assert_eq!(attributes, ["UNIT_MEASURE", "OBS_STATUS", "CONF_STATUS"]);
     let sex = stock
         .codelists
         .iter()

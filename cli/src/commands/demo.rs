@@ -29,14 +29,14 @@ const STEP_DEADLINE: Duration = Duration::from_secs(30);
 const EMBARGO: Duration = Duration::from_secs(4);
 
 /// One member's node: its directory and its daemon process (stopped on drop).
-struct Member {
-    code: &'static str,
+pub(super) struct Member {
+    pub(super) code: &'static str,
     dir: PathBuf,
     daemon: Option<Child>,
 }
 
 impl Member {
-    fn call<R: Call>(&self, request: R) -> Result<R::Response, ClientError> {
+    pub(super) fn call<R: Call>(&self, request: R) -> Result<R::Response, ClientError> {
         Client::connect(&self.dir)?.call(request)
     }
 
@@ -69,7 +69,7 @@ impl Drop for Member {
 }
 
 /// Polls `check` every 100 ms until it yields a value or `STEP_DEADLINE` passes.
-fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> anyhow::Result<T> {
+pub(super) fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> anyhow::Result<T> {
     let deadline = Instant::now() + STEP_DEADLINE;
     loop {
         if let Some(v) = check() {
@@ -82,7 +82,7 @@ fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> anyhow::Resu
     }
 }
 
-fn say(text: &str) {
+pub(super) fn say(text: &str) {
     println!("{text}");
 }
 
@@ -524,6 +524,8 @@ fn story(workspace: &Path) -> anyhow::Result<ExitCode> {
             say(&format!("     {}: {}", f.id, f.problem));
         }
     }
+
+    super::demo_compare::mirror_statistics(tha, mmr, &data_dir)?;
 
     for m in members.iter_mut() {
         m.stop();

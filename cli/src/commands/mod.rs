@@ -1,7 +1,9 @@
 //! One function per command; `dispatch` routes to them.
 
+pub(crate) mod compare;
 mod daemon;
 mod demo;
+mod demo_compare;
 mod federation;
 mod local;
 mod proposal;
@@ -41,6 +43,7 @@ pub fn dispatch(settings: &Settings, command: Command) -> anyhow::Result<ExitCod
         Command::Release(args) => remote::release(settings, *args),
         Command::Datasets { json } => remote::datasets(settings, json.json),
         Command::Structures { json } => structures::list(settings, json.json),
+        Command::Compare(args) => compare::run(settings, *args),
         Command::Validate {
             file,
             structure,

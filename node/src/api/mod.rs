@@ -27,8 +27,8 @@ pub use proposal::{
     ProposalState, ProposedChange,
 };
 pub use request::{
-    Audit, Call, Catalog, Datasets, Export, Id, Log, MembersAdd, MembersList, MembersRemove, Peers,
-    Pull, ReleaseRequest, Request, Revoke, Structures,
+    Audit, Call, Catalog, Compare, Datasets, Export, Id, Log, MembersAdd, MembersList,
+    MembersRemove, Peers, Pull, ReleaseRequest, Request, Revoke, Structures,
 };
 pub use response::{
     AuditFailure, AuditReport, CatalogEntry, DatasetInfo, DatasetStatus, ExportResult, IdInfo,

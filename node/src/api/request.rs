@@ -17,6 +17,7 @@ use super::response::{
     PullResult,
 };
 use super::structures::StructureEntry;
+use datapact_protocol::compare::{Comparison, Options};
 
 /// A control request: what it is sent as, and what the daemon answers it with.
 pub trait Call: Into<Request> + std::fmt::Debug {
@@ -71,6 +72,8 @@ pub enum Request {
     FederationImport(FederationImport),
     /// [`FederationExport`].
     FederationExport(FederationExport),
+    /// [`Compare`].
+    Compare(Compare),
 }
 
 /// Who this node is and where it listens.
@@ -200,6 +203,17 @@ pub struct Peers;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Structures;
 
+/// One indicator across the federation: the datasets held here that follow a structure,
+/// lined up in one table (docs/design.md section 10).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Compare {
+    /// The dataflow or data structure definition id, `AGENCY:ID(VERSION)`.
+    pub structure: String,
+    /// `--filter`, `--rows` and `--columns`.
+    #[serde(flatten)]
+    pub options: Options,
+}
+
 /// Ties a request type to its [`Request`] variant and to its response type.
 macro_rules! call {
     ($($request:ident => $variant:ident, $response:ty;)*) => {$(
@@ -237,4 +251,5 @@ call! {
     FederationApprove => FederationApprove, ProposalState;
     FederationImport => FederationImport, ProposalState;
     FederationExport => FederationExport, ProposalState;
+    Compare => Compare, Comparison;
 }

@@ -60,6 +60,8 @@ pub enum Response {
     FederationImport(ProposalState),
     /// [`super::FederationExport`].
     FederationExport(ProposalState),
+    /// [`super::Compare`].
+    Compare(Box<datapact_protocol::compare::Comparison>),
 }
 
 /// `datapact id`.

@@ -8,6 +8,7 @@ pub mod announce;
 pub mod audit;
 pub mod charter;
 mod charter_status;
+pub mod compare;
 pub mod datasets;
 pub mod disclosure;
 pub mod log;
@@ -128,6 +129,7 @@ pub async fn handle(ctx: &Context, request: Request, progress: &Progress) -> Rep
         }
         Request::FederationImport(r) => answer(ctx, r, progress, Response::FederationImport).await,
         Request::FederationExport(r) => answer(ctx, r, progress, Response::FederationExport).await,
+        Request::Compare(r) => answer(ctx, r, progress, |c| Response::Compare(Box::new(c))).await,
     }
 }
 

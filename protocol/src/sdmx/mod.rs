@@ -16,7 +16,7 @@
 //! Nothing here does I/O: callers feed bytes and get answers.
 
 pub mod consistency;
-mod csv;
+pub(crate) mod csv;
 mod ids;
 pub mod json;
 pub mod keys;
