@@ -1,4 +1,4 @@
-//! `datapact compare` (docs/design.md section 10) with the real binary over a federation of
+//! `datapact compare` (docs/design.md section 11) with the real binary over a federation of
 //! three real daemons on 127.0.0.1: THA and MMR report the migrant stock of the same
 //! migrations (mirror statistics), MMR with a confidential cell, THA with estimated values,
 //! each with keys the other does not report; AUS reports against version 2.0.0 of the

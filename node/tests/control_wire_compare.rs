@@ -1,6 +1,6 @@
 //! The control socket's JSON of `compare`, pinned: the request as the CLI sends it (the
 //! options flattened beside the structure id) and the comparison as the daemon answers it,
-//! in the contract's shape (docs/design.md section 10).
+//! in the contract's shape (docs/design.md section 11).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -94,6 +94,7 @@ fn a_comparison_travels_as_the_contract_words_it() {
             description: None,
             licence: Some("CC-BY-4.0".into()),
             structure: "BPX:DF_MIG_STOCK(1.0.0)".into(),
+            disclosure: None,
         }],
         left_out: vec![LeftOut {
             dataset: "AUS/stock@1".into(),

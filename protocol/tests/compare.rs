@@ -1,4 +1,4 @@
-//! Comparing members' figures (docs/design.md section 10), on the sample structure of
+//! Comparing members' figures (docs/design.md section 11), on the sample structure of
 //! international migrant stock: mirror statistics lined up by key, spreads, confidential and
 //! estimated cells, missing keys, what is left out and why, pivots, and bad options.
 
@@ -437,4 +437,45 @@ fn unreadable_contents_are_left_out_and_never_panic() {
         let candidate = validated("AUS/stock@1", 1, FLOW, digest);
         let _ = try_run(&Options::default(), vec![(candidate, bytes)]);
     }
+}
+
+#[test]
+fn a_protected_release_says_so_beside_its_figures() {
+    let mut datasets = mirror();
+    datasets[2].0.meta.disclosure = Some(datapact_protocol::DisclosureRef {
+        rule: "min-count".into(),
+        threshold: 5,
+        suppressed: 1,
+    });
+    let c = run(&Options::default(), datasets);
+    let protection = |owner: &str| {
+        c.methodology
+            .iter()
+            .find(|m| m.owner == owner)
+            .unwrap()
+            .disclosure
+            .clone()
+    };
+    assert_eq!(
+        protection("IOM"),
+        Some(datapact_protocol::compare::Protection {
+            rule: "min-count".into(),
+            threshold: 5,
+            suppressed: 1,
+        })
+    );
+    assert_eq!(protection("THA"), None);
+    // And so does the JSON that scripts read.
+    let json = serde_json::to_value(&c).unwrap();
+    let iom = json["methodology"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["owner"] == "IOM")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        iom["disclosure"],
+        serde_json::json!({"rule": "min-count", "threshold": 5, "suppressed": 1})
+    );
 }

@@ -1,5 +1,5 @@
 //! `compare --chart FILE.svg`: the comparison as a standalone SVG that a browser opens and a
-//! report can take in (docs/design.md section 10). Grouped bars per key, one bar per column
+//! report can take in (docs/design.md section 11). Grouped bars per key, one bar per column
 //! ([`bars`]); a line per row when the columns are time periods ([`lines`]). One colour per
 //! member with a legend naming each member code, the structure's name as the title, the unit
 //! on the value axis; confidential cells drawn as a crossed, outlined box marked `c`, OBS_STATUS

@@ -204,7 +204,7 @@ pub struct Peers;
 pub struct Structures;
 
 /// One indicator across the federation: the datasets held here that follow a structure,
-/// lined up in one table (docs/design.md section 10).
+/// lined up in one table (docs/design.md section 11).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Compare {
     /// The dataflow or data structure definition id, `AGENCY:ID(VERSION)`.

@@ -3,7 +3,7 @@
 //! (the UNIT_MEASURE codes with their names, the first and last time period).
 
 use super::Structure;
-use super::result::Methodology;
+use super::result::{Methodology, Protection};
 use super::table::Compared;
 
 /// The methodology of `dataset`.
@@ -41,6 +41,11 @@ pub(super) fn of(structure: &Structure<'_>, dataset: &Compared) -> Methodology {
             .as_ref()
             .map(|s| s.id.clone())
             .unwrap_or_default(),
+        disclosure: meta.disclosure.as_ref().map(|d| Protection {
+            rule: d.rule.clone(),
+            threshold: d.threshold,
+            suppressed: d.suppressed,
+        }),
     }
 }
 

@@ -1,4 +1,4 @@
-//! Comparing members' figures (docs/design.md section 10): one indicator across the
+//! Comparing members' figures (docs/design.md section 11): one indicator across the
 //! federation, lined up in one table.
 //!
 //! A structure made for comparison defines its dimensions by the phenomenon (country of
@@ -25,7 +25,9 @@ mod table;
 pub use error::{CompareError, OptionsError};
 pub use observations::{DatasetReader, ReadOutcome};
 pub use options::{Filter, Options, Plan};
-pub use result::{Cell, Comparison, DimensionLabels, Largest, LeftOut, Methodology, Ordered, Row};
+pub use result::{
+    Cell, Comparison, DimensionLabels, Largest, LeftOut, Methodology, Ordered, Protection, Row,
+};
 pub use select::{Candidate, Selection, Target};
 pub use table::spread;
 

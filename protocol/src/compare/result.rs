@@ -1,4 +1,4 @@
-//! The comparison as `datapact compare --json` prints it (docs/design.md section 10): the
+//! The comparison as `datapact compare --json` prints it (docs/design.md section 11): the
 //! table's columns and rows, each row's key and values, the spread, the methodology of every
 //! dataset compared and the datasets left out, with what a reader of the table or the chart
 //! needs besides (the structure's name, the unit, code labels, the largest disagreement).
@@ -172,6 +172,21 @@ pub struct Methodology {
     pub licence: Option<String>,
     /// The structure it was validated against, as its data name it.
     pub structure: String,
+    /// How the table was protected at release, when its announcement says (its empty cells
+    /// are then confidential, never zero or missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disclosure: Option<Protection>,
+}
+
+/// The announcement's `meta.disclosure`, as a comparison shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Protection {
+    /// The rule, `min-count`.
+    pub rule: String,
+    /// N of `--suppress-below N`: counts below it were suppressed.
+    pub threshold: u64,
+    /// How many cells were published empty as confidential.
+    pub suppressed: u64,
 }
 
 /// A dataset that was not compared.

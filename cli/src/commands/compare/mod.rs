@@ -1,5 +1,5 @@
 //! `datapact compare STRUCTURE_ID`: one indicator across the federation, from the daemon
-//! (docs/design.md section 10), printed as a table ([`table`]) or JSON, and written as CSV
+//! (docs/design.md section 11), printed as a table ([`table`]) or JSON, and written as CSV
 //! ([`csv`]) and as an SVG chart ([`crate::chart`]) on request.
 
 pub(crate) mod cells;

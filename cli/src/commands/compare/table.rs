@@ -138,6 +138,19 @@ fn key_text(c: &Comparison, row: &Row) -> String {
         .join(" ")
 }
 
+/// A dataset's protection at release, in words, or `-`.
+fn protection(m: &Methodology) -> String {
+    m.disclosure.as_ref().map_or_else(
+        || "-".to_owned(),
+        |d| {
+            format!(
+                "counts below {}, {} cells confidential",
+                d.threshold, d.suppressed
+            )
+        },
+    )
+}
+
 fn methodology_table(methodology: &[Methodology], width: usize) -> String {
     let fields = [
         "dataset",
@@ -148,6 +161,7 @@ fn methodology_table(methodology: &[Methodology], width: usize) -> String {
         "description",
         "licence",
         "structure",
+        "protected",
     ];
     let keys: Vec<Vec<String>> = fields.iter().map(|f| vec![(*f).to_owned()]).collect();
     let headers: Vec<String> = methodology.iter().map(|m| m.owner.clone()).collect();
@@ -165,6 +179,7 @@ fn methodology_table(methodology: &[Methodology], width: usize) -> String {
                     "period" => text(&m.period),
                     "description" => text(&m.description),
                     "licence" => text(&m.licence),
+                    "protected" => protection(m),
                     _ => m.structure.clone(),
                 })
                 .collect()
